@@ -1,0 +1,36 @@
+# The whole set-up: `make run` opens the app, `make test` runs the suite. Both create .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch first and pinned: a bare `torch` would pull a multi-GB CUDA build on a CPU machine.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: run test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q -e ".[test]"
+	# Only its BPE vocabulary file is used (the real CLIP tokenizer for the test model);
+	# --no-deps keeps torchvision out.
+	$(BIN)/pip install -q --no-deps "open_clip_torch>=2.20"
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/python -m photoclip gui
+
+test: $(VENV)/.installed-test
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check photoclip tests
+	$(BIN)/mypy photoclip/core
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,5 @@
+"""photoclip: a desktop photo organizer that understands pictures."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The Qt-free core of photoclip: catalog, imaging, encoder, vectors, indexer, search."""
