@@ -1,0 +1,85 @@
+"""Bring a catalog file up to the current schema, safely."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+from photoclip.core.catalog.schema import LATEST_VERSION, MIGRATIONS
+from photoclip.core.errors import SchemaTooNewError
+
+log = logging.getLogger(__name__)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def backup_copy(conn: sqlite3.Connection, dest_dir: Path, version: int) -> Path:
+    """A consistent copy via SQLite's backup API (a plain file copy would miss the WAL)."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    dest = dest_dir / f"catalog-v{version}-{stamp}.sqlite3"
+    n = 1
+    while dest.exists():
+        dest = dest_dir / f"catalog-v{version}-{stamp}-{n}.sqlite3"
+        n += 1
+    target = sqlite3.connect(dest)
+    try:
+        conn.backup(target)
+    finally:
+        target.close()
+    return dest
+
+
+def migrate(
+    conn: sqlite3.Connection,
+    backup_dir: Path | None,
+    target: int = LATEST_VERSION,
+) -> int:
+    """Apply the missing steps up to `target`; returns the version reached.
+
+    A non-empty catalog is copied first, so a failed or regretted upgrade loses nothing.
+    A catalog newer than this code is refused, never downgraded.
+    """
+    current = schema_version(conn)
+    if current > LATEST_VERSION:
+        raise SchemaTooNewError(
+            f"The catalog has schema version {current}, newer than this photoclip understands "
+            f"({LATEST_VERSION}). Update photoclip, or open another library with --library."
+        )
+    if current >= target:
+        return current
+    if current > 0 and backup_dir is not None:
+        copy = backup_copy(conn, backup_dir, current)
+        log.info("catalog v%d backed up to %s before migrating", current, copy)
+    for version in range(current, target):
+        # executescript would COMMIT implicitly; run the statements one by one inside our own
+        # transaction so a step applies whole or not at all, together with its version bump.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("catalog migrated to schema v%d", version + 1)
+    return target
+
+
+def _statements(script: str) -> list[str]:
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
