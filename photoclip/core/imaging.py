@@ -1,0 +1,328 @@
+"""Decoding photos for indexing and thumbnails: small, upright, RGB, and cheap to produce.
+
+The indexer decodes many files at once from worker threads, and each result only feeds a
+224-px CLIP crop and a 256-px thumbnail, so decoding aims for "just big enough": JPEGs are
+DCT-scaled by libjpeg while decoding and everything else is box-reduced right after.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError, features
+
+from photoclip.core.errors import ImageError
+
+logger = logging.getLogger(__name__)
+
+_WHITE = (255, 255, 255)
+
+# Formats we hand to Image.open: restricting it keeps Pillow from probing exotic plugins
+# (EPS via Ghostscript, PSD, ...) on files that merely carry a photo extension. MPO is not
+# listed: Pillow has no MPO opener, its JPEG opener returns MPO images itself.
+_FORMATS: list[str] = ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF"]
+_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+
+try:
+    import pillow_heif
+except ImportError:
+    logger.debug("pillow-heif not installed: HEIC/HEIF photos will be skipped")
+else:
+    pillow_heif.register_heif_opener()
+    _FORMATS.append("HEIF")
+    _EXTENSIONS |= {".heic", ".heif"}
+
+if features.check_module("avif"):
+    _FORMATS.append("AVIF")
+    _EXTENSIONS.add(".avif")
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(_EXTENSIONS)
+
+_ORIENTATION_TAG = 0x0112
+_EXIF_IFD = 0x8769
+_DATETIME_ORIGINAL = 36867
+_DATETIME = 306
+
+# Same table as ImageOps.exif_transpose. We transpose ourselves so that the reported
+# width/height and the pixels come from one orientation value, and to skip the copy
+# exif_transpose makes when there is nothing to do.
+_TRANSPOSE: dict[int, Image.Transpose] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+# Modes Image.reduce handles natively and correctly. "P" is excluded because averaging
+# palette indices gives garbage colours; "I;16*" and "1" are rejected by the C code.
+_REDUCIBLE_MODES = frozenset({"RGB", "RGBA", "RGBX", "L", "LA", "CMYK", "YCbCr", "I", "F"})
+
+
+@dataclass(frozen=True)
+class Decoded:
+    image: Image.Image
+    width: int
+    height: int
+    taken_at: str | None
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def decode(
+    source: str | os.PathLike[str] | bytes, min_side: int = 224, *, name: str | None = None
+) -> Decoded:
+    """Decode a photo to an upright RGB image whose shortest side is in [min_side, ~2*min_side].
+
+    Images smaller than `min_side` are returned at their own size, never upscaled.
+    Raises ImageError for anything that is not a readable image.
+    """
+    if min_side < 1:
+        raise ValueError(f"min_side must be positive, got {min_side}")
+
+    if isinstance(source, bytes | bytearray | memoryview):
+        label: object = name if name is not None else "<bytes>"
+        if len(source) == 0:
+            raise ImageError(label, "empty file (0 bytes)")
+        return _decode_stream(io.BytesIO(source), label, min_side)
+
+    label = os.fspath(source)
+    try:
+        fp = open(source, "rb")  # noqa: SIM115 -- closed below; open errors need their own reasons
+    except FileNotFoundError:
+        raise ImageError(label, "file not found") from None
+    except IsADirectoryError:
+        raise ImageError(label, "is a directory, not a file") from None
+    except PermissionError:
+        raise ImageError(label, "permission denied") from None
+    except OSError as exc:
+        raise ImageError(label, f"cannot read file ({exc.strerror or exc})") from None
+    with fp:
+        try:
+            empty = os.fstat(fp.fileno()).st_size == 0
+        except OSError:
+            empty = False
+        if empty:
+            raise ImageError(label, "empty file (0 bytes)")
+        return _decode_stream(fp, label, min_side)
+
+
+def make_thumbnail(image: Image.Image, size: int = 256) -> Image.Image:
+    """Return a new RGB image fitting in size x size with the same aspect; never upscales."""
+    if size < 1:
+        raise ValueError(f"thumbnail size must be positive, got {size}")
+    rgb = _to_rgb(image)
+    w, h = rgb.size
+    if w <= size and h <= size:
+        # The caller may mutate the result, so never hand back its own input.
+        return rgb.copy() if rgb is image else rgb
+    scale = size / max(w, h)
+    target = (max(1, min(size, round(w * scale))), max(1, min(size, round(h * scale))))
+    # reducing_gap lets Pillow box-reduce first, so a full-size source stays cheap.
+    return rgb.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def save_thumbnail(image: Image.Image, dest: Path, size: int = 256) -> None:
+    """Write a JPEG thumbnail to `dest` atomically: readers never see a half-written file."""
+    thumb = make_thumbnail(image, size)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        # No fsync: a thumbnail lost to a crash is simply regenerated.
+        with os.fdopen(fd, "wb") as out:
+            thumb.save(out, format="JPEG", quality=85)
+        os.replace(tmp_name, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            logger.debug("could not remove temporary thumbnail %s", tmp_name)
+        raise
+
+
+# --- internals ------------------------------------------------------------------------------
+
+
+def _decode_stream(fp: IO[bytes], label: object, min_side: int) -> Decoded:
+    try:
+        img = Image.open(fp, formats=_open_formats())
+    except Exception as exc:
+        raise ImageError(label, _reason(exc)) from exc
+
+    try:
+        stored_w, stored_h = img.size
+        if img.format in ("JPEG", "MPO"):
+            # Both sides must stay >= min_side, so the choice of scale does not depend on
+            # the EXIF orientation applied later.
+            img.draft("RGB", (min_side, min_side))
+        img.load()
+        # EXIF is read after load(): PNG may keep its eXIf chunk after the pixel data.
+        exif = _read_exif(img, label)
+        orientation = _orientation(exif)
+        taken_at = _taken_at(exif)
+        # Shrink before converting when the mode allows it: fewer pixels to convert.
+        out = _shrink(img, min_side) if img.mode in _REDUCIBLE_MODES else img
+        out = _shrink(_to_rgb(out), min_side)
+        method = _TRANSPOSE.get(orientation)
+        if method is not None:
+            out = out.transpose(method)
+    except Exception as exc:
+        raise ImageError(label, _reason(exc)) from exc
+
+    width, height = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
+    return Decoded(image=out, width=width, height=height, taken_at=taken_at)
+
+
+@functools.cache
+def _open_formats() -> tuple[str, ...]:
+    # Image.open raises KeyError (not "unidentified") for a name no plugin registered, so
+    # load every plugin once and keep only what this Pillow build can open.
+    Image.init()
+    return tuple(fmt for fmt in _FORMATS if fmt in Image.OPEN)
+
+
+def _shrink(img: Image.Image, min_side: int) -> Image.Image:
+    shortest = min(img.size)
+    if shortest <= 2 * min_side:
+        return img
+    # Integer box reduction: cheap, antialiased, and floor(shortest/min_side) keeps the
+    # result's shortest side in [min_side, 2*min_side).
+    return img.reduce(shortest // min_side)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, Image.DecompressionBombError):
+        match = re.search(r"\((\d+) pixels\)", str(exc))
+        return f"image too large ({match.group(1)} pixels)" if match else "image too large"
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image file (or an unsupported format)"
+    text = str(exc).strip()
+    if "truncated" in text.lower():
+        return "truncated file"
+    # Warnings only arrive here when the process turns them into errors (-W error).
+    if isinstance(exc, SyntaxError | ValueError | Warning):
+        return f"corrupt image data ({text})" if text else "corrupt image data"
+    if isinstance(exc, OSError):
+        return f"cannot decode image ({text})" if text else "cannot decode image"
+    return f"cannot decode image ({type(exc).__name__}: {text})"
+
+
+def _read_exif(img: Image.Image, label: object) -> Image.Exif | None:
+    try:
+        return img.getexif()
+    except Exception as exc:
+        # Broken metadata must not cost the user the photo itself.
+        logger.debug("%s: unreadable EXIF ignored (%s)", label, exc)
+        return None
+
+
+def _orientation(exif: Image.Exif | None) -> int:
+    value = exif.get(_ORIENTATION_TAG) if exif is not None else None
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _taken_at(exif: Image.Exif | None) -> str | None:
+    if exif is None:
+        return None
+    try:
+        exif_ifd = exif.get_ifd(_EXIF_IFD)
+    except Exception:
+        exif_ifd = {}
+    for value in (
+        exif_ifd.get(_DATETIME_ORIGINAL),
+        exif.get(_DATETIME_ORIGINAL),
+        exif.get(_DATETIME),
+    ):
+        parsed = _parse_exif_datetime(value)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _parse_exif_datetime(value: object) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if not isinstance(value, str):
+        return None
+    text = value.strip("\x00 \t\r\n")[:19]
+    # Some writers use '-' in the date part; the EXIF spec says ':'.
+    for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, fmt).isoformat(timespec="seconds")
+        except ValueError:
+            continue
+    return None
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return _high_depth_to_rgb(img)
+    if mode == "P":
+        palette_has_alpha = img.palette is not None and img.palette.mode == "RGBA"
+        if "transparency" in img.info or palette_has_alpha:
+            return _on_white(img.convert("RGBA"))
+        return img.convert("RGB")
+    if mode in ("RGBA", "LA"):
+        return _on_white(img)
+    if mode in ("PA", "RGBa", "La"):
+        return _on_white(img.convert("LA" if mode == "La" else "RGBA"))
+    if mode in ("1", "L", "RGB") and "transparency" in img.info:
+        # A tRNS colour key (PNG): that exact colour is meant to be see-through.
+        return _on_white(img.convert("RGBA"))
+    return img.convert("RGB")
+
+
+def _on_white(img: Image.Image) -> Image.Image:
+    # White, not black: transparent logos and screenshots are designed for light pages,
+    # and dropping alpha in Pillow leaves whatever colour the transparent pixels hold.
+    background = Image.new("RGB", img.size, _WHITE)
+    background.paste(img, mask=img.getchannel("A"))
+    return background
+
+
+def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
+    arr = np.asarray(img)
+    if img.mode == "F":
+        data = arr.astype(np.float32, copy=False)
+        finite = data[np.isfinite(data)]
+        lo = float(finite.min()) if finite.size else 0.0
+        hi = float(finite.max()) if finite.size else 0.0
+        if lo >= 0.0 and hi <= 1.0:
+            # Already a [0, 1] intensity image; stretching it would exaggerate contrast.
+            scaled = data * 255.0
+        elif hi > lo:
+            scaled = (data - lo) * (255.0 / (hi - lo))
+        else:
+            scaled = np.clip(data, 0.0, 255.0)
+        eight = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
+        gray = np.clip(eight + 0.5, 0.0, 255.0).astype(np.uint8)
+    elif img.mode.startswith("I;16") or (
+        arr.size and int(arr.min()) >= 0 and int(arr.max()) <= 0xFFFF
+    ):
+        # 16-bit samples (also what a 16-bit PNG/TIFF yields as mode "I"): keep the top byte,
+        # so full scale stays full scale instead of clipping at 255.
+        gray = (arr.astype(np.uint32, copy=False) >> 8).astype(np.uint8)
+    else:
+        # Genuinely 32-bit (or signed) data has no fixed white point: stretch what is there.
+        data64 = arr.astype(np.float64)
+        lo, hi = float(data64.min()), float(data64.max())
+        span = hi - lo if hi > lo else 1.0
+        gray = np.clip((data64 - lo) * (255.0 / span) + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")
