@@ -46,6 +46,8 @@ def test_v1_database_migrates_keeping_data_and_backing_up_first(tmp_path):
         assert (photo.width, photo.height, photo.hash) == (640, 480, "h1")
         vec = cat.get_embeddings("m", [photo.id], 4)
         assert vec.tolist() == [[0.0, 1.0, 2.0, 3.0]]
+        tables = {r[0] for r in cat._conn.execute("SELECT name FROM sqlite_master")}
+        assert {"jobs", "label_sets", "labels", "tags", "text_embeddings", "models"} <= tables
         # the v2 tables work
         job = cat.start_job("index")
         cat.finish_job(job, "done")

@@ -53,6 +53,54 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX photos_taken_at ON photos(taken_at);
     CREATE INDEX embeddings_model ON embeddings(model, photo_id);
     """,
+    # v3: auto-tagging (label sets, labels, tags with the user's decisions), a per-model cache
+    # of text embeddings (prompt ensembles re-tag without re-encoding), and the models a
+    # library has used or trained.
+    """
+    CREATE TABLE label_sets (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        enabled     INTEGER NOT NULL DEFAULT 1,
+        multi_label INTEGER NOT NULL DEFAULT 0,
+        threshold   REAL,              -- set-wide override of the default threshold
+        templates   TEXT,              -- JSON list of prompt templates; NULL = the defaults
+        created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now'))
+    );
+    CREATE TABLE labels (
+        id         INTEGER PRIMARY KEY,
+        set_id     INTEGER NOT NULL REFERENCES label_sets(id) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        threshold  REAL,               -- per-label override (user or calibration)
+        calibrated INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (set_id, name)
+    );
+    CREATE TABLE tags (
+        photo_id   INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        label_id   INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+        score      REAL,               -- NULL for a tag the user set by hand
+        source     TEXT NOT NULL CHECK (source IN ('auto', 'user')),
+        accepted   INTEGER,            -- NULL undecided, 1 accepted, 0 rejected by the user
+        model      TEXT,               -- model that scored an auto tag
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now')),
+        PRIMARY KEY (photo_id, label_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_label ON tags(label_id);
+    CREATE TABLE text_embeddings (
+        model  TEXT NOT NULL,
+        text   TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model, text)
+    ) WITHOUT ROWID;
+    CREATE TABLE models (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        base       TEXT NOT NULL,      -- hub id or folder it started from
+        path       TEXT,               -- checkpoint folder of a fine-tuned model
+        kind       TEXT NOT NULL DEFAULT 'base' CHECK (kind IN ('base', 'finetuned', 'adapter')),
+        metrics    TEXT,               -- JSON: before/after evaluation
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now'))
+    );
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)
