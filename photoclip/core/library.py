@@ -96,6 +96,20 @@ class Library:
     def searcher(self) -> Searcher:
         return Searcher(self.catalog, self.encoder, self.vectors)
 
+    def apply_settings(self, new: Settings) -> bool:
+        """Save new settings; True when the model must be (re)loaded to honour them."""
+        old = self.settings
+        self.settings = new
+        new.save(self.paths.settings)
+        reload = (new.model, new.device, new.batch_size) != (old.model, old.device,
+                                                               old.batch_size)
+        if reload:
+            if self._vectors is not None:
+                self._vectors.save()
+            self._encoder = None
+            self._vectors = None
+        return reload
+
     # -- roots ------------------------------------------------------------------------------
 
     def add_roots(self, folders: list[str]) -> list[Root]:

@@ -1,4 +1,8 @@
-"""The main window: search field, photo grid, drop folders to add them, status bar."""
+"""The main window: search field with filters, photo grid, preview pane, status bar.
+
+Everything slow (model load, search, indexing, thumbnails, previews) runs off the UI thread;
+the window only ever waits for signals.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,28 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMargins, QThreadPool, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QDate, QMargins, QModelIndex, QSettings, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeyEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
     QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListView,
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QStatusBar,
     QVBoxLayout,
     QWidget,
@@ -23,26 +39,32 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.indexer import thumbnail_path
 from photoclip.core.library import Library
-from photoclip.core.types import Progress, SearchHit
-from photoclip.gui.models import THUMB, GridItem, PathRole, PhotoGridModel
+from photoclip.core.types import Photo, Progress, SearchHit
+from photoclip.gui.models import GridItem, PhotoGridModel
+from photoclip.gui.thumbnails import THUMB
+from photoclip.gui.views.preview import PreviewPane
+from photoclip.gui.views.settings import SettingsDialog
 from photoclip.gui.workers import Call, JobWorker
 
 log = logging.getLogger(__name__)
 
 # Wait this long after the last keystroke before searching: fast typists send one query.
 SEARCH_DEBOUNCE_MS = 250
-SEARCH_TOP = 200
+SEARCH_TOP = 500
+# Browsing with no query lists the newest photos; the grid is virtual, so this is cheap.
+BROWSE_LIMIT = 200_000
+_NO_DATE = QDate(1900, 1, 1)  # QDateEdit's minimum, shown as "any"
 
 
 class MainWindow(QMainWindow):
     model_ready = Signal()
-    search_done = Signal(int)  # number of results shown
+    search_done = Signal(int)  # number of photos shown
     index_finished = Signal()
 
     def __init__(self, *, library: Library | None = None, load_model: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("photoclip")
-        self.resize(1100, 760)
+        self.resize(1280, 800)
         self.setAcceptDrops(True)
         self.library = library if library is not None else Library()
         self.pool = QThreadPool.globalInstance()
@@ -53,101 +75,178 @@ class MainWindow(QMainWindow):
         self._model_loaded = False
         self._closed = False
 
+        self._build_search_bar()
+        self._build_grid()
+        self.preview = PreviewPane()
+        self.preview.find_similar.connect(self.find_similar)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.empty_label)
+        left_layout.addWidget(self.grid, 1)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.preview)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([880, 400])
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addLayout(self.search_bar)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self._build_status_bar()
+        self._build_menu()
+        self._restore_window_state()
+        self.refresh_filters()
+        self.run_search()  # browse the library until the user types
+        if load_model:
+            self.load_model()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build_search_bar(self) -> None:
         self.search_field = QLineEdit()
         self.search_field.setPlaceholderText(
             "Describe a photo: 'dog on a beach -people'   (Ctrl+F)")
         self.search_field.setClearButtonEnabled(True)
         self.search_field.textChanged.connect(self._schedule_search)
+        self.search_field.returnPressed.connect(self.run_search)
         self._debounce = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
         self._debounce.timeout.connect(self.run_search)
 
+        self.folder_filter = QComboBox()
+        self.folder_filter.setMinimumWidth(180)
+        self.folder_filter.setToolTip("Only photos in this folder")
+        self.folder_filter.currentIndexChanged.connect(self._schedule_search)
+        self.after_filter = self._date_edit("Taken on or after")
+        self.before_filter = self._date_edit("Taken before")
+
+        self.search_bar = QHBoxLayout()
+        self.search_bar.addWidget(self.search_field, 1)
+        self.search_bar.addWidget(self.folder_filter)
+        self.search_bar.addWidget(QLabel("from"))
+        self.search_bar.addWidget(self.after_filter)
+        self.search_bar.addWidget(QLabel("to"))
+        self.search_bar.addWidget(self.before_filter)
+
+    def _date_edit(self, tip: str) -> QDateEdit:
+        edit = QDateEdit()
+        edit.setCalendarPopup(True)
+        edit.setMinimumDate(_NO_DATE)
+        edit.setSpecialValueText("any")
+        edit.setDate(_NO_DATE)
+        edit.setDisplayFormat("yyyy-MM-dd")
+        edit.setToolTip(tip)
+        edit.dateChanged.connect(self._schedule_search)
+        return edit
+
+    def _build_grid(self) -> None:
         self.grid_model = PhotoGridModel()
         self.grid = QListView()
         self.grid.setViewMode(QListView.ViewMode.IconMode)
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
         self.grid.setUniformItemSizes(True)
+        self.grid.setLayoutMode(QListView.LayoutMode.Batched)  # smooth with 100k rows
         self.grid.setIconSize(THUMB)
         self.grid.setGridSize(THUMB.grownBy(QMargins(12, 12, 12, 30)))
-        self.grid.setSpacing(6)
         self.grid.setWordWrap(False)
         self.grid.setMovement(QListView.Movement.Static)
         self.grid.setModel(self.grid_model)
-        self.grid.activated.connect(self._open_photo)
+        self.grid.selectionModel().currentChanged.connect(self._current_changed)
+        self.grid.activated.connect(lambda _i: self.preview.open_photo())
+        self.grid.installEventFilter(self)
 
         self.empty_label = QLabel()
         self.empty_label.setWordWrap(True)
-        self.empty_label.setStyleSheet("color: #666; font-size: 15px; padding: 24px;")
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setStyleSheet("color: #555; font-size: 15px; padding: 24px;")
 
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addWidget(self.search_field)
-        layout.addWidget(self.empty_label)
-        layout.addWidget(self.grid, 1)
-        self.setCentralWidget(central)
-
+    def _build_status_bar(self) -> None:
         self.status = QStatusBar()
         self.setStatusBar(self.status)
         self.state_label = QLabel()
+        self.message_label = QLabel()  # non-modal errors, with the fix
+        self.message_label.setStyleSheet("color: #b00020;")
+        self.message_label.setWordWrap(False)
         self.progress_bar = QProgressBar()
-        self.progress_bar.setMaximumWidth(260)
-        self.progress_bar.setVisible(False)
+        self.progress_bar.setMaximumWidth(240)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.toggled.connect(self._toggle_pause)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setVisible(False)
         self.cancel_button.clicked.connect(self.cancel_job)
-        self.status.addWidget(self.state_label, 1)
-        self.status.addPermanentWidget(self.progress_bar)
-        self.status.addPermanentWidget(self.cancel_button)
-
-        self._build_menu()
-        self._refresh_empty_state()
-        if load_model:
-            self.load_model()
-
-    # -- menus ------------------------------------------------------------------------------
+        self.status.addWidget(self.state_label)
+        self.status.addWidget(self.message_label, 1)
+        for w in (self.progress_bar, self.pause_button, self.cancel_button):
+            self.status.addPermanentWidget(w)
+            w.setVisible(False)
 
     def _build_menu(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        add = QAction("&Add Folder…", self, shortcut=QKeySequence("Ctrl+O"))
-        add.triggered.connect(self._choose_folder)
-        file_menu.addAction(add)
-        reindex = QAction("&Update Library", self, shortcut=QKeySequence("F5"))
-        reindex.triggered.connect(lambda: self.start_index(None))
-        file_menu.addAction(reindex)
+        self._action(file_menu, "&Add Folder…", "Ctrl+O", self._choose_folder)
+        self._action(file_menu, "&Remove Folder…", "", self._choose_folder_to_remove)
+        self._action(file_menu, "&Update Library", "F5", lambda: self.start_index(None))
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        self._action(file_menu, "&Settings…", "Ctrl+,", self.open_settings)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
-        find = QAction("Find", self, shortcut=QKeySequence.StandardKey.Find)
-        find.triggered.connect(lambda: (self.search_field.setFocus(),
-                                        self.search_field.selectAll()))
-        self.addAction(find)
+        view_menu = self.menuBar().addMenu("&View")
+        self._action(view_menu, "&Find", "Ctrl+F", self.focus_search)
+        self._action(view_menu, "Toggle &Preview", "Ctrl+P",
+                     lambda: self.preview.setVisible(not self.preview.isVisible()))
 
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
-        if folder:
-            self.add_folders([folder])
+    def _action(self, menu: Any, text: str, shortcut: str, slot: Any) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _restore_window_state(self) -> None:
+        qs = QSettings()
+        geometry = qs.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        sizes = qs.value("window/splitter")
+        if sizes is not None:
+            self.splitter.restoreState(sizes)
 
     # -- model ------------------------------------------------------------------------------
 
     def load_model(self) -> None:
+        self._model_loaded = False
         self.state_label.setText(f"Loading model {self.library.settings.model}…")
+        lib = self.library
 
         def load() -> str:
-            _ = self.library.vectors  # loads the encoder, then heals the vector cache
-            return self.library.encoder.device
+            _ = lib.vectors  # loads the encoder, then heals the vector cache
+            return lib.encoder.device
 
         self._call(load, "model")
 
     def _on_model(self, device: str) -> None:
         self._model_loaded = True
-        n = self.library.catalog.count_photos("ok")
-        self.state_label.setText(f"Model ready on {device} · {n} photos")
+        self.show_message("")
+        self._show_counts(f"Model ready on {device}")
         self.model_ready.emit()
         if self._pending_roots:
             roots, self._pending_roots = self._pending_roots, []
             self.start_index(roots)
         elif self.search_field.text().strip():
             self.run_search()
+
+    def _show_counts(self, prefix: str) -> None:
+        n = self.library.catalog.count_photos("ok")
+        failed = self.library.catalog.count_photos("failed")
+        extra = f" · {failed} could not be read" if failed else ""
+        self.state_label.setText(f"{prefix} · {n} photos{extra}")
 
     # -- short calls ------------------------------------------------------------------------
 
@@ -175,41 +274,80 @@ class MainWindow(QMainWindow):
         self._forget(tag)
         if self._closed:
             return
-        self.show_error(message)
+        if tag == "model":
+            self.state_label.setText("No model")
+        self.show_message(message)
 
-    def show_error(self, message: str) -> None:
-        # Non-modal: the message stays in the status bar; the window keeps working.
-        self.state_label.setText(f"⚠ {message}")
-        self.state_label.setToolTip(message)
-        log.warning("%s", message)
+    def show_message(self, message: str) -> None:
+        """Non-modal: the message stays in the status bar; the window keeps working."""
+        self.message_label.setText(f"⚠ {message}" if message else "")
+        self.message_label.setToolTip(message)
+        if message:
+            log.warning("%s", message)
 
-    # -- search -----------------------------------------------------------------------------
+    # -- search and browse ------------------------------------------------------------------
+
+    def focus_search(self) -> None:
+        self.search_field.setFocus()
+        self.search_field.selectAll()
 
     def _schedule_search(self) -> None:
         self._debounce.start()
 
+    def _filters(self) -> dict[str, str | None]:
+        def day(edit: QDateEdit) -> str | None:
+            d = edit.date()
+            return None if d == _NO_DATE else d.toString("yyyy-MM-dd")
+
+        return {"folder": self.folder_filter.currentData(),
+                "after": day(self.after_filter), "before": day(self.before_filter)}
+
     def run_search(self) -> None:
+        self._debounce.stop()
         query = self.search_field.text().strip()
         self._search_seq += 1
+        filters = self._filters()
+        lib = self.library
         if not query:
-            self.grid_model.set_items([])
-            self._refresh_empty_state()
+            # No query: browse the library, newest first (no model needed).
+            photos = lib.catalog.browse(BROWSE_LIMIT, folder=filters["folder"])
+            allowed = (lib.catalog.filter_ids(**filters)
+                       if filters["after"] or filters["before"] else None)
+            self._show_photos([(p, None) for p in photos if allowed is None or p.id in allowed])
             return
         if not self._model_loaded:
-            return  # searched again as soon as the model is ready
+            self.show_message("")
+            self.state_label.setText("Search starts when the model is ready…")
+            return
+        self._call(lambda: lib.searcher().search(query, top=SEARCH_TOP, **filters),
+                   ("search", self._search_seq))
+
+    def find_similar(self, photo_id: int) -> None:
+        photo = self.library.catalog.photo(photo_id)
+        if photo is None or not self._model_loaded:
+            return
+        self._search_seq += 1
+        self.search_field.blockSignals(True)
+        self.search_field.setText(f"similar to {Path(photo.path).name}")
+        self.search_field.blockSignals(False)
         lib = self.library
-        self._call(lambda: lib.searcher().search(query, top=SEARCH_TOP),
+        self._call(lambda: lib.searcher().similar(photo.path, top=SEARCH_TOP),
                    ("search", self._search_seq))
 
     def _show_hits(self, hits: list[SearchHit]) -> None:
         photos = self.library.catalog.photos_by_ids(h.photo_id for h in hits)
+        self._show_photos([(photos[h.photo_id], h.score) for h in hits if h.photo_id in photos])
+
+    def _show_photos(self, rows: list[tuple[Photo, float | None]]) -> None:
         thumbs = self.library.paths.thumbnails
-        items = []
-        for h in hits:
-            p = photos.get(h.photo_id)
-            items.append(GridItem(h, thumbnail_path(thumbs, p.hash) if p and p.hash else None))
+        items = [GridItem(p.id, p.path, thumbnail_path(thumbs, p.hash) if p.hash else None, s)
+                 for p, s in rows]
         self.grid_model.set_items(items)
         self._refresh_empty_state()
+        if items:
+            self.grid.setCurrentIndex(self.grid_model.index(0))
+        else:
+            self.preview.show_photo(None)
         self.search_done.emit(len(items))
 
     def _refresh_empty_state(self) -> None:
@@ -217,28 +355,85 @@ class MainWindow(QMainWindow):
             self.empty_label.setVisible(False)
             return
         if not self.library.catalog.roots():
-            text = ("Drop a folder of photos here (or File ▸ Add Folder…) — photoclip indexes "
-                    "it, then find any photo by typing what is in it.")
+            text = ("Drop a folder of photos here (or File ▸ Add Folder…).\n"
+                    "photoclip indexes it, then you find any photo by typing what is in it.")
         elif self.search_field.text().strip():
-            text = "No matching photos."
+            text = "No matching photos. Try other words, or clear the filters."
+        elif self._job is not None:
+            text = "Indexing… photos appear here as they are added."
         else:
-            text = "Type what you are looking for: “sunset over the sea”, “cat -dog”."
+            text = "No photos yet in these folders."
         self.empty_label.setText(text)
         self.empty_label.setVisible(True)
 
-    def _open_photo(self, index: Any) -> None:
-        path = index.data(PathRole)
-        if path:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+    def refresh_filters(self) -> None:
+        current = self.folder_filter.currentData()
+        self.folder_filter.blockSignals(True)
+        self.folder_filter.clear()
+        self.folder_filter.addItem("All folders", None)
+        for root in self.library.catalog.roots():
+            self.folder_filter.addItem(Path(root.path).name or root.path, root.path)
+            self.folder_filter.setItemData(self.folder_filter.count() - 1, root.path,
+                                           Qt.ItemDataRole.ToolTipRole)
+        self.folder_filter.setCurrentIndex(max(0, self.folder_filter.findData(current)))
+        self.folder_filter.blockSignals(False)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if not current.isValid():
+            self.preview.show_photo(None)
+            return
+        item = self.grid_model.item(current.row())
+        self.preview.show_photo(self.library.catalog.photo(item.photo_id), item.score)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        if obj is self.grid and isinstance(event, QKeyEvent) and (
+                event.type() == event.Type.KeyPress):
+            if event.key() == Qt.Key.Key_Space:
+                self.preview.setVisible(not self.preview.isVisible())
+                return True
+            if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+                self.show_message("photoclip never deletes your photos; to stop showing a "
+                                  "folder, use File ▸ Remove Folder….")
+                return True
+        return super().eventFilter(obj, event)
 
     # -- adding and indexing ----------------------------------------------------------------
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        if folder:
+            self.add_folders([folder])
+
+    def _choose_folder_to_remove(self) -> None:
+        roots = [r.path for r in self.library.catalog.roots()]
+        if not roots:
+            return
+        folder, ok = QInputDialog.getItem(
+            self, "Remove a folder", "Forget this folder (the photos stay on disk):", roots, 0,
+            False)
+        if ok and folder:
+            self.remove_folders([folder])
+
+    def remove_folders(self, folders: list[str]) -> None:
+        if self._job is not None:
+            self.show_message("Wait for indexing to finish (or cancel it) before removing.")
+            return
+        try:
+            self.library.remove_roots(folders)
+        except Exception as exc:
+            self.show_message(str(exc))
+            return
+        self.refresh_filters()
+        self._show_counts("Folder removed")
+        self.run_search()
 
     def add_folders(self, folders: list[str]) -> None:
         try:
             roots = self.library.add_roots(folders)
         except Exception as exc:
-            self.show_error(str(exc))
+            self.show_message(str(exc))
             return
+        self.refresh_filters()
         self._refresh_empty_state()
         paths = [r.path for r in roots]
         if not self._model_loaded:
@@ -253,17 +448,21 @@ class MainWindow(QMainWindow):
             # One indexing job at a time; the queued folders follow when it ends.
             self._pending_roots += root_paths or [r.path for r in self.library.catalog.roots()]
             return
+        if not self._model_loaded:
+            self._pending_roots += root_paths or [r.path for r in self.library.catalog.roots()]
+            return
         lib = self.library
         wanted = set(root_paths) if root_paths is not None else None
         roots = [r for r in lib.catalog.roots() if wanted is None or r.path in wanted]
         indexer = lib.indexer()
         self._job = JobWorker(lambda cancel: indexer.run(roots, cancel), self)
         self._job.progress.connect(self._on_progress)
-        self._job.failed.connect(self.show_error)
+        self._job.failed.connect(self.show_message)
         self._job.done.connect(self._on_job_done)
-        self.progress_bar.setVisible(True)
         self.progress_bar.setRange(0, 0)
-        self.cancel_button.setVisible(True)
+        for w in (self.progress_bar, self.pause_button, self.cancel_button):
+            w.setVisible(True)
+        self.pause_button.setChecked(False)
         self.state_label.setText("Scanning folders…")
         self._job.start()
 
@@ -278,7 +477,19 @@ class MainWindow(QMainWindow):
         self.progress_bar.setValue(p.done)
         rate = f" · {p.rate:.1f} photos/s" if p.rate else ""
         failed = f" · {p.failed} skipped" if p.failed else ""
-        self.state_label.setText(f"Indexing {p.done} / {p.total}{rate}{failed}")
+        paused = " · paused" if self._job is not None and self._job.paused else ""
+        self.state_label.setText(f"Indexing {p.done} / {p.total}{rate}{failed}{paused}")
+
+    def _toggle_pause(self, paused: bool) -> None:
+        if self._job is None:
+            return
+        if paused:
+            self._job.pause()
+            self.pause_button.setText("Resume")
+            self.state_label.setText(self.state_label.text() + " · pausing after this batch")
+        else:
+            self._job.resume()
+            self.pause_button.setText("Pause")
 
     def cancel_job(self) -> None:
         if self._job is not None:
@@ -290,15 +501,29 @@ class MainWindow(QMainWindow):
         if job is not None:
             job.wait()
             job.deleteLater()
-        self.progress_bar.setVisible(False)
-        self.cancel_button.setVisible(False)
-        self._refresh_empty_state()
+        for w in (self.progress_bar, self.pause_button, self.cancel_button):
+            w.setVisible(False)
         self.index_finished.emit()
         if self._pending_roots:
             roots, self._pending_roots = self._pending_roots, []
             self.start_index(sorted(set(roots)))
-        elif self.search_field.text().strip():
+        else:
             self.run_search()
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        qs = QSettings()
+        dialog = SettingsDialog(self.library.settings,
+                                str(qs.value("library", str(self.library.paths.root))), self)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        qs.setValue("library", dialog.library_folder())
+        if self.library.apply_settings(dialog.result_settings()):
+            if self._job is not None:
+                self._job.cancel()
+                self._job.wait()
+            self.load_model()
 
     # -- drag and drop ----------------------------------------------------------------------
 
@@ -312,17 +537,25 @@ class MainWindow(QMainWindow):
         if folders:
             event.acceptProposedAction()
             self.add_folders(folders)
+        elif event.mimeData().urls():
+            self.show_message("Drop folders to add them to the library.")
 
     # -- closing ----------------------------------------------------------------------------
 
-    def closeEvent(self, event: Any) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._closed:
             super().closeEvent(event)
             return
         self._closed = True
+        qs = QSettings()
+        qs.setValue("window/geometry", self.saveGeometry())
+        qs.setValue("window/splitter", self.splitter.saveState())
         if self._job is not None:
             self._job.cancel()
+            self._job.resume()
             self._job.wait()
         self.pool.waitForDone(5000)
+        self.grid_model.loader.wait()
+        self.preview.wait()
         self.library.close()
         super().closeEvent(event)

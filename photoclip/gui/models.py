@@ -1,45 +1,53 @@
-"""The photo grid's model: search hits with their thumbnails (from the on-disk cache)."""
+"""The photo grid's model: photos (search hits or the browsed library) with async thumbnails."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QIcon, QPixmap
 
-from photoclip.core.types import SearchHit
+from photoclip.gui.thumbnails import THUMB, ThumbnailLoader
 
-THUMB = QSize(160, 160)
-# Decoded thumbnails kept in memory; 500 x 160 px RGB is ~40 MB at worst.
-_PIXMAP_CACHE = 500
-
-ScoreRole = Qt.ItemDataRole.UserRole + 1
+PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
+ScoreRole = Qt.ItemDataRole.UserRole + 3
 
 Index = QModelIndex | QPersistentModelIndex
 
 
 @dataclass(frozen=True)
 class GridItem:
-    hit: SearchHit
+    photo_id: int
+    path: str
     thumbnail: Path | None
+    score: float | None = None  # None when browsing (no query)
 
 
 class PhotoGridModel(QAbstractListModel):
-    def __init__(self) -> None:
+    """Holds plain tuples only; pixmaps are fetched on demand for the rows the view paints,
+    so 100,000 photos cost a list, not 100,000 images."""
+
+    def __init__(self, loader: ThumbnailLoader | None = None) -> None:
         super().__init__()
         self._items: list[GridItem] = []
-        self._pixmaps: OrderedDict[Path, QPixmap] = OrderedDict()
+        self._rows_by_thumb: dict[str, list[int]] = {}
+        self.loader = loader or ThumbnailLoader()
+        self.loader.ready.connect(self._thumbnail_ready)
         placeholder = QPixmap(THUMB)
-        placeholder.fill(QColor("#d0d0d0"))
+        placeholder.fill(QColor("#dcdcdc"))
         self._placeholder = QIcon(placeholder)
 
     def set_items(self, items: list[GridItem]) -> None:
+        self.loader.clear_pending()
         self.beginResetModel()
         self._items = list(items)
+        self._rows_by_thumb = {}
+        for row, item in enumerate(self._items):
+            if item.thumbnail is not None:
+                self._rows_by_thumb.setdefault(str(item.thumbnail), []).append(row)
         self.endResetModel()
 
     def item(self, row: int) -> GridItem:
@@ -53,42 +61,24 @@ class PhotoGridModel(QAbstractListModel):
             return None
         item = self._items[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return Path(item.hit.path).name
+            return Path(item.path).name
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._icon(item)
+            if item.thumbnail is None:
+                return self._placeholder
+            pix = self.loader.get(item.thumbnail, item.path)
+            return QIcon(pix) if pix is not None else self._placeholder
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{item.hit.path}\nscore {item.hit.score:.3f}"
-        if role == ScoreRole:
-            return item.hit.score
+            score = f"\nscore {item.score:.3f}" if item.score is not None else ""
+            return f"{item.path}{score}"
+        if role == PhotoIdRole:
+            return item.photo_id
         if role == PathRole:
-            return item.hit.path
+            return item.path
+        if role == ScoreRole:
+            return item.score
         return None
 
-    def _icon(self, item: GridItem) -> QIcon:
-        path = item.thumbnail
-        if path is None:
-            return self._placeholder
-        pix = self._pixmaps.get(path)
-        if pix is None:
-            pix = QPixmap(str(path))
-            if pix.isNull():
-                return self._placeholder
-            pix = _centered(pix.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                                       Qt.TransformationMode.SmoothTransformation))
-            self._pixmaps[path] = pix
-            if len(self._pixmaps) > _PIXMAP_CACHE:
-                self._pixmaps.popitem(last=False)
-        else:
-            self._pixmaps.move_to_end(path)
-        return QIcon(pix)
-
-
-def _centered(pix: QPixmap) -> QPixmap:
-    """Every cell's icon has the same size, so names line up under portrait and landscape."""
-    canvas = QPixmap(THUMB)
-    canvas.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(canvas)
-    painter.drawPixmap((THUMB.width() - pix.width()) // 2,
-                       (THUMB.height() - pix.height()) // 2, pix)
-    painter.end()
-    return canvas
+    def _thumbnail_ready(self, key: str) -> None:
+        for row in self._rows_by_thumb.get(key, ()):
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])

@@ -34,9 +34,23 @@ class JobWorker(QThread):
         super().__init__(parent)
         self._make_job = make_job
         self._cancel = threading.Event()
+        self._running = threading.Event()  # cleared = paused
+        self._running.set()
 
     def cancel(self) -> None:
         self._cancel.set()
+        self._running.set()  # a paused job must wake up to stop
+
+    def pause(self) -> None:
+        """Hold the job between batches (the core yields after each one)."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
 
     @property
     def cancelled(self) -> bool:
@@ -46,6 +60,7 @@ class JobWorker(QThread):
         try:
             for p in self._make_job(self._cancel):
                 self.progress.emit(p)
+                self._running.wait()
         except Exception as exc:
             log.exception("job failed")
             self.failed.emit(user_message(exc))

@@ -21,6 +21,10 @@ from photoclip.core.types import Photo, Root
 log = logging.getLogger(__name__)
 
 _PHOTO_COLUMNS = "id, root_id, path, size, mtime_ns, hash, width, height, taken_at, status, error"
+# A photo's date: EXIF date when known, else the file's mtime, both as ISO 8601 text.
+PHOTO_DATE = (
+    "coalesce(taken_at, strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1000000000, 'unixepoch'))"
+)
 # SQLite caps bound parameters per statement (32766 in modern builds); stay far below.
 _CHUNK = 900
 
@@ -257,9 +261,7 @@ class Catalog:
             lo, hi = under(folder)
             where.append("path >= ? AND path < ?")
             params += [lo, hi]
-        # EXIF date when known, else the file's mtime, as an ISO date string.
-        date = ("coalesce(taken_at, "
-                "strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1000000000, 'unixepoch'))")
+        date = PHOTO_DATE
         if after:
             where.append(f"{date} >= ?")
             params.append(after)
@@ -268,6 +270,20 @@ class Catalog:
             params.append(before)
         rows = self._query(f"SELECT id FROM photos WHERE {' AND '.join(where)}", params)
         return {int(r[0]) for r in rows}
+
+    def browse(self, limit: int = 100_000, folder: str | None = None) -> list[Photo]:
+        """Indexed photos newest first (EXIF date, else file time): the library with no query."""
+        where, params = ["status = 'ok'"], []
+        if folder:
+            lo, hi = under(folder)
+            where.append("path >= ? AND path < ?")
+            params += [lo, hi]
+        rows = self._query(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE {' AND '.join(where)} "
+            f"ORDER BY {PHOTO_DATE} DESC, id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [_photo(r) for r in rows]
 
     # -- embeddings -------------------------------------------------------------------------
 

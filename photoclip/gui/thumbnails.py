@@ -1,0 +1,95 @@
+"""Asynchronous thumbnails: read from the on-disk cache (made by the indexer) off the UI
+thread, regenerate a missing one from the original, keep recent ones in memory."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage, QPainter, QPixmap
+
+from photoclip.core.errors import ImageError
+from photoclip.core.imaging import decode, save_thumbnail
+
+log = logging.getLogger(__name__)
+
+THUMB = QSize(160, 160)
+# Pixmaps kept in memory: 2,000 x 160 px x 4 B is ~200 MB at worst, ~40 screens of grid.
+MEMORY_CACHE = 2000
+CACHE_SIDE = 256  # what the indexer writes; regenerated thumbnails use the same size
+
+
+class _Signals(QObject):
+    loaded = Signal(str, QImage)  # cache path, image (QImage is safe to make off the UI thread)
+
+
+class _Load(QRunnable):
+    def __init__(self, cache: Path, original: str, signals: _Signals) -> None:
+        super().__init__()
+        self.cache, self.original, self.signals = cache, original, signals
+
+    def run(self) -> None:
+        if not self.cache.exists():
+            try:
+                save_thumbnail(decode(self.original, CACHE_SIDE).image, self.cache, CACHE_SIDE)
+            except (ImageError, OSError) as exc:
+                log.debug("no thumbnail for %s: %s", self.original, exc)
+                return
+        image = QImage(str(self.cache))
+        if image.isNull():
+            return
+        self.signals.loaded.emit(str(self.cache), fit(image, THUMB))
+
+
+def fit(image: QImage, size: QSize) -> QImage:
+    """Scaled to fit and centred on a transparent square, so grid captions line up."""
+    scaled = image.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
+                          Qt.TransformationMode.SmoothTransformation)
+    canvas = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+    canvas.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(canvas)
+    painter.drawImage((size.width() - scaled.width()) // 2,
+                      (size.height() - scaled.height()) // 2, scaled)
+    painter.end()
+    return canvas
+
+
+class ThumbnailLoader(QObject):
+    ready = Signal(str)  # cache path whose pixmap is now available
+
+    def __init__(self, pool: QThreadPool | None = None) -> None:
+        super().__init__()
+        # A pool of its own: thumbnails must not queue behind a search or a model load.
+        self.pool = pool or QThreadPool()
+        self.pool.setMaxThreadCount(2)
+        self._signals = _Signals()
+        self._signals.loaded.connect(self._on_loaded)
+        self._cache: OrderedDict[str, QPixmap] = OrderedDict()
+        self._pending: set[str] = set()
+
+    def get(self, cache: Path, original: str) -> QPixmap | None:
+        key = str(cache)
+        pix = self._cache.get(key)
+        if pix is not None:
+            self._cache.move_to_end(key)
+            return pix
+        if key not in self._pending:
+            self._pending.add(key)
+            self.pool.start(_Load(cache, original, self._signals))
+        return None
+
+    def _on_loaded(self, key: str, image: QImage) -> None:
+        self._pending.discard(key)
+        self._cache[key] = QPixmap.fromImage(image)
+        if len(self._cache) > MEMORY_CACHE:
+            self._cache.popitem(last=False)
+        self.ready.emit(key)
+
+    def clear_pending(self) -> None:
+        self.pool.clear()  # drop queued loads for rows no longer shown
+        self._pending.clear()
+
+    def wait(self, msecs: int = 5000) -> None:
+        self.pool.waitForDone(msecs)
