@@ -102,7 +102,7 @@ def test_preview_shows_the_selected_photo_and_finds_similar(qtbot, window, album
     row = next(r for r in range(4) if window.grid_model.item(r).path.endswith("chelsea.png"))
     window.grid.setCurrentIndex(window.grid_model.index(row))
     assert window.preview.name.text() == "chelsea.png"
-    assert window.preview.dims.text().replace(" ", "") == "451×300"
+    assert window.preview.dims.text().replace(" ", "") == "451×300"  # noqa: RUF001
     assert window.preview.folder.text() == str(album)
     qtbot.waitUntil(lambda: window.preview.has_image, timeout=10_000)
 
