@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from photoclip import __version__
@@ -69,7 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("similar", "find photos that look like a given one")
     p.add_argument("photo", metavar="PHOTO")
     p.add_argument("--top", type=_positive_int, default=20, metavar="K")
+    p = cmd("duplicates", "groups of near-identical photos, best quality first (never deletes)")
+    p.add_argument("--threshold", type=_unit_float, default=None, metavar="X",
+                   help="cosine similarity that counts as the same picture (default 0.96)")
+    p.add_argument("--folder", metavar="F", help="only photos inside this folder")
     return parser
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -144,7 +159,8 @@ def _out(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
             print(out)
 
 
-def drive(progress: Iterator[Progress]) -> Progress | None:
+def drive(progress: Iterator[Progress], unit: str = "photo",
+          desc: str | None = None) -> Progress | None:
     """Run a core job to the end, showing a tqdm bar on stderr (when it is a terminal)."""
     from tqdm import tqdm
 
@@ -156,8 +172,8 @@ def drive(progress: Iterator[Progress]) -> Progress | None:
             if p.job == "scan":
                 continue
             if bar is None:
-                bar = tqdm(total=p.total, unit="photo", file=sys.stderr, disable=None,
-                           dynamic_ncols=True, desc="indexing")
+                bar = tqdm(total=p.total, unit=unit, file=sys.stderr, disable=None,
+                           dynamic_ncols=True, desc=desc or p.job)
             bar.total = p.total
             bar.update(p.done - bar.n)
             if p.failed:
@@ -263,7 +279,22 @@ def cmd_similar(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from photoclip.core.duplicates import DEFAULT_THRESHOLD, DuplicateFinder
+
+    with _open(args) as lib:
+        folder = str(Path(args.folder).expanduser().resolve()) if args.folder else None
+        finder = DuplicateFinder(lib.catalog, lib.vectors, lib.encoder.model_id,
+                                 lib.encoder.dim, args.threshold or DEFAULT_THRESHOLD, folder)
+        drive(finder.run(), unit="photo", desc="comparing")
+        groups = [[p.path for p in g] for g in finder.report.groups]
+        _out(args, {"groups": groups},
+             lambda: "\n\n".join("\n".join(g) for g in groups) or "no near-identical photos")
+    return EXIT_OK
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "gui": cmd_gui, "add": cmd_add, "remove": cmd_remove, "index": cmd_index,
     "status": cmd_status, "search": cmd_search, "similar": cmd_similar,
+    "duplicates": cmd_duplicates,
 }
