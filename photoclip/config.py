@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, fields
+import sys
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -14,6 +15,9 @@ APP_NAME = "photoclip"
 DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 ENV_LIBRARY = "PHOTOCLIP_LIBRARY"
 ENV_MODEL = "PHOTOCLIP_MODEL"
+ENV_PRECISION = "PHOTOCLIP_PRECISION"
+# A folder of model folders shipped by an offline installer (installer/README.md).
+ENV_MODELS_DIR = "PHOTOCLIP_MODELS_DIR"
 
 
 def default_library_dir() -> Path:
@@ -32,6 +36,36 @@ def library_dir(override: str | os.PathLike[str] | None = None) -> Path:
     return default_library_dir()
 
 
+def bundled_models_dirs() -> list[Path]:
+    """Where an offline install keeps its models: PHOTOCLIP_MODELS_DIR, and in a packaged
+    (PyInstaller) build a `models/` folder beside the executable or inside its bundle."""
+    dirs: list[Path] = []
+    env = os.environ.get(ENV_MODELS_DIR)
+    if env:
+        dirs.append(Path(env).expanduser())
+    if getattr(sys, "frozen", False):
+        dirs.append(Path(sys.executable).resolve().parent / "models")
+        bundle = getattr(sys, "_MEIPASS", None)
+        if bundle:
+            dirs.append(Path(bundle) / "models")
+    return dirs
+
+
+def default_model() -> str:
+    """The model a new library starts with: a bundled one if an installer shipped it, so an
+    offline install never needs the hub; else DEFAULT_MODEL. In a models folder the copy of
+    DEFAULT_MODEL (saved as `openai--clip-vit-base-patch32`) wins, then the first by name."""
+    preferred = DEFAULT_MODEL.replace("/", "--")
+    for base in bundled_models_dirs():
+        if not base.is_dir():
+            continue
+        found = sorted(d for d in base.iterdir() if (d / "config.json").is_file())
+        found.sort(key=lambda d: d.name != preferred)  # stable: name order after the preferred
+        if found:
+            return str(found[0].resolve())
+    return DEFAULT_MODEL
+
+
 @dataclass(frozen=True)
 class LibraryPaths:
     root: Path
@@ -43,6 +77,11 @@ class LibraryPaths:
     @property
     def vectors(self) -> Path:
         return self.root / "vectors.hnsw"
+
+    @property
+    def pending_vectors(self) -> Path:
+        """Vectors of a model being switched to, built beside the ones search still uses."""
+        return self.root / "vectors.pending.hnsw"
 
     @property
     def thumbnails(self) -> Path:
@@ -70,12 +109,19 @@ class LibraryPaths:
 class Settings:
     """Per-library settings, stored as settings.json beside the catalog."""
 
-    model: str = DEFAULT_MODEL
+    model: str = field(default_factory=default_model)
     device: str = "auto"  # auto | cpu | cuda | mps
     batch_size: int = 32
     # Decode threads; 0 = as many as the machine has cores (decode and model share them).
     decode_workers: int = 0
     sidecar_style: str = "photo.jpg.xmp"  # or "photo.xmp"
+    # CPU precision: "auto" measures bf16/int8 against fp32 once per model and keeps the
+    # fastest that matches fp32 (cosine >= 0.99); "fp32" | "bf16" | "int8" force one.
+    precision: str = "auto"
+    fast_path: dict[str, str] = field(default_factory=dict)  # model -> calibrated choice
+    # A model being switched to (`models use`): it becomes `model` once every photo has its
+    # embedding; until then search keeps using `model`.
+    pending_model: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> Settings:

@@ -144,3 +144,5 @@ def _isolated_environment(
     """Every test gets its own empty library and can never reach the Hugging Face hub."""
     monkeypatch.setenv("PHOTOCLIP_LIBRARY", str(tmp_path_factory.mktemp("library")))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # Tests compare exact scores across runs; the CPU fast-path calibration has its own tests.
+    monkeypatch.setenv("PHOTOCLIP_PRECISION", "fp32")

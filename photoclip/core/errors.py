@@ -34,3 +34,7 @@ class NotFoundError(PhotoclipError):
 
 class QueryError(PhotoclipError):
     """A search query or filter could not be understood."""
+
+
+class LabelSetError(PhotoclipError):
+    """A label set, label file or prompt template is malformed or names something unknown."""

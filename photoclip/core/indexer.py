@@ -15,7 +15,7 @@ import stat
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,10 @@ THUMB_SIZE = 256
 SAVE_EVERY_S = 60.0
 # Files read and hashed per chunk; 1 MiB keeps memory flat for huge files.
 _READ_CHUNK = 1 << 20
+# How long a photo added by update() is remembered as a possible copy of one deleted later: a
+# move across drives copies first and deletes the original when the copy is done, which for a
+# large folder over USB or a network can take minutes.
+MERGE_WINDOW_S = 600.0
 
 
 def file_hash(data: bytes) -> str:
@@ -62,6 +66,17 @@ class _Task:
     root_id: int
     path: str
     known: FileState | None  # the catalog's row for this path, if any
+    remember: bool = False  # a new photo a later deletion may turn out to be a move of
+
+
+@dataclass
+class _Diff:
+    """Disk against catalog for some paths, before moves are matched."""
+
+    gone: dict[str, FileState] = field(default_factory=dict)  # in the catalog, not on disk
+    new: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # path: root, size, mtime
+    tasks: list[_Task] = field(default_factory=list)  # to read (and maybe embed)
+    hints: dict[str, str] = field(default_factory=dict)  # new path: path an event moved it from
 
 
 @dataclass
@@ -76,6 +91,7 @@ class _Result:
     taken_at: str | None = None
     error: str | None = None
     unchanged: bool = False  # same content as the catalog already has
+    vanished: bool = False  # deleted or moved away since the scan: its own event or scan follows
 
 
 @dataclass
@@ -94,6 +110,29 @@ class IndexReport:
     @property
     def rate(self) -> float:
         return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+
+def is_inside(path: str, folder: str) -> bool:
+    """`path` is `folder` or lies below it (no symlinks resolved)."""
+    folder = folder.rstrip(os.sep)
+    return path == folder or path.startswith(folder + os.sep)
+
+
+def innermost_root(path: str, roots: Iterable[Root]) -> Root | None:
+    """The root a path belongs to; with nested roots, the deepest one."""
+    best: Root | None = None
+    for root in roots:
+        if is_inside(path, root.path) and (best is None or len(root.path) > len(best.path)):
+            best = root
+    return best
+
+
+def _is_empty_dir(path: str) -> bool:
+    try:
+        with os.scandir(path) as it:
+            return next(it, None) is None
+    except OSError:
+        return False
 
 
 def walk_images(root: str, skip: Sequence[str] = ()) -> Iterator[tuple[str, int, int]]:
@@ -141,15 +180,23 @@ class Indexer:
         batch_size: int = 32,
         workers: int = 0,
         skip: Sequence[str] = (),
+        on_batch: Callable[[list[int], np.ndarray], None] | None = None,
     ) -> None:
         self.catalog = catalog
         self.encoder = encoder
         self.vectors = vectors
+        # Called after each committed batch with the new photos' ids and image vectors (the
+        # auto-tagger uses it). It runs in the indexing thread, between batches.
+        self.on_batch = on_batch
         self.thumbnails = thumbnails
         self.batch_size = max(1, batch_size)
         self.workers = workers or (os.cpu_count() or 2)
         self.skip = tuple(skip)
         self.report = IndexReport()
+        self._last_save = time.monotonic()
+        # Photos update() added lately, by content hash: (photo id, when), oldest first.
+        self._recent: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._recent_order: deque[tuple[float, str]] = deque()
 
     def thumbnail_path(self, digest: str) -> Path | None:
         return None if self.thumbnails is None else thumbnail_path(self.thumbnails, digest)
@@ -170,8 +217,7 @@ class Indexer:
         state = "cancelled"
         try:
             tasks: list[_Task] = []
-            for root in roots:
-                yield from self._diff_root(root, tasks, report)
+            yield from self._diff_roots(roots, tasks, report)
             yield Progress("index", 0, len(tasks), message=f"{len(tasks)} photos to index")
             yield from self._process(tasks, job, started, cancel)
             if cancel is None or not cancel.is_set():
@@ -181,7 +227,7 @@ class Indexer:
                 state = "failed"
             raise
         finally:
-            self.vectors.save()
+            self.save()
             report.seconds = time.monotonic() - started
             self.catalog.update_job(job, report.indexed, report.indexed + report.failed,
                                     report.failed)
@@ -209,86 +255,254 @@ class Indexer:
             parts.append(f"{r.rate:.1f} photos/s")
         return ", ".join(parts)
 
-    def _diff_root(self, root: Root, tasks: list[_Task], report: IndexReport) -> Iterator[Progress]:
-        if not os.path.isdir(root.path):
-            # An unplugged drive must not look like "every photo deleted": keep them all.
-            log.warning("library folder %s is offline; its photos are kept", root.path)
-            self.catalog.set_root_online(root.id, False)
-            report.offline_roots.append(root.path)
-            return
-        if not root.online:
-            self.catalog.set_root_online(root.id, True)
-        known = self.catalog.file_states(root.id, self.encoder.model_id)
-        on_disk: dict[str, tuple[int, int]] = {}
-        for path, size, mtime in walk_images(root.path, self.skip):
-            on_disk[path] = (size, mtime)
-            if len(on_disk) % 2000 == 0:
-                yield Progress("scan", len(on_disk), 0, message=f"scanning {root.path}")
-        report.scanned += len(on_disk)
+    def update(
+        self,
+        paths: Iterable[str],
+        folders: Iterable[str] = (),
+        moved: Mapping[str, str] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Progress]:
+        """Bring only these paths in line with the disk, in any root: files that may have been
+        created, changed, deleted or moved, and folders whose catalogued photos may be gone (a
+        folder deleted or moved away). `moved` maps a new path to the path an event says it
+        came from; such a pair with unchanged size and mtime is taken as a move without reading
+        the file. New files inside a folder are not searched for: the caller names them.
 
-        gone = {p: s for p, s in known.items() if p not in on_disk}
-        new: list[str] = []
-        for path, (size, mtime) in on_disk.items():
+        The live counterpart of run(): no job row, and the vector cache is saved at most every
+        SAVE_EVERY_S (the catalog is committed per batch; a crash costs a resync, not data)."""
+        started = time.monotonic()
+        report = self.report = IndexReport()
+        path_set = set(paths)
+        folder_list = list(folders)
+        roots = self.catalog.roots()
+        online: dict[int, bool] = {}
+        known = self.catalog.file_states_at(self.encoder.model_id, path_set, folder_list)
+        on_disk: dict[str, tuple[int, int, int]] = {}
+        for path in sorted(path_set | known.keys()):
+            root = innermost_root(path, roots)
+            if root is None or not self._root_online(root, online, report):
+                known.pop(path, None)  # an unplugged drive's photos are kept as they are
+                continue
+            if not self._visible(path, root.path):
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                on_disk[path] = (root.id, st.st_size, st.st_mtime_ns)
+        report.scanned = len(on_disk)
+        diff = _Diff(hints=dict(moved or {}))
+        self._classify(diff, known, on_disk, report)
+        self._settle(diff, report, remember=True)
+        if diff.tasks:
+            yield Progress("index", 0, len(diff.tasks),
+                           message=f"{len(diff.tasks)} photos to index")
+        try:
+            yield from self._process(diff.tasks, None, started, cancel)
+        finally:
+            if time.monotonic() - self._last_save > SAVE_EVERY_S:
+                self.save()
+            report.seconds = time.monotonic() - started
+        yield Progress(
+            "index", report.indexed + report.failed, report.indexed + report.failed,
+            failed=report.failed, rate=report.rate, finished=True, message=self.summary(),
+        )
+
+    def save(self) -> None:
+        """Write the vector cache now (the watcher calls this when it stops)."""
+        self.vectors.save()
+        self._last_save = time.monotonic()
+
+    def _root_online(self, root: Root, seen: dict[int, bool], report: IndexReport) -> bool:
+        if root.id not in seen:
+            seen[root.id] = os.path.isdir(root.path)
+            if not seen[root.id]:
+                self._mark_offline(root, report)
+            elif not root.online:
+                self.catalog.set_root_online(root.id, True)
+        return seen[root.id]
+
+    def _mark_offline(self, root: Root, report: IndexReport) -> None:
+        log.warning("library folder %s is offline (unplugged?); its photos are kept. If you "
+                    "deleted them, remove the folder from the library.", root.path)
+        if root.online:
+            self.catalog.set_root_online(root.id, False)
+        report.offline_roots.append(root.path)
+
+    def _visible(self, path: str, root: str) -> bool:
+        """What walk_images would list: an image, not hidden, not in a skipped folder."""
+        rel = os.path.relpath(path, root)
+        if any(part.startswith(".") for part in rel.split(os.sep)):
+            return False
+        if any(is_inside(path, s) for s in self.skip):
+            return False
+        return is_image_path(path)
+
+    def _diff_roots(
+        self, roots: Sequence[Root], tasks: list[_Task], report: IndexReport
+    ) -> Iterator[Progress]:
+        """Diff every root first and match moves across all of them, so a photo moved from one
+        root to another keeps its id, embedding and tags."""
+        everything = self.catalog.roots()
+        diff = _Diff()
+        for root in roots:
+            if not os.path.isdir(root.path):
+                # An unplugged drive must not look like "every photo deleted": keep them all.
+                self._mark_offline(root, report)
+                continue
+            # A root nested in this one is scanned as itself; walking it twice would hand its
+            # photos back and forth between the two roots on every run.
+            nested = [r.path for r in everything
+                      if r.id != root.id and is_inside(r.path, root.path)]
+            known = self.catalog.file_states(root.id, self.encoder.model_id)
+            on_disk: dict[str, tuple[int, int, int]] = {}
+            for path, size, mtime in walk_images(root.path, (*self.skip, *nested)):
+                on_disk[path] = (root.id, size, mtime)
+                if len(on_disk) % 2000 == 0:
+                    yield Progress("scan", len(on_disk), 0, message=f"scanning {root.path}")
+            if not on_disk and known and _is_empty_dir(root.path):
+                # An unmounted drive often leaves its mount point behind as an empty folder;
+                # "every photo deleted at once, nothing else left" is treated as unplugged.
+                self._mark_offline(root, report)
+                continue
+            if not root.online:
+                self.catalog.set_root_online(root.id, True)
+            report.scanned += len(on_disk)
+            self._classify(diff, known, on_disk, report)
+        self._settle(diff, report)
+        tasks.extend(diff.tasks)
+
+    def _classify(
+        self,
+        diff: _Diff,
+        known: dict[str, FileState],
+        on_disk: dict[str, tuple[int, int, int]],
+        report: IndexReport,
+    ) -> None:
+        diff.gone.update((p, st) for p, st in known.items() if p not in on_disk)
+        for path, (root_id, size, mtime) in on_disk.items():
             st = known.get(path)
             if st is None:
-                new.append(path)
-            elif (st.size, st.mtime_ns) != (size, mtime):
-                tasks.append(_Task(root.id, path, st))
-            elif st.status == "ok" and not st.has_embedding:
-                tasks.append(_Task(root.id, path, None))  # e.g. the library switched model
+                diff.new[path] = (root_id, size, mtime)
             else:
-                report.unchanged += 1  # failed files are retried only once they change
+                self._check_known(diff, root_id, path, st, size, mtime, report)
 
-        new = self._match_moves(root, new, gone, on_disk, report)
-        tasks.extend(_Task(root.id, p, None) for p in new)
-        if gone:
-            ids = [s.id for s in gone.values()]
-            self.catalog.delete_photos(ids)
-            self.vectors.remove(ids)
-            report.removed += len(ids)
+    @staticmethod
+    def _check_known(diff: _Diff, root_id: int, path: str, st: FileState, size: int,
+                     mtime: int, report: IndexReport) -> None:
+        if (st.size, st.mtime_ns) != (size, mtime):
+            diff.tasks.append(_Task(root_id, path, st))
+        elif st.status == "ok" and not st.has_embedding:
+            diff.tasks.append(_Task(root_id, path, None))  # e.g. the library switched model
+        else:
+            report.unchanged += 1  # failed files are retried only once they change
+
+    def _settle(self, diff: _Diff, report: IndexReport, remember: bool = False) -> None:
+        """Moves keep their rows, the rest of the gone leave, the rest of the new become tasks.
+
+        Files are read for hashing before the transaction, so the catalog is not held while
+        the disk works."""
+        for path in diff.gone.keys() & diff.new.keys():
+            # The same path under another root (a root was nested into this one): re-home it.
+            st = diff.gone.pop(path)
+            root_id, size, mtime = diff.new.pop(path)
+            self.catalog.move_photo(st.id, root_id, path, st.size, st.mtime_ns)
+            self._check_known(diff, root_id, path, st, size, mtime, report)
+        moves = self._match_moves(diff)
+        merges = self._match_recent(diff)
+        dropped = [drop for _, drop in merges]
+        gone_ids = [st.id for st in diff.gone.values()]
+        with self.catalog.transaction():
+            for st, path, root_id, size, mtime in moves:
+                self.catalog.move_photo(st.id, root_id, path, size, mtime)
+                if st.status == "ok" and not st.has_embedding:
+                    diff.tasks.append(_Task(root_id, path, None))  # still needs this model's
+            for keep, drop in merges:
+                self.catalog.merge_photo(keep, drop)
+            if gone_ids:
+                self.catalog.delete_photos(gone_ids)
+        if dropped or gone_ids:
+            self.vectors.remove([*dropped, *gone_ids])
+        report.moved += len(moves) + len(merges)
+        report.removed += len(gone_ids)
+        diff.gone.clear()
+        diff.tasks.extend(_Task(root_id, p, None, remember=remember)
+                          for p, (root_id, _, _) in diff.new.items())
+        diff.new.clear()
 
     def _match_moves(
-        self,
-        root: Root,
-        new: list[str],
-        gone: dict[str, FileState],
-        on_disk: dict[str, tuple[int, int]],
-        report: IndexReport,
-    ) -> list[str]:
+        self, diff: _Diff
+    ) -> list[tuple[FileState, str, int, int, int]]:
         """A new path with the content of a vanished one is a move: keep id, embedding, tags.
 
-        Only files whose size matches a vanished photo are hashed here, so a plain import of
-        new photos pays nothing extra.
+        A move an event reported, with the same size and mtime at the new path, is the same
+        file (a rename keeps both), so it is not read. Otherwise only files whose size matches
+        a vanished photo are hashed, so a plain import of new photos pays nothing extra.
+        Returns (old state, new path, root id, size, mtime) per move, taken out of `diff`.
         """
-        if not gone or not new:
-            return new
+        moves: list[tuple[FileState, str, int, int, int]] = []
+        for dest, src in diff.hints.items():
+            old, new = diff.gone.get(src), diff.new.get(dest)
+            if old is not None and new is not None and (old.size, old.mtime_ns) == new[1:]:
+                moves.append((diff.gone.pop(src), dest, *diff.new.pop(dest)))
+        if not diff.gone or not diff.new:
+            return moves
         by_size: dict[int, list[str]] = defaultdict(list)
-        for path, st in gone.items():
+        for path, st in diff.gone.items():
             if st.hash:
                 by_size[st.size].append(path)
-        still_new: list[str] = []
-        for path in new:
-            size, mtime = on_disk[path]
+        for path, (root_id, size, mtime) in list(diff.new.items()):
             candidates = by_size.get(size)
             if not candidates:
-                still_new.append(path)
                 continue
             try:
                 digest = hash_path(path)
             except OSError:
-                still_new.append(path)
                 continue
-            match = next((p for p in candidates if gone[p].hash == digest), None)
+            match = next((p for p in candidates if diff.gone[p].hash == digest), None)
             if match is None:
-                still_new.append(path)
                 continue
             candidates.remove(match)
-            st = gone.pop(match)
-            self.catalog.move_photo(st.id, root.id, path, size, mtime)
-            report.moved += 1
-            if st.status == "ok" and not st.has_embedding:
-                still_new.append(path)  # moved, but still needs this model's embedding
-        return still_new
+            del diff.new[path]
+            moves.append((diff.gone.pop(match), path, root_id, size, mtime))
+        return moves
+
+    def _match_recent(self, diff: _Diff) -> list[tuple[int, int]]:
+        """A vanished photo whose content update() added lately under another path was moved
+        by copy-then-delete, seen in two batches: (kept id, dropped copy id) per such pair."""
+        self._forget_old()
+        if not self._recent:
+            return []
+        gone_ids = {st.id for st in diff.gone.values()}
+        merges: list[tuple[int, int]] = []
+        for path, st in list(diff.gone.items()):
+            if not st.hash or st.status != "ok" or not st.has_embedding:
+                continue
+            for twin, _ in self._recent.get(st.hash, ()):
+                photo = self.catalog.photo(twin)
+                if (twin not in gone_ids and photo is not None and photo.hash == st.hash
+                        and photo.status == "ok"):
+                    merges.append((st.id, twin))
+                    self._recent[st.hash] = [e for e in self._recent[st.hash] if e[0] != twin]
+                    del diff.gone[path]
+                    break
+        return merges
+
+    def _remember(self, digest: str, photo_id: int) -> None:
+        now = time.monotonic()
+        self._recent[digest].append((photo_id, now))
+        self._recent_order.append((now, digest))
+
+    def _forget_old(self) -> None:
+        cutoff = time.monotonic() - MERGE_WINDOW_S
+        while self._recent_order and self._recent_order[0][0] < cutoff:
+            _, digest = self._recent_order.popleft()
+            kept = [e for e in self._recent.get(digest, ()) if e[1] >= cutoff]
+            if kept:
+                self._recent[digest] = kept
+            else:
+                self._recent.pop(digest, None)
 
     # -- decode / embed / store -------------------------------------------------------------
 
@@ -299,6 +513,9 @@ class Indexer:
             with open(task.path, "rb") as f:
                 st = os.fstat(f.fileno())
                 data = f.read()
+        except FileNotFoundError:
+            res.vanished = True
+            return res
         except OSError as exc:
             res.error = f"cannot read file: {exc.strerror or exc}"
             return res
@@ -331,7 +548,7 @@ class Indexer:
     def _process(
         self,
         tasks: list[_Task],
-        job: int,
+        job: int | None,
         started: float,
         cancel: threading.Event | None,
     ) -> Iterator[Progress]:
@@ -364,11 +581,12 @@ class Indexer:
                     done += len(batch)
                     batch = []
                     elapsed = time.monotonic() - started
-                    self.catalog.update_job(job, done, total, report.failed)
+                    if job is not None:
+                        self.catalog.update_job(job, done, total, report.failed)
                     yield Progress("index", done, total, failed=report.failed,
                                    rate=report.indexed / elapsed if elapsed > 0 else 0.0)
-                    if time.monotonic() - last_save > SAVE_EVERY_S:
-                        self.vectors.save()
+                    if time.monotonic() - max(last_save, self._last_save) > SAVE_EVERY_S:
+                        self.save()
                         last_save = time.monotonic()
                     if cancel is not None and cancel.is_set():
                         return
@@ -383,9 +601,12 @@ class Indexer:
                 if good else None)
         ids: list[int] = []
         dropped: list[int] = []
+        dropped_others: list[int] = []
         with self.catalog.transaction():
             for r in batch:
                 t = r.task
+                if r.vanished:
+                    continue  # not a failure to record: nothing is there any more
                 if r.unchanged:
                     assert t.known is not None
                     self.catalog.touch_photo(t.known.id, r.size, r.mtime_ns)
@@ -402,8 +623,14 @@ class Indexer:
                 ids.append(self.catalog.upsert_photo(PhotoRecord(
                     t.root_id, t.path, r.size, r.mtime_ns, r.hash,
                     r.width, r.height, r.taken_at)))
-            if dropped:
-                self.catalog.delete_embeddings(dropped)
+                if t.known is not None and t.known.hash != r.hash:
+                    # New content: every model's old embedding of it is stale, not only ours
+                    # (a library switching back to an earlier model must re-embed it).
+                    dropped_others.append(ids[-1])
+                if t.remember and r.hash:
+                    self._remember(r.hash, ids[-1])
+            if dropped or dropped_others:
+                self.catalog.delete_embeddings(dropped + dropped_others)
             if vecs is not None:
                 self.catalog.put_embeddings(self.encoder.model_id, ids, vecs)
         # The catalog is committed first: if we die before the vector file is saved, the next
@@ -413,4 +640,6 @@ class Indexer:
         if vecs is not None:
             self.vectors.add(ids, vecs)
         report.indexed += len(ids)
+        if self.on_batch is not None and vecs is not None and ids:
+            self.on_batch(ids, vecs)
 

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from photoclip.config import ENV_MODEL, LibraryPaths, Settings, library_dir
+from photoclip.config import ENV_MODEL, ENV_PRECISION, LibraryPaths, Settings, library_dir
 from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import ClipEncoder, Encoder, resolve_device
 from photoclip.core.errors import NotFoundError, PhotoclipError
 from photoclip.core.indexer import Indexer
 from photoclip.core.search import Searcher
-from photoclip.core.types import Root
+from photoclip.core.tagging import SidecarWriter, Tagger
+from photoclip.core.types import Progress, Root
 from photoclip.core.vectors import VectorIndex
+from photoclip.core.watcher import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ class Library:
         self._encoder = encoder
         self._progress = progress
         self._vectors: VectorIndex | None = None
+        self._tagger: Tagger | None = None
 
     # -- lazily built heavy parts -----------------------------------------------------------
 
@@ -63,8 +67,29 @@ class Library:
                 device=self.settings.device,
                 batch_size=self.settings.batch_size,
                 progress=self._progress,
+                precision=self.cpu_precision(),
             )
         return self._encoder
+
+    def cpu_precision(self, model: str | None = None) -> str:
+        """fp32, bf16 or int8 for the CPU (for `model`, default the library's); "auto" is
+        settled by a one-time measurement."""
+        wanted = os.environ.get(ENV_PRECISION) or self.settings.precision
+        if wanted != "auto":
+            return wanted
+        if resolve_device(self.settings.device) != "cpu":
+            return "fp32"  # a GPU runs fp16 whatever this says
+        model = model or self.settings.model
+        choice = self.settings.fast_path.get(model)
+        if choice is None:
+            from photoclip.core.fastpath import calibrate
+
+            if self._progress is not None:
+                self._progress("measuring the CPU fast path for this model (once) ...")
+            choice = calibrate(model, progress=self._progress).choice
+            self.settings.fast_path[model] = choice
+            self.settings.save(self.paths.settings)
+        return choice
 
     @property
     def vectors(self) -> VectorIndex:
@@ -91,24 +116,90 @@ class Library:
             batch_size=self.settings.batch_size,
             workers=self.settings.decode_workers,
             skip=[str(self.paths.root)],
+            on_batch=self.tagger().on_indexed,  # new photos are tagged as they are indexed
         )
+
+    def watcher(self, indexer: Indexer | None = None, **options: Any) -> Watcher:
+        """Live watching of every root (options: see Watcher); run() it to start."""
+        return Watcher(indexer or self.indexer(), **options)
 
     def searcher(self) -> Searcher:
         return Searcher(self.catalog, self.encoder, self.vectors)
+
+    def tagger(self) -> Tagger:
+        """One per encoder, so its prompt-vector cache lives as long as the model does."""
+        enc = self.encoder
+        if self._tagger is None or self._tagger.encoder is not enc:
+            self._tagger = Tagger(self.catalog, enc)
+        return self._tagger
+
+    def sidecar_writer(self, style: str | None = None) -> SidecarWriter:
+        return SidecarWriter(self.catalog, style or self.settings.sidecar_style)
 
     def apply_settings(self, new: Settings) -> bool:
         """Save new settings; True when the model must be (re)loaded to honour them."""
         old = self.settings
         self.settings = new
         new.save(self.paths.settings)
-        reload = (new.model, new.device, new.batch_size) != (old.model, old.device,
-                                                               old.batch_size)
+        reload = ((new.model, new.device, new.batch_size, new.precision)
+                  != (old.model, old.device, old.batch_size, old.precision))
         if reload:
             if self._vectors is not None:
                 self._vectors.save()
             self._encoder = None
             self._vectors = None
         return reload
+
+    def switch_model(
+        self, model: str, cancel: threading.Event | None = None
+    ) -> Iterator[Progress]:
+        """Make `model` the library's model once every photo has an embedding from it.
+
+        Until then the current model and its vectors keep serving search and tagging. Stopping
+        (cancel, closing the generator, a crash) leaves the current model in use; switching
+        again resumes, since new embeddings are committed batch by batch.
+        """
+        encoder = ClipEncoder(model, device=self.settings.device,
+                              batch_size=self.settings.batch_size, progress=self._progress,
+                              precision=self.cpu_precision(model))
+        encoder.load()  # a model that cannot load never becomes pending
+        target = encoder.model_id
+        if target == ClipEncoder(self.settings.model).model_id:
+            if self.settings.pending_model is not None:
+                self.settings.pending_model = None
+                self.settings.save(self.paths.settings)
+            yield Progress("switch", 1, 1, finished=True, message=f"already using {target}")
+            return
+        self.settings.pending_model = target
+        self.settings.save(self.paths.settings)
+        pending = VectorIndex(self.paths.pending_vectors, encoder.dim, target)
+        pending.sync(self.catalog.embedding_ids(target),
+                     lambda ids: self.catalog.get_embeddings(target, ids, encoder.dim))
+        # No tagging hook: auto tags follow the model in use, which is still the old one.
+        indexer = Indexer(self.catalog, encoder, pending, thumbnails=self.paths.thumbnails,
+                          batch_size=self.settings.batch_size,
+                          workers=self.settings.decode_workers, skip=[str(self.paths.root)])
+        try:
+            yield from indexer.run(cancel=cancel)
+        finally:
+            pending.save()
+        if cancel is not None and cancel.is_set():
+            return
+        if self._vectors is not None:
+            self._vectors.save()
+        # The meta file names the model and checksums its index file, so a crash between these
+        # two renames only makes the next open rebuild the vectors from the catalog.
+        if pending.path.exists() and pending.meta_path.exists():  # none when there are no photos
+            os.replace(pending.path, self.paths.vectors)
+            os.replace(pending.meta_path, f"{self.paths.vectors}.meta.json")
+        self.settings.model = target
+        self.settings.pending_model = None
+        self.settings.save(self.paths.settings)
+        self._encoder, self._vectors, self._tagger = encoder, None, None
+        # Other models' embeddings would go stale as photos change; a later switch re-embeds.
+        dropped = self.catalog.drop_embeddings_except(target)
+        log.info("library model is now %s (%d old embeddings dropped)", target, dropped)
+        yield Progress("switch", 1, 1, finished=True, message=f"now using {target}")
 
     # -- roots ------------------------------------------------------------------------------
 
@@ -151,6 +242,7 @@ class Library:
             "model": self.settings.model,
             "device": enc.device if enc is not None and _loaded(enc) else self._device_name(),
             "library": str(self.paths.root),
+            "pending_model": self.settings.pending_model,
         }
 
     def _device_name(self) -> str:

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 
 def main(library: str | None = None, model: str | None = None,
-         device: str | None = None) -> int:
+         device: str | None = None, paths: Sequence[str] = ()) -> int:
+    """Open the window; `paths` (folders, or photos whose folder is meant) join the library."""
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from photoclip.core.errors import PhotoclipError
     from photoclip.core.library import Library
+    from photoclip.gui.desktop import FileOpenEvents, app_icon, open_paths
     from photoclip.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("photoclip")
     app.setOrganizationName("photoclip")
+    QApplication.setWindowIcon(app_icon())
+    # Wayland shows the icon of the desktop entry with this name, never the window's own.
+    QApplication.setDesktopFileName("photoclip")
     try:
         lib = Library(library, model=model, device=device)
     except PhotoclipError as exc:
@@ -23,8 +29,25 @@ def main(library: str | None = None, model: str | None = None,
         return 1
     window = MainWindow(library=lib)
     window.show()
+    open_paths(window, paths)
+    app.installEventFilter(FileOpenEvents(window))
     return int(app.exec())
 
 
+def launch() -> int:
+    """The `photoclip-gui` entry point: `photoclip-gui [options] [FOLDER|PHOTO ...]`."""
+    from PySide6.QtWidgets import QApplication
+
+    from photoclip.gui.desktop import build_parser
+
+    parser = build_parser()
+    # --help and bad options are answered before Qt starts (no display needed for that).
+    parser.parse_known_args(sys.argv[1:])
+    # Qt takes its own options (-platform, -style ...) out of arguments(); the rest is ours.
+    app = QApplication.instance() or QApplication(sys.argv)
+    args = parser.parse_args(app.arguments()[1:])
+    return main(library=args.library, model=args.model, device=args.device, paths=args.paths)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(launch())

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from photoclip.core.indexer import thumbnail_path
 from photoclip.core.library import Library
 from photoclip.core.types import Photo, Progress, SearchHit
+from photoclip.core.watcher import Watcher
 from photoclip.gui.models import GridItem, PhotoGridModel
 from photoclip.gui.thumbnails import THUMB
 from photoclip.gui.views.preview import PreviewPane
@@ -61,7 +62,8 @@ class MainWindow(QMainWindow):
     search_done = Signal(int)  # number of photos shown
     index_finished = Signal()
 
-    def __init__(self, *, library: Library | None = None, load_model: bool = True) -> None:
+    def __init__(self, *, library: Library | None = None, load_model: bool = True,
+                 watch_options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.setWindowTitle("photoclip")
         self.resize(1280, 800)
@@ -69,8 +71,11 @@ class MainWindow(QMainWindow):
         self.library = library if library is not None else Library()
         self.pool = QThreadPool.globalInstance()
         self._calls: set[Call] = set()
+        # The background indexer: a Watcher that catches up every folder, then follows the
+        # disk. It runs in one worker for as long as the window is open.
         self._job: JobWorker | None = None
-        self._pending_roots: list[str] = []
+        self._watcher: Watcher | None = None
+        self._watch_options = watch_options or {}
         self._search_seq = 0
         self._model_loaded = False
         self._closed = False
@@ -189,7 +194,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Add Folder…", "Ctrl+O", self._choose_folder)
         self._action(file_menu, "&Remove Folder…", "", self._choose_folder_to_remove)
-        self._action(file_menu, "&Update Library", "F5", lambda: self.start_index(None))
+        self._action(file_menu, "&Update Library", "F5", self.update_library)
         file_menu.addSeparator()
         self._action(file_menu, "&Settings…", "Ctrl+,", self.open_settings)
         file_menu.addSeparator()
@@ -236,10 +241,8 @@ class MainWindow(QMainWindow):
         self.show_message("")
         self._show_counts(f"Model ready on {device}")
         self.model_ready.emit()
-        if self._pending_roots:
-            roots, self._pending_roots = self._pending_roots, []
-            self.start_index(roots)
-        elif self.search_field.text().strip():
+        self.start_watching()
+        if self.search_field.text().strip():
             self.run_search()
 
     def _show_counts(self, prefix: str) -> None:
@@ -415,14 +418,13 @@ class MainWindow(QMainWindow):
             self.remove_folders([folder])
 
     def remove_folders(self, folders: list[str]) -> None:
-        if self._job is not None:
-            self.show_message("Wait for indexing to finish (or cancel it) before removing.")
-            return
         try:
             self.library.remove_roots(folders)
         except Exception as exc:
             self.show_message(str(exc))
             return
+        if self._watcher is not None:
+            self._watcher.roots_changed()
         self.refresh_filters()
         self._show_counts("Folder removed")
         self.run_search()
@@ -435,61 +437,80 @@ class MainWindow(QMainWindow):
             return
         self.refresh_filters()
         self._refresh_empty_state()
-        paths = [r.path for r in roots]
-        if not self._model_loaded:
-            self._pending_roots += paths
-            self.state_label.setText(f"Added {len(paths)} folder(s); indexing starts when the "
-                                     "model is ready…")
-            return
-        self.start_index(paths)
+        self.state_label.setText(f"Added {len(roots)} folder(s)" + (
+            "" if self._model_loaded else "; indexing starts when the model is ready…"))
+        if self._watcher is not None:
+            self._watcher.roots_changed()  # the watcher catches the new folders up
+        else:
+            self.start_watching()
 
-    def start_index(self, root_paths: list[str] | None) -> None:
-        if self._job is not None:
-            # One indexing job at a time; the queued folders follow when it ends.
-            self._pending_roots += root_paths or [r.path for r in self.library.catalog.roots()]
+    def update_library(self) -> None:
+        """F5: a full catch-up of every folder (or start watching again after a stop)."""
+        if self._watcher is not None:
+            self._watcher.rescan()
+        else:
+            self.start_watching()
+
+    def start_watching(self) -> None:
+        if self._job is not None or not self._model_loaded or self._closed:
             return
-        if not self._model_loaded:
-            self._pending_roots += root_paths or [r.path for r in self.library.catalog.roots()]
-            return
-        lib = self.library
-        wanted = set(root_paths) if root_paths is not None else None
-        roots = [r for r in lib.catalog.roots() if wanted is None or r.path in wanted]
-        indexer = lib.indexer()
-        self._job = JobWorker(lambda cancel: indexer.run(roots, cancel), self)
+        watcher = self.library.watcher(**self._watch_options)
+        self._watcher = watcher
+        self._job = JobWorker(watcher.run, self)
         self._job.progress.connect(self._on_progress)
         self._job.failed.connect(self.show_message)
         self._job.done.connect(self._on_job_done)
-        self.progress_bar.setRange(0, 0)
-        for w in (self.progress_bar, self.pause_button, self.cancel_button):
-            w.setVisible(True)
         self.pause_button.setChecked(False)
-        self.state_label.setText("Scanning folders…")
+        self.state_label.setText("Checking folders for changes…")
         self._job.start()
 
+    def _set_busy(self, busy: bool) -> None:
+        for w in (self.progress_bar, self.pause_button, self.cancel_button):
+            w.setVisible(busy or (w is self.pause_button and self.pause_button.isChecked()))
+
     def _on_progress(self, p: Progress) -> None:
+        if p.job == "watch":
+            self._on_watch_note(p)
+            return
+        self._set_busy(True)
         if p.job == "scan":
+            self.progress_bar.setRange(0, 0)
             self.state_label.setText(f"Scanning… {p.done} photos found")
             return
         if p.finished:
-            self.state_label.setText(f"Indexing finished: {p.message}")
-            return
+            return  # the watcher's note for this run follows
         self.progress_bar.setRange(0, max(p.total, 1))
         self.progress_bar.setValue(p.done)
         rate = f" · {p.rate:.1f} photos/s" if p.rate else ""
         failed = f" · {p.failed} skipped" if p.failed else ""
-        paused = " · paused" if self._job is not None and self._job.paused else ""
+        paused = " · paused" if self._watcher is not None and self._watcher.paused else ""
         self.state_label.setText(f"Indexing {p.done} / {p.total}{rate}{failed}{paused}")
 
+    def _on_watch_note(self, p: Progress) -> None:
+        event = p.extra.get("event")
+        if event in ("batch", "catch-up"):
+            self._set_busy(False)
+            self.state_label.setText(p.message)
+            self.index_finished.emit()
+            if not self.search_field.text().strip():
+                self.run_search()  # browsing: show what just arrived
+        elif event == "watching":
+            self._set_busy(False)
+            self.state_label.setText(p.message.capitalize())
+        elif p.message:
+            self.state_label.setText(p.message)
+
     def _toggle_pause(self, paused: bool) -> None:
-        if self._job is None:
+        if self._watcher is None:
             return
         if paused:
-            self._job.pause()
+            self._watcher.pause()  # events are still collected; nothing is lost
             self.pause_button.setText("Resume")
             self.state_label.setText(self.state_label.text() + " · pausing after this batch")
         else:
-            self._job.resume()
+            self._watcher.resume()
             self.pause_button.setText("Pause")
+        self._set_busy(self.progress_bar.isVisible())
 
     def cancel_job(self) -> None:
         if self._job is not None:
@@ -498,16 +519,14 @@ class MainWindow(QMainWindow):
 
     def _on_job_done(self) -> None:
         job, self._job = self._job, None
+        self._watcher = None
         if job is not None:
             job.wait()
             job.deleteLater()
-        for w in (self.progress_bar, self.pause_button, self.cancel_button):
-            w.setVisible(False)
-        self.index_finished.emit()
-        if self._pending_roots:
-            roots, self._pending_roots = self._pending_roots, []
-            self.start_index(sorted(set(roots)))
-        else:
+        self._set_busy(False)
+        self.pause_button.setChecked(False)
+        if not self._closed:
+            self._show_counts("Not watching folders (File ▸ Update Library to resume)")
             self.run_search()
 
     # -- settings ---------------------------------------------------------------------------
@@ -523,6 +542,7 @@ class MainWindow(QMainWindow):
             if self._job is not None:
                 self._job.cancel()
                 self._job.wait()
+                self._on_job_done()
             self.load_model()
 
     # -- drag and drop ----------------------------------------------------------------------
@@ -552,7 +572,6 @@ class MainWindow(QMainWindow):
         qs.setValue("window/splitter", self.splitter.saveState())
         if self._job is not None:
             self._job.cancel()
-            self._job.resume()
             self._job.wait()
         self.pool.waitForDone(5000)
         self.grid_model.loader.wait()

@@ -205,3 +205,10 @@ def test_unquoted_minus_term_is_part_of_the_query(capsys, indexed):
     assert unquoted == quoted
     plain = run_json(capsys, "search", "photo", "--top", "5")
     assert [r["score"] for r in plain["results"]] != [r["score"] for r in quoted["results"]]
+
+
+def test_similar_accepts_a_path_through_a_symlinked_folder(capsys, indexed, tmp_path):
+    link = tmp_path / "link-to-pictures"
+    link.symlink_to(indexed, target_is_directory=True)
+    results = run_json(capsys, "similar", str(link / "coffee.png"), "--top", "1")["results"]
+    assert results[0]["path"] == str(indexed / "coffee.png")

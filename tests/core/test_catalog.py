@@ -122,3 +122,29 @@ def test_filters_by_folder_and_date(tmp_path):
         assert cat.filter_ids(after="2020-01-01") == {new, mtime}
         assert cat.filter_ids(before="2020-01-01") == {old}
         assert cat.filter_ids(after="2024-01-01", before="2024-12-31") == {mtime}
+
+
+def test_merge_keeps_the_users_decision_over_an_undecided_auto_tag(tmp_path):
+    with Catalog(tmp_path / "c.sqlite3") as cat:
+        r = cat.add_root("/a")
+        original = cat.upsert_photo(PhotoRecord(r.id, "/a/old.jpg", 1, 1, "h"))
+        copy = cat.upsert_photo(PhotoRecord(r.id, "/b/new.jpg", 1, 2, "h"))
+        c = cat._conn
+        c.execute("INSERT INTO label_sets(name) VALUES ('pets')")
+        c.execute("INSERT INTO labels(set_id, name) VALUES (1, 'cat'), (1, 'dog')")
+        # the original: an undecided auto 'cat' and an accepted 'dog'
+        c.execute("INSERT INTO tags(photo_id, label_id, score, source) VALUES (?, 1, 0.6, 'auto')",
+                  (original,))
+        c.execute("INSERT INTO tags(photo_id, label_id, score, source, accepted) "
+                  "VALUES (?, 2, 0.7, 'auto', 1)", (original,))
+        # the copy: the user rejected 'cat', and has an undecided 'dog'
+        c.execute("INSERT INTO tags(photo_id, label_id, score, source, accepted) "
+                  "VALUES (?, 1, 0.6, 'auto', 0)", (copy,))
+        c.execute("INSERT INTO tags(photo_id, label_id, score, source) VALUES (?, 2, 0.7, 'auto')",
+                  (copy,))
+        cat.merge_photo(original, copy)
+        rows = dict(c.execute("SELECT label_id, accepted FROM tags WHERE photo_id = ?",
+                              (original,)).fetchall())
+        assert rows == {1: 0, 2: 1}  # the rejection survives, the acceptance too
+        assert cat.photo(original).path == "/b/new.jpg"
+        assert cat.photo(copy) is None

@@ -183,3 +183,58 @@ def test_a_file_symlink_loop_and_hidden_folders_are_skipped(tmp_path, tiny_encod
     list(lib.indexer().run())
     assert lib.catalog.count_photos() == 1
     lib.close()
+
+
+def test_an_emptied_mount_point_is_offline_not_deleted(tmp_path, tiny_encoder, many_photos):
+    lib = _lib(tmp_path, tiny_encoder)
+    lib.add_roots([str(many_photos)])
+    list(lib.indexer().run())
+    # the drive is unmounted: its mount point stays behind as an empty folder
+    hidden = tmp_path / "unplugged"
+    many_photos.rename(hidden)
+    many_photos.mkdir()
+    indexer = lib.indexer()
+    list(indexer.run())
+    assert indexer.report.offline_roots == [str(many_photos)]
+    assert indexer.report.removed == 0
+    assert lib.catalog.count_photos() == 40
+    assert not lib.catalog.roots()[0].online
+    # plugged back in: online again, nothing re-embedded
+    many_photos.rmdir()
+    hidden.rename(many_photos)
+    indexer = lib.indexer()
+    list(indexer.run())
+    assert indexer.report.indexed == 0
+    assert lib.catalog.roots()[0].online
+    lib.close()
+
+
+def test_deleting_the_photos_but_not_the_folder_contents_removes_them(tmp_path, tiny_encoder,
+                                                                      many_photos):
+    lib = _lib(tmp_path, tiny_encoder)
+    lib.add_roots([str(many_photos)])
+    list(lib.indexer().run())
+    for p in many_photos.glob("*.jpg"):
+        p.unlink()
+    (many_photos / "notes.txt").write_text("the user kept this")
+    indexer = lib.indexer()
+    list(indexer.run())
+    assert indexer.report.removed == 40
+    assert lib.catalog.count_photos() == 0
+    lib.close()
+
+
+def test_an_edited_photo_loses_every_models_old_embedding(tmp_path, tiny_encoder, many_photos):
+    lib = _lib(tmp_path, tiny_encoder)
+    lib.add_roots([str(many_photos)])
+    list(lib.indexer().run())
+    photo = lib.catalog.photo_by_path(str(many_photos / "p00.jpg"))
+    # an embedding another model made earlier
+    lib.catalog.put_embeddings("older-model", [photo.id], np.ones((1, 32), dtype=np.float32))
+    Image.open(SKIMAGE_DATA / "horse.png").convert("RGB").save(many_photos / "p00.jpg")
+    indexer = lib.indexer()
+    list(indexer.run())
+    assert indexer.report.indexed == 1
+    assert photo.id not in lib.catalog.embedding_ids("older-model").tolist()
+    assert photo.id in lib.catalog.embedding_ids(tiny_encoder.model_id).tolist()
+    lib.close()

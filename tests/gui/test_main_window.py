@@ -19,6 +19,8 @@ from photoclip.gui.workers import JobWorker
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 NAMES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
+# The watcher's quiet periods, shortened so a test sees a change within a second.
+FAST_WATCH = {"debounce_s": 0.1, "stable_s": 0.2, "root_check_s": 0.2, "audit_s": None}
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def album(tmp_path) -> Path:
 
 @pytest.fixture
 def window(qtbot, tiny_clip_dir):
-    win = MainWindow(library=Library(model=str(tiny_clip_dir)))
+    win = MainWindow(library=Library(model=str(tiny_clip_dir)), watch_options=FAST_WATCH)
     qtbot.addWidget(win)
     win.show()
     with qtbot.waitSignal(win.model_ready, timeout=60_000):
@@ -139,6 +141,24 @@ def test_delete_key_never_deletes_a_file(qtbot, window, album):
     qtbot.keyClick(window.grid, Qt.Key.Key_Delete)
     assert all((album / n).exists() for n in NAMES)
     assert "never deletes" in window.message_label.text()
+
+
+def test_photos_copied_into_a_watched_folder_appear_by_themselves(qtbot, window, album):
+    _index(qtbot, window, album)
+    assert len(_grid_paths(window)) == 4
+    shutil.copy(SKIMAGE_DATA / "horse.png", album / "horse.png")
+    (album / "coffee.png").unlink()
+    qtbot.waitUntil(lambda: sorted(Path(p).name for p in _grid_paths(window)) == sorted(
+        ["astronaut.png", "chelsea.png", "rocket.jpg", "horse.png"]), timeout=30_000)
+    assert window.library.catalog.count_photos() == 4
+
+
+def test_removing_a_folder_while_watching(qtbot, window, album):
+    _index(qtbot, window, album)
+    window.remove_folders([str(album)])
+    assert window.library.catalog.roots() == []
+    assert _grid_paths(window) == []
+    assert all((album / n).exists() for n in NAMES)
 
 
 def test_dropping_a_file_that_is_not_a_folder_is_ignored(qtbot, window, album):

@@ -168,6 +168,29 @@ class Catalog:
             for i, path, s, m, h, st, e in rows
         }
 
+    def file_states_at(
+        self, model: str, paths: Iterable[str] = (), folders: Iterable[str] = ()
+    ) -> dict[str, FileState]:
+        """States of the given paths and of every photo inside the given folders (any root):
+        the catalog side of an incremental update."""
+        sql = """SELECT p.id, p.path, p.size, p.mtime_ns, p.hash, p.status,
+                        e.photo_id IS NOT NULL
+                 FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?
+                 WHERE """
+        rows: list[tuple[Any, ...]] = []
+        path_list = list(paths)
+        for start in range(0, len(path_list), _CHUNK):
+            chunk = path_list[start : start + _CHUNK]
+            rows += self._query(sql + f"p.path IN ({','.join('?' * len(chunk))})",
+                                [model, *chunk])
+        for folder in folders:
+            lo, hi = under(folder)
+            rows += self._query(sql + "p.path >= ? AND p.path < ?", (model, lo, hi))
+        return {
+            str(path): FileState(int(i), int(s), int(m), h, str(st), bool(e))
+            for i, path, s, m, h, st, e in rows
+        }
+
     def photo(self, photo_id: int) -> Photo | None:
         rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))
         return _photo(rows[0]) if rows else None
@@ -175,6 +198,17 @@ class Catalog:
     def photo_by_path(self, path: str) -> Photo | None:
         rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (path,))
         return _photo(rows[0]) if rows else None
+
+    def find_photo(self, path: str) -> Photo:
+        """The photo a user names by path: relative, with ~, or through a symlinked folder
+        (roots are stored resolved; the file name itself is kept as it appears)."""
+        full = os.path.abspath(os.path.expanduser(path))
+        resolved = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+        photo = self.photo_by_path(full) or self.photo_by_path(resolved)
+        if photo is None:
+            raise NotFoundError(
+                f"{path} is not in the library: add its folder with `photoclip add FOLDER`.")
+        return photo
 
     def photos_by_ids(self, ids: Iterable[int]) -> dict[int, Photo]:
         out: dict[int, Photo] = {}
@@ -228,6 +262,29 @@ class Catalog:
                 (root_id, path, size, mtime_ns, photo_id),
             )
 
+    def merge_photo(self, keep_id: int, drop_id: int) -> None:
+        """One photo under two rows: a copy appeared (drop_id), then the original (keep_id) was
+        deleted, which is how a move across drives looks. The original's row takes the copy's
+        place so its id, tags and the user's decisions survive; tags only the copy had move
+        over."""
+        with self.transaction() as c:
+            row = c.execute("SELECT root_id, path, size, mtime_ns FROM photos WHERE id = ?",
+                            (drop_id,)).fetchone()
+            if row is None:
+                return
+            # Where both rows tag the same label, a decision the user made on the copy beats an
+            # undecided auto tag on the original; otherwise the original's row wins.
+            c.execute(
+                """DELETE FROM tags WHERE photo_id = ? AND source = 'auto' AND accepted IS NULL
+                   AND label_id IN (SELECT label_id FROM tags WHERE photo_id = ?
+                                    AND (source = 'user' OR accepted IS NOT NULL))""",
+                (keep_id, drop_id))
+            c.execute("UPDATE OR IGNORE tags SET photo_id = ? WHERE photo_id = ?",
+                      (keep_id, drop_id))
+            c.execute("DELETE FROM photos WHERE id = ?", (drop_id,))
+            c.execute("UPDATE photos SET root_id = ?, path = ?, size = ?, mtime_ns = ? "
+                      "WHERE id = ?", (*row, keep_id))
+
     def delete_photos(self, ids: Iterable[int]) -> None:
         id_list = list(ids)
         with self.transaction() as c:
@@ -253,8 +310,16 @@ class Catalog:
         folder: str | None = None,
         after: str | None = None,
         before: str | None = None,
+        tag: str | None = None,
+        *,
+        types: Sequence[str] = (),
+        orientation: str | None = None,
+        min_side: int | None = None,
+        min_pixels: int | None = None,
     ) -> set[int]:
-        """Ids of indexed photos matching metadata filters (date: EXIF date, else file mtime)."""
+        """Ids of indexed photos matching metadata filters (date: EXIF date, else file mtime;
+        tag: LABEL or SET|LABEL, a tag the user has not rejected; types: extensions with the
+        dot; orientation: portrait | landscape | square, as the user sees the photo)."""
         where = ["status = 'ok'"]
         params: list[object] = []
         if folder:
@@ -268,6 +333,25 @@ class Catalog:
         if before:
             where.append(f"{date} < ?")
             params.append(before)
+        if tag:
+            where.append(
+                "id IN (SELECT t.photo_id FROM tags t JOIN labels l ON l.id = t.label_id "
+                "JOIN label_sets s ON s.id = l.set_id "
+                "WHERE (t.accepted IS NULL OR t.accepted = 1) AND lower(?) IN "
+                "(lower(l.name), lower(s.name || '|' || l.name), lower(s.name || '/' || l.name)))")
+            params.append(" ".join(tag.split()))
+        if types:
+            where.append("(" + " OR ".join("lower(path) LIKE ?" for _ in types) + ")")
+            params += [f"%{t.lower()}" for t in types]
+        if orientation:
+            where.append({"portrait": "height > width", "landscape": "width > height",
+                          "square": "width = height"}[orientation])
+        if min_side:
+            where.append("min(width, height) >= ?")
+            params.append(min_side)
+        if min_pixels:
+            where.append("width * height >= ?")
+            params.append(min_pixels)
         rows = self._query(f"SELECT id FROM photos WHERE {' AND '.join(where)}", params)
         return {int(r[0]) for r in rows}
 

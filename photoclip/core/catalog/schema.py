@@ -101,6 +101,11 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now'))
     );
     """,
+    # v4: a per-set similarity floor ("none of these"). Cosine ranges differ between sets of
+    # prompts (documents vs animals) and between models, so one library-wide value is not enough.
+    """
+    ALTER TABLE label_sets ADD COLUMN floor REAL;  -- NULL = the default floor
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -42,6 +42,14 @@ class SettingsDialog(QDialog):
         self.device.addItems(["auto", "cpu", "cuda", "mps"])
         self.device.setCurrentText(settings.device)
 
+        self.precision = QComboBox()
+        for value, text in (("auto", "automatic (fastest that matches fp32)"),
+                            ("fp32", "fp32 (reference quality)"),
+                            ("bf16", "bf16"), ("int8", "int8 (quantised)")):
+            self.precision.addItem(text, value)
+        self.precision.setCurrentIndex(max(0, self.precision.findData(settings.precision)))
+        self.precision.setToolTip("How the model computes on the CPU. A GPU always uses fp16.")
+
         self.batch = QSpinBox()
         self.batch.setRange(1, 1024)
         self.batch.setValue(settings.batch_size)
@@ -61,6 +69,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.library_note)
         form.addRow("Model", model_row)
         form.addRow("Device", self.device)
+        form.addRow("CPU precision", self.precision)
         form.addRow("Batch size", self.batch)
         form.addRow("Decode threads", self.workers)
         form.addRow("XMP sidecars", self.sidecar)
@@ -75,6 +84,7 @@ class SettingsDialog(QDialog):
             self._settings,
             model=self.model.text().strip() or self._settings.model,
             device=self.device.currentText(),
+            precision=str(self.precision.currentData()),
             batch_size=self.batch.value(),
             decode_workers=self.workers.value(),
             sidecar_style=str(self.sidecar.currentData()),

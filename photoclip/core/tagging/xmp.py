@@ -1,0 +1,321 @@
+"""XMP sidecars: how tags leave the app. Originals are never opened for writing.
+
+A sidecar carries the tags as dc:subject ("cat") and lr:hierarchicalSubject ("animals|cat"),
+which digiKam, Lightroom, darktable and exiftool read. An existing sidecar is merged, not
+replaced: every other property (rating, labels, develop settings...) and every keyword photoclip
+did not write stays as it was. To know which keywords are its own, photoclip records what it
+wrote under its own namespace; a keyword it wrote earlier and whose tag is gone is removed.
+
+The files are parsed with the standard library's expat-based ElementTree: it resolves no
+external entities, and expat (>= 2.4, bundled with Python 3.11) refuses entity-expansion bombs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from photoclip.core.catalog.repo import Catalog, under
+from photoclip.core.errors import PhotoclipError
+from photoclip.core.tagging.store import TagStore
+from photoclip.core.types import Progress
+
+log = logging.getLogger(__name__)
+
+NS = {
+    "x": "adobe:ns:meta/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "lr": "http://ns.adobe.com/lightroom/1.0/",
+    # photoclip's own record of the keywords it wrote (a reserved, never-resolving host).
+    "photoclip": "https://photoclip.invalid/ns/1.0/",
+}
+# Prefixes other tools use, so a merged sidecar keeps the names a person reading it expects.
+_KNOWN_PREFIXES = {
+    "xmp": "http://ns.adobe.com/xap/1.0/",
+    "xmpMM": "http://ns.adobe.com/xap/1.0/mm/",
+    "exif": "http://ns.adobe.com/exif/1.0/",
+    "tiff": "http://ns.adobe.com/tiff/1.0/",
+    "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+    "crs": "http://ns.adobe.com/camera-raw-settings/1.0/",
+    "digiKam": "http://www.digikam.org/ns/1.0/",
+    "MicrosoftPhoto": "http://ns.microsoft.com/photo/1.0/",
+    "darktable": "http://darktable.sf.net/",
+    "stEvt": "http://ns.adobe.com/xap/1.0/sType/ResourceEvent#",
+}
+STYLES = ("photo.jpg.xmp", "photo.xmp")
+_XPACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+_XPACKET_END = '\n<?xpacket end="w"?>\n'
+_NS_LOCK = threading.Lock()
+_FIXED_URIS = {*NS.values(), *_KNOWN_PREFIXES.values()}
+_FIXED_PREFIXES = {*NS, *_KNOWN_PREFIXES}
+
+
+def _q(prefix: str, name: str) -> str:
+    return f"{{{NS[prefix]}}}{name}"
+
+
+for _prefix, _uri in {**_KNOWN_PREFIXES, **NS}.items():
+    ET.register_namespace(_prefix, _uri)
+
+
+class SidecarError(PhotoclipError):
+    """An existing sidecar could not be read as XMP; it is left untouched."""
+
+
+def sidecar_path(photo: str | os.PathLike[str], style: str = "photo.jpg.xmp") -> Path:
+    """`photo.jpg.xmp` (digiKam, darktable) or `photo.xmp` (Lightroom, Capture One)."""
+    path = Path(photo)
+    if style == "photo.jpg.xmp":
+        out = path.with_name(path.name + ".xmp")
+    elif style == "photo.xmp":
+        out = path.with_suffix(".xmp")
+    else:
+        raise PhotoclipError(f"Unknown sidecar style {style!r}: use one of {', '.join(STYLES)}.")
+    if out == path:  # a photo named *.xmp cannot be indexed, but never risk writing an original
+        raise PhotoclipError(f"{photo}: its sidecar would be the photo itself; not writing it.")
+    return out
+
+
+# -- merge ------------------------------------------------------------------------------------
+
+
+def _bag_items(elem: ET.Element | None) -> list[str]:
+    if elem is None:
+        return []
+    out = []
+    for li in elem.iter(_q("rdf", "li")):
+        text = (li.text or "").strip()
+        if text:
+            out.append(text)
+    return out
+
+
+def _bag(parent: ET.Element, prefix: str, name: str, items: Sequence[str]) -> None:
+    prop = ET.SubElement(parent, _q(prefix, name))
+    bag = ET.SubElement(prop, _q("rdf", "Bag"))
+    for item in items:
+        ET.SubElement(bag, _q("rdf", "li")).text = item
+
+
+def _parse(data: bytes) -> ET.Element:
+    """Parse a sidecar, keeping its namespace prefixes for when it is written back."""
+    try:
+        with _NS_LOCK:
+            for _event, (prefix, uri) in ET.iterparse(io.BytesIO(data), events=("start-ns",)):
+                if (prefix and not prefix.startswith("ns") and uri not in _FIXED_URIS
+                        and prefix not in _FIXED_PREFIXES):
+                    ET.register_namespace(prefix, uri)
+        return ET.fromstring(data)
+    except (ET.ParseError, ValueError) as exc:
+        raise SidecarError(f"not valid XML ({exc})") from exc
+
+
+def merge(existing: bytes | None, keywords: Sequence[str], hierarchical: Sequence[str]) -> bytes:
+    """The sidecar's new bytes: its own content, with photoclip's keywords brought up to date."""
+    if existing is not None and existing.strip():
+        root = _parse(existing)
+        if root.tag == _q("rdf", "RDF"):
+            rdf = root
+            meta = ET.Element(_q("x", "xmpmeta"))
+            meta.append(rdf)
+            root = meta
+        else:
+            found = root.find(f".//{_q('rdf', 'RDF')}")
+            if found is None:
+                raise SidecarError("no rdf:RDF element: not an XMP packet")
+            rdf = found
+    else:
+        root = ET.Element(_q("x", "xmpmeta"), {_q("x", "xmptk"): "photoclip"})
+        rdf = ET.SubElement(root, _q("rdf", "RDF"))
+
+    descriptions = rdf.findall(_q("rdf", "Description"))
+    if not descriptions:
+        descriptions = [ET.SubElement(rdf, _q("rdf", "Description"), {_q("rdf", "about"): ""})]
+
+    # What is there now, and what of it photoclip wrote last time.
+    subjects: list[str] = []
+    hier: list[str] = []
+    ours_before: set[str] = set()
+    hier_before: set[str] = set()
+    target = descriptions[0]
+    for desc in descriptions:
+        for child in list(desc):
+            if child.tag == _q("dc", "subject"):
+                subjects += _bag_items(child)
+                target = desc
+            elif child.tag == _q("lr", "hierarchicalSubject"):
+                hier += _bag_items(child)
+            elif child.tag == _q("photoclip", "subject"):
+                ours_before |= set(_bag_items(child))
+            elif child.tag == _q("photoclip", "hierarchicalSubject"):
+                hier_before |= set(_bag_items(child))
+            else:
+                continue
+            desc.remove(child)
+
+    for desc in descriptions:
+        # A description emptied by moving its keywords to `target` is noise in the file.
+        if desc is not target and len(desc) == 0 and set(desc.attrib) <= {_q("rdf", "about")}:
+            rdf.remove(desc)
+
+    new_subjects, ours = _merged(subjects, ours_before, keywords)
+    new_hier, ours_hier = _merged(hier, hier_before, hierarchical)
+    if new_subjects:
+        _bag(target, "dc", "subject", new_subjects)
+    if new_hier:
+        _bag(target, "lr", "hierarchicalSubject", new_hier)
+    if ours:
+        _bag(target, "photoclip", "subject", ours)
+    if ours_hier:
+        _bag(target, "photoclip", "hierarchicalSubject", ours_hier)
+
+    ET.indent(root, space=" ")
+    return (_XPACKET_BEGIN + ET.tostring(root, encoding="unicode") + _XPACKET_END).encode("utf-8")
+
+
+def _merged(
+    current: Sequence[str], ours_before: set[str], ours_now: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """(the new list, the part of it that is photoclip's). Keywords others wrote stay, in their
+    order, and stay theirs (a tag photoclip later drops does not take the user's keyword with
+    it); ours follow; none twice."""
+    foreign = [k for k in dict.fromkeys(current) if k not in ours_before]
+    ours = [k for k in dict.fromkeys(ours_now) if k not in foreign]
+    return foreign + ours, ours
+
+
+def read_keywords(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
+    """(dc:subject, lr:hierarchicalSubject) of a sidecar; for checks and the GUI."""
+    root = _parse(Path(path).read_bytes())
+    return (_bag_items(root.find(f".//{_q('dc', 'subject')}")),
+            _bag_items(root.find(f".//{_q('lr', 'hierarchicalSubject')}")))
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename over: a crash leaves old or new, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644  # mkstemp makes 0600; a sidecar is as readable as the photo beside it
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if os.name == "posix":  # make the rename itself durable
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+def write_sidecar(path: Path, keywords: Sequence[str], hierarchical: Sequence[str]) -> bool:
+    """Merge tags into the sidecar at `path`; False when it already said exactly that."""
+    try:
+        existing: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        existing = None
+    data = merge(existing, keywords, hierarchical)
+    if data == existing:
+        return False
+    atomic_write(path, data)
+    return True
+
+
+# -- the job ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SidecarReport:
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (sidecar, reason)
+    seconds: float = 0.0
+
+
+class SidecarWriter:
+    """Write the tags of the library's photos (or one folder's) to their sidecars."""
+
+    def __init__(self, catalog: Catalog, style: str = "photo.jpg.xmp") -> None:
+        sidecar_path("x.jpg", style)  # fail early on a bad style setting
+        self.catalog = catalog
+        self.store = TagStore(catalog)
+        self.style = style
+        self.report = SidecarReport()
+
+    def plan(self, folder: str | None = None) -> dict[Path, list[tuple[str, str]]]:
+        """sidecar -> (set, label) tags to write. With the `photo.xmp` style a RAW and its JPEG
+        share one sidecar, so it gets the union of their tags."""
+        sql = "SELECT id, path FROM photos WHERE status = 'ok'"
+        params: list[object] = []
+        if folder:
+            lo, hi = under(os.path.abspath(os.path.expanduser(folder)))
+            sql += " AND path >= ? AND path < ?"
+            params += [lo, hi]
+        photos = [(int(i), str(p)) for i, p in self.catalog._query(sql + " ORDER BY path", params)]
+        tags = self.store.effective_tags([i for i, _ in photos])
+        plan: dict[Path, list[tuple[str, str]]] = {}
+        for pid, path in photos:
+            side = sidecar_path(path, self.style)
+            mine = tags.get(pid, [])
+            # An untagged photo's sidecar is only opened if it exists: it may hold old keywords.
+            if mine or side in plan or side.exists():
+                entry = plan.setdefault(side, [])
+                entry += [t for t in mine if t not in entry]
+        return plan
+
+    def run(self, folder: str | None = None,
+            cancel: threading.Event | None = None) -> Iterator[Progress]:
+        started = time.monotonic()
+        report = self.report = SidecarReport()
+        plan = self.plan(folder)
+        total = len(plan)
+        yield Progress("xmp", 0, total, message=f"{total} sidecars to check")
+        for n, (side, tags) in enumerate(sorted(plan.items()), start=1):
+            keywords = sorted({label for _, label in tags})
+            hierarchical = sorted(f"{s}|{label}" for s, label in tags)
+            try:
+                if write_sidecar(side, keywords, hierarchical):
+                    report.written += 1
+                else:
+                    report.unchanged += 1
+            except (SidecarError, OSError) as exc:
+                reason = str(exc) if isinstance(exc, SidecarError) else (exc.strerror or str(exc))
+                report.failed += 1
+                report.errors.append((str(side), reason))
+                log.warning("sidecar %s left alone: %s", side, reason)
+            if n % 200 == 0 or n == total:
+                yield Progress("xmp", n, total, failed=report.failed)
+            if cancel is not None and cancel.is_set():
+                report.seconds = time.monotonic() - started
+                return
+        report.seconds = time.monotonic() - started
+        yield Progress("xmp", total, total, failed=report.failed, finished=True,
+                       message=self.summary())
+
+    def summary(self) -> str:
+        r = self.report
+        parts = [f"{r.written} sidecars written", f"{r.unchanged} unchanged"]
+        if r.failed:
+            parts.append(f"{r.failed} failed")
+        return ", ".join(parts)

@@ -1,0 +1,111 @@
+"""The library's named models (catalog table `models`): base models and fine-tuned versions."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from photoclip.core.errors import PhotoclipError
+
+if TYPE_CHECKING:
+    from photoclip.core.catalog import Catalog
+
+# A model name becomes a folder name under checkpoints/: keep it portable across file systems.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    base: str
+    path: str | None  # checkpoint folder of a fine-tuned model; None for a base model
+    kind: str  # base | finetuned | adapter
+    metrics: dict[str, Any] | None
+    created_at: str
+
+    @property
+    def source(self) -> str:
+        """What ClipEncoder loads: the folder of a fine-tuned model, else the base id."""
+        return self.path or self.base
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "base": self.base, "path": self.path,
+                "created_at": self.created_at, "metrics": self.metrics}
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise PhotoclipError(
+            f"{name!r} cannot name a model: use up to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+def slug(text: str) -> str:
+    """A model name made from free text ("Grandma's garden" -> "Grandma-s-garden")."""
+    out = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")[:48]
+    return out or "model"
+
+
+def register(
+    catalog: Catalog,
+    name: str,
+    *,
+    base: str,
+    path: str | None,
+    kind: str,
+    metrics: dict[str, Any] | None = None,
+) -> None:
+    with catalog.transaction() as c:
+        c.execute(
+            """INSERT INTO models(name, base, path, kind, metrics) VALUES (?,?,?,?,?)
+               ON CONFLICT(name) DO UPDATE SET base = excluded.base, path = excluded.path,
+                 kind = excluded.kind, metrics = excluded.metrics""",
+            (name, base, path, kind, json.dumps(metrics) if metrics is not None else None),
+        )
+
+
+def ensure_base(catalog: Catalog, model: str) -> None:
+    """List a base model once, so `models use` can go back to it by name."""
+    with catalog.transaction() as c:
+        c.execute(
+            "INSERT OR IGNORE INTO models(name, base, path, kind) VALUES (?, ?, NULL, 'base')",
+            (model, model),
+        )
+
+
+def _entry(row: tuple[Any, ...]) -> ModelEntry:
+    name, base, path, kind, metrics, created = row
+    try:
+        parsed = json.loads(metrics) if metrics else None
+    except ValueError:
+        parsed = None
+    return ModelEntry(str(name), str(base), path, str(kind), parsed, str(created))
+
+
+def list_models(catalog: Catalog) -> list[ModelEntry]:
+    with catalog.transaction() as c:
+        rows = c.execute(
+            "SELECT name, base, path, kind, metrics, created_at FROM models ORDER BY id"
+        ).fetchall()
+    return [_entry(r) for r in rows]
+
+
+def find(catalog: Catalog, name: str) -> ModelEntry | None:
+    with catalog.transaction() as c:
+        row = c.execute(
+            "SELECT name, base, path, kind, metrics, created_at FROM models WHERE name = ?",
+            (name,),
+        ).fetchone()
+    return _entry(row) if row else None
+
+
+def by_source(catalog: Catalog, source: str) -> ModelEntry | None:
+    """The entry whose folder or base id is `source` (the library's model setting)."""
+    for entry in list_models(catalog):
+        if source in (entry.path, entry.name) or (entry.kind == "base" and entry.base == source):
+            return entry
+    return None

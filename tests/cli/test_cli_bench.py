@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from photoclip.bench import clip_like_vectors, make_photos
+from photoclip.cli import main
+from photoclip.core.imaging import decode
+
+CONTRACT_KEYS = {
+    "device", "model", "model_only_images_per_s", "decode_images_per_s_per_core",
+    "pipeline_images_per_s", "pipeline_efficiency", "pipeline_vs_model", "fast_path",
+    "fast_path_vs_fp32", "fast_path_cosine", "text_query_p95_ms", "ann_p95_ms",
+    "ann_recall_at_10", "vectors",
+}
+
+
+@pytest.mark.slow
+def test_bench_runs_end_to_end_and_emits_the_contract(capsys, tiny_clip_dir):
+    code = main(["bench", "--model", str(tiny_clip_dir), "--photos", "6", "--vectors", "3000",
+                 "--queries", "20", "--batch-size", "4", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    r = json.loads(out)
+    assert set(r) >= CONTRACT_KEYS
+    assert r["device"] == "cpu"
+    assert r["vectors"] == 3000
+    assert r["fast_path"] in {"fp32", "bf16", "int8"}
+    if r["fast_path"] != "fp32":
+        assert r["fast_path_cosine"] >= 0.99
+        assert r["fast_path_vs_fp32"] > 1.0
+    for key in ("model_only_images_per_s", "decode_images_per_s_per_core",
+                "pipeline_images_per_s", "pipeline_efficiency", "ann_p95_ms",
+                "text_query_p95_ms"):
+        assert r[key] > 0, key
+    # the pipeline cannot beat what model and decode allow together by much
+    assert r["pipeline_images_per_s"] <= r["model_only_images_per_s"] * 1.5
+    assert 0.5 <= r["ann_recall_at_10"] <= 1.0
+
+
+def test_generated_photos_are_12mp_jpegs_that_draft_decode(tmp_path):
+    paths = make_photos(tmp_path, 2)
+    assert len({p.read_bytes() for p in paths}) == 2  # every file differs
+    d = decode(paths[0], 256)
+    assert (d.width, d.height) == (4000, 3000)
+    assert min(d.image.size) < 1000  # DCT-scaled, not fully decoded
+
+
+def test_synthetic_vectors_are_clustered_unit_vectors():
+    data, queries = clip_like_vectors(4000, 64)
+    np.testing.assert_allclose(np.linalg.norm(data, axis=1), 1.0, rtol=1e-5)
+    assert queries.shape[1] == 64
+    # clustered: a vector's nearest neighbour is far closer than a random other vector
+    sims = data[:200] @ data.T
+    np.fill_diagonal(sims[:, :200], -1)
+    nearest = sims.max(axis=1).mean()
+    typical = np.median(sims)
+    assert nearest > typical + 0.3

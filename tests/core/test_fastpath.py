@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from photoclip.core import fastpath
+from photoclip.core.encoder import ClipEncoder
+from photoclip.core.library import Library
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_fast_path_embeddings_stay_within_cosine_099_of_fp32(tiny_clip_dir, tiny_encoder,
+                                                             precision):
+    fast = ClipEncoder(str(tiny_clip_dir), device="cpu", precision=precision)
+    images = fastpath.calibration_images(8, tiny_encoder.image_size)
+    batch = np.stack([tiny_encoder.preprocess(im) for im in images])
+    ref = tiny_encoder.encode_images(batch)
+    got = fast.encode_images(batch)
+    assert fast.precision == precision
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-5)
+    assert float(np.min(np.sum(ref * got, axis=1))) >= 0.99
+    texts = ["a photo of a cat", "a red car"]
+    cos_t = np.sum(tiny_encoder.encode_texts(texts) * fast.encode_texts(texts), axis=1)
+    assert float(cos_t.min()) >= 0.99
+
+
+def test_calibration_only_picks_a_path_that_matches_fp32(tiny_clip_dir, tiny_encoder):
+    result = fastpath.calibrate(str(tiny_clip_dir), batch_size=4, min_seconds=0.05,
+                                reference=tiny_encoder)
+    assert set(result.images_per_s) <= {"bf16", "int8"}
+    assert result.fp32_images_per_s > 0
+    if result.choice != "fp32":
+        assert result.min_cosine[result.choice] >= fastpath.MIN_COSINE
+        assert result.speedup >= fastpath.MIN_SPEEDUP
+
+
+def test_calibration_refuses_a_path_that_changes_results(tiny_clip_dir, tiny_encoder,
+                                                         monkeypatch):
+    monkeypatch.setattr(fastpath, "MIN_COSINE", 1.01)  # nothing can match this
+    result = fastpath.calibrate(str(tiny_clip_dir), batch_size=4, min_seconds=0.05,
+                                reference=tiny_encoder)
+    assert result.choice == "fp32"
+    assert result.speedup == 1.0
+
+
+def test_auto_precision_is_measured_once_and_remembered(tmp_path, tiny_clip_dir, monkeypatch):
+    monkeypatch.delenv("PHOTOCLIP_PRECISION")
+    calls = []
+    real = fastpath.calibrate
+
+    def counting(model, **kw):
+        calls.append(model)
+        return real(model, batch_size=4, min_seconds=0.05)
+
+    monkeypatch.setattr(fastpath, "calibrate", counting)
+    lib = Library(tmp_path / "lib", model=str(tiny_clip_dir))
+    first = lib.cpu_precision()
+    assert lib.encoder.precision == first
+    lib.close()
+    saved = json.loads((tmp_path / "lib" / "settings.json").read_text())
+    assert saved["fast_path"] == {str(tiny_clip_dir): first}
+    lib = Library(tmp_path / "lib")
+    assert lib.cpu_precision() == first
+    lib.close()
+    assert len(calls) == 1
+    # fp32 is one setting away
+    lib = Library(tmp_path / "lib")
+    lib.settings.precision = "fp32"
+    assert lib.cpu_precision() == "fp32"
+    lib.close()
