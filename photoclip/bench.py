@@ -39,7 +39,7 @@ from photoclip.core.vectors import VectorIndex
 log = logging.getLogger(__name__)
 
 PHOTO_SIZE = (4000, 3000)  # a 12-MP phone photo
-DEFAULT_PHOTOS = 64
+DEFAULT_PHOTOS = 192  # a run of several seconds: pipeline fill and drain stay small
 DEFAULT_VECTORS = 200_000  # large enough for the ANN to matter, small enough to build in minutes
 DEFAULT_QUERIES = 200
 _ADD_CHUNK = 10_000
@@ -136,7 +136,7 @@ class Bench:
     photos: int = DEFAULT_PHOTOS
     vectors: int = DEFAULT_VECTORS
     queries: int = DEFAULT_QUERIES
-    batch_size: int = 32
+    batch_size: int = 16
     workdir: Path | None = None
     result: dict[str, Any] = field(default_factory=dict)
 
@@ -174,7 +174,11 @@ class Bench:
         yield Progress("bench", 1, steps, message="model-only throughput")
         cards = fastpath.calibration_images(self.batch_size, enc.image_size)
         batch = np.stack([enc.preprocess(im) for im in cards])
-        model_rate = fastpath.images_per_second(enc, batch, min_seconds=3.0)
+        # The ceiling is the best of three windows: a single window on a desktop swings by
+        # a third from run to run (frequency scaling, other processes), which would make the
+        # efficiency ratio say more about the noise than about the pipeline.
+        model_rate = max(fastpath.images_per_second(enc, batch, min_seconds=1.5)
+                         for _ in range(3))
         r["model_only_images_per_s"] = round(model_rate, 2)
 
         # (b) decode per core: exactly one indexer worker's per-photo work, on one thread

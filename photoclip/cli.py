@@ -83,12 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_positive_int, default=20, metavar="K")
     _cutoff_option(p, "0 = always K results")
     p = cmd("bench", "measure indexing and search speed on this machine (ratios, one run)")
-    p.add_argument("--photos", type=_positive_int, default=64, metavar="N",
-                   help="generated 12-MP JPEGs for the pipeline (default 64)")
+    p.add_argument("--photos", type=_positive_int, default=192, metavar="N",
+                   help="generated 12-MP JPEGs for the pipeline (default 192)")
     p.add_argument("--vectors", type=_positive_int, default=200_000, metavar="N",
                    help="synthetic CLIP-like vectors for the search benchmark (default 200000)")
     p.add_argument("--queries", type=_positive_int, default=200, metavar="N")
-    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="B")
+    p.add_argument("--batch-size", type=_positive_int, default=16, metavar="B",
+                   help="photos per model call, as the indexer uses (default 16)")
     p = cmd("duplicates", "groups of near-identical photos, best quality first (never deletes)")
     p.add_argument("--threshold", type=_unit_float, default=None, metavar="X",
                    help="cosine similarity that counts as the same picture (default 0.96)")

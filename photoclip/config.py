@@ -111,7 +111,9 @@ class Settings:
 
     model: str = field(default_factory=default_model)
     device: str = "auto"  # auto | cpu | cuda | mps
-    batch_size: int = 32
+    # Photos per model call. On a CPU 16 keeps decode and model better overlapped than 32
+    # (2 cores, ViT-B/32 bf16: 21.8 vs 20.3 photos/s indexed, same model-only speed).
+    batch_size: int = 16
     # Decode threads; 0 = as many as the machine has cores (decode and model share them).
     decode_workers: int = 0
     sidecar_style: str = "photo.jpg.xmp"  # or "photo.xmp"

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photoclip.core.imaging import is_image_path
 from photoclip.core.indexer import thumbnail_path
 from photoclip.core.library import Library
 from photoclip.core.types import Photo, Progress, SearchHit
@@ -548,17 +549,25 @@ class MainWindow(QMainWindow):
     # -- drag and drop ----------------------------------------------------------------------
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if any(Path(u.toLocalFile()).is_dir() for u in event.mimeData().urls()):
+        if any(Path(u.toLocalFile()).is_dir() or is_image_path(u.toLocalFile())
+               for u in event.mimeData().urls() if u.isLocalFile()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
         folders = [u.toLocalFile() for u in event.mimeData().urls()
                    if u.isLocalFile() and Path(u.toLocalFile()).is_dir()]
+        photos = [u.toLocalFile() for u in event.mimeData().urls()
+                  if u.isLocalFile() and is_image_path(u.toLocalFile())]
         if folders:
             event.acceptProposedAction()
             self.add_folders(folders)
+        elif photos:
+            # A dropped photo is a query: photos like it (it need not be in the library).
+            event.acceptProposedAction()
+            self.search_field.setText(" + ".join(f'similar:"{p}"' for p in photos))
+            self.run_search()
         elif event.mimeData().urls():
-            self.show_message("Drop folders to add them to the library.")
+            self.show_message("Drop folders to add them, or a photo to find ones like it.")
 
     # -- closing ----------------------------------------------------------------------------
 

@@ -161,8 +161,23 @@ def test_removing_a_folder_while_watching(qtbot, window, album):
     assert all((album / n).exists() for n in NAMES)
 
 
-def test_dropping_a_file_that_is_not_a_folder_is_ignored(qtbot, window, album):
-    _drop(window, album / "chelsea.png")
+def test_dropping_a_photo_searches_for_photos_like_it(qtbot, window, album, tmp_path):
+    _index(qtbot, window, album)
+    outside = tmp_path / "elsewhere" / "my cat.png"  # not in the library, a space in the name
+    outside.parent.mkdir()
+    shutil.copy(SKIMAGE_DATA / "chelsea.png", outside)
+    with qtbot.waitSignal(window.search_done, timeout=30_000):
+        _drop(window, outside)
+    assert window.library.catalog.roots()[0].path == str(album)  # nothing added
+    first = window.grid_model.item(0)
+    assert first.path == str(album / "chelsea.png")  # the same picture, in the library
+    assert first.score == pytest.approx(1.0, abs=1e-3)
+
+
+def test_dropping_something_else_says_what_to_drop(qtbot, window, tmp_path):
+    note = tmp_path / "notes.txt"
+    note.write_text("hello")
+    _drop(window, note)
     assert window.library.catalog.roots() == []
     assert "Drop folders" in window.message_label.text()
 
