@@ -24,6 +24,30 @@ _GLOBALS: dict[str, Any] = {
 }
 
 
+def _number(cast: type, ok: Callable[[float], bool], rule: str,
+            what: str = "a number") -> Callable[[str], Any]:
+    """An argparse type: parse with `cast`, accept when `ok`, else say the rule."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(rule)
+        return value
+
+    return parse
+
+
+_positive_int = _number(int, lambda v: v >= 1, "must be at least 1", "a whole number")
+_positive_float = _number(float, lambda v: v > 0, "must be more than 0")
+_seconds = _number(float, lambda v: v > 0, "must be more than 0", "a number of seconds")
+_score = _number(float, lambda v: 0.0 <= v <= 1.0, "must be between 0 and 1")
+_unit_float = _number(float, lambda v: 0.0 < v <= 1.0, "must be between 0 and 1")
+_open_unit = _number(float, lambda v: 0.0 < v < 1.0, "must be between 0 and 1, e.g. 0.2")
+_cosine = _number(float, lambda v: -1.0 <= v <= 1.0, "must be between -1 and 1")
+
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     # Declared on the main parser and on every command, so they may stand before or after it;
     # SUPPRESS keeps a command's parser from resetting what was given before the command.
@@ -164,61 +188,11 @@ def _tagging_parsers(
                         "photo.xmp (Lightroom)")
 
 
-def _score(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
-
-
-def _cosine(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not -1.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("must be between -1 and 1")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
-
-
 def _cutoff_option(p: argparse.ArgumentParser, default_note: str) -> None:
     p.add_argument("--cutoff", type=float, default=None, metavar="Z",
                    help="stop where results stop standing out from the library: higher is "
                         f"stricter, lower shows more (default {default_note}); --top stays "
                         "the hard cap")
-
-
-def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -891,26 +865,6 @@ def _training_parsers(cmd: Callable[[str, str], argparse.ArgumentParser]) -> Non
                                        "until every photo is re-embedded")
     _global_options(a, suppress=True)
     a.add_argument("name", metavar="NAME", help="a name from `models list`, a hub id or a folder")
-
-
-def _open_unit(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError("must be between 0 and 1, e.g. 0.2")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
 
 
 _TRAIN_UNITS = {"decode": "photo", "embed": "photo", "train": "step", "wise": "alpha",

@@ -11,6 +11,7 @@ import gzip
 import importlib.util
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ from photoclip.core.encoder import ClipEncoder
 
 # Before anything can import Qt: the suite runs headless, in CI and over ssh.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The window keeps its geometry in QSettings under the user's config folder: tests get their
+# own, so they neither read a developer's settings nor race another test run for the file.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="photoclip-test-config-")
 # huggingface_hub reads this once, when first imported, so it must be set before any fixture
 # imports transformers; the per-test setenv below only keeps subprocesses offline too.
 os.environ["HF_HUB_OFFLINE"] = "1"

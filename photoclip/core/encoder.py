@@ -373,16 +373,8 @@ class ClipEncoder:
         assert scale is not None
         assert offset is not None
 
-        image = _to_rgb(image)
-        width, height = image.size
-        if isinstance(prep.resize_to, int):
-            short, long = (width, height) if width <= height else (height, width)
-            new_short, new_long = prep.resize_to, int(prep.resize_to * long / short)
-            new_w, new_h = (new_short, new_long) if width <= height else (new_long, new_short)
-        else:
-            new_h, new_w = prep.resize_to
-        if (new_w, new_h) != (width, height):
-            image = image.resize((new_w, new_h), resample=prep.resample)
+        image = resize_for_model(_to_rgb(image), prep.resize_to, prep.resample)
+        new_w, new_h = image.size
 
         crop_h, crop_w = prep.crop
         top, left = (new_h - crop_h) // 2, (new_w - crop_w) // 2
@@ -445,6 +437,21 @@ class ClipEncoder:
                 )
                 out.append(_normalised(features))
         return np.concatenate(out, axis=0)
+
+
+def resize_for_model(image: Image.Image, resize_to: int | tuple[int, int],
+                     resample: Image.Resampling) -> Image.Image:
+    """CLIPImageProcessor's resize: shortest side to `resize_to` (an int), or exactly (h, w)."""
+    width, height = image.size
+    if isinstance(resize_to, int):
+        short, long = (width, height) if width <= height else (height, width)
+        new_short, new_long = resize_to, int(resize_to * long / short)
+        new_w, new_h = (new_short, new_long) if width <= height else (new_long, new_short)
+    else:
+        new_h, new_w = resize_to
+    if (new_w, new_h) != (width, height):
+        image = image.resize((new_w, new_h), resample=resample)
+    return image
 
 
 def to_cpu_precision(model: Any, precision: str) -> Any:

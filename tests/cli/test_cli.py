@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -11,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import skimage
-
-from photoclip.cli import main
+from cli_support import run, run_json
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png",
@@ -35,16 +33,6 @@ def album(tmp_path) -> Path:
     return root
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv: str) -> dict:
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 @pytest.fixture

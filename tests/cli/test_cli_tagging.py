@@ -4,13 +4,13 @@ tag, look at a photo's tags, correct one, write XMP sidecars."""
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 
 import exiv2
 import pytest
 import skimage
+from cli_support import run, run_json
 
 from photoclip.cli import main
 
@@ -18,16 +18,6 @@ SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png"]
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv: str) -> dict:
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 @pytest.fixture

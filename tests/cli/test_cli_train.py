@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import run, run_json
 from PIL import Image
 
 from photoclip.cli import main
@@ -32,16 +32,6 @@ def albums(tmp_path) -> Path:
     return root
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv: str) -> dict:
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_train_reports_before_and_after_and_use_switches_search(capsys, albums, tiny_clip_dir,

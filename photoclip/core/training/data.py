@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from photoclip.core.encoder import resize_for_model
 from photoclip.core.errors import ImageError, PhotoclipError
 from photoclip.core.imaging import decode, is_image_path
 from photoclip.core.indexer import file_hash
@@ -201,16 +202,7 @@ class Preprocessing:
 
     def resize(self, image: Image.Image) -> Image.Image:
         """The model's resize step (ClipEncoder.preprocess's), without the crop."""
-        width, height = image.size
-        if isinstance(self.resize_to, int):
-            short, long = (width, height) if width <= height else (height, width)
-            new_short, new_long = self.resize_to, int(self.resize_to * long / short)
-            new_w, new_h = (new_short, new_long) if width <= height else (new_long, new_short)
-        else:
-            new_h, new_w = self.resize_to
-        if (new_w, new_h) != (width, height):
-            image = image.resize((new_w, new_h), resample=self.resample)
-        return image
+        return resize_for_model(image, self.resize_to, self.resample)
 
     def normalise(self, pixels: np.ndarray) -> np.ndarray:
         """(..., H, W, 3) uint8 -> (..., 3, H, W) float32 with the model's mean and std."""
