@@ -491,7 +491,8 @@ class MainWindow(QMainWindow):
         event = p.extra.get("event")
         if event in ("batch", "catch-up"):
             self._set_busy(False)
-            self.state_label.setText(p.message)
+            self.state_label.setText(f"{p.message[:1].upper()}{p.message[1:]} · watching for "
+                                     "changes")
             self.index_finished.emit()
             if not self.search_field.text().strip():
                 self.run_search()  # browsing: show what just arrived
