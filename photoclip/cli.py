@@ -343,11 +343,15 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _require_roots(lib: Any) -> None:
+    if not lib.catalog.roots():
+        raise PhotoclipError("The library has no folders yet: add one with "
+                             "`photoclip add FOLDER`.")
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     with _open(args) as lib:
-        if not lib.catalog.roots():
-            raise PhotoclipError("The library has no folders yet: add one with "
-                                 "`photoclip add FOLDER`.")
+        _require_roots(lib)
         summary = _index(args, lib)
         _out(args, summary, lambda: "")
     return EXIT_OK
@@ -359,9 +363,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     import time
 
     with _open(args) as lib:
-        if not lib.catalog.roots():
-            raise PhotoclipError("The library has no folders yet: add one with "
-                                 "`photoclip add FOLDER`.")
+        _require_roots(lib)
         options: dict[str, Any] = {"polling": args.polling}
         if args.poll_interval:
             options["poll_interval_s"] = args.poll_interval

@@ -240,15 +240,9 @@ class Indexer:
 
     def summary(self) -> str:
         r = self.report
-        parts = [f"{r.indexed} indexed"]
-        if r.failed:
-            parts.append(f"{r.failed} failed")
-        if r.moved:
-            parts.append(f"{r.moved} moved")
-        if r.removed:
-            parts.append(f"{r.removed} removed")
-        if r.unchanged:
-            parts.append(f"{r.unchanged} unchanged")
+        counts = (("failed", r.failed), ("moved", r.moved), ("removed", r.removed),
+                  ("unchanged", r.unchanged))
+        parts = [f"{r.indexed} indexed", *(f"{n} {what}" for what, n in counts if n)]
         if r.offline_roots:
             parts.append(f"offline: {', '.join(r.offline_roots)}")
         if r.indexed:

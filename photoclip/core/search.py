@@ -308,7 +308,9 @@ class Searcher:
             total += term.weight * vec
         norm = float(np.linalg.norm(total))
         if norm < 1e-6:
-            raise QueryError(f"The terms of {query!r} cancel out; remove a '-' term.")
+            text = query if isinstance(query, str) else " ".join(
+                f"{'-' if t.weight < 0 else ''}{t.text}" for t in parsed.terms)
+            raise QueryError(f"The terms of {text!r} cancel out; remove a '-' term.")
         return total / norm
 
     def search(

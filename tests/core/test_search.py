@@ -108,3 +108,5 @@ def test_query_vector_is_the_normalised_weighted_sum_and_cached():
     assert enc.calls == calls  # a repeated query does not run the text encoder again
     with pytest.raises(QueryError, match="cancel out"):
         s.query_vector("dog -dog")
+    with pytest.raises(QueryError, match="'dog -dog' cancel out"):
+        s.query_vector(parse_query("dog -dog"))
