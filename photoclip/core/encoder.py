@@ -6,6 +6,7 @@ the decode workers import this module, and none of them should pay for torch (se
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
@@ -36,6 +37,42 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 CLIP_IMAGE_SIZE = 224
 
 _HOOK_LOCK = threading.Lock()
+
+# (bytes done, bytes total) of a model download; called from the download threads.
+DownloadProgress = Callable[[int, int], None]
+
+# What a model needs from a hub repo. Weights as safetensors when the repo has them: many CLIP
+# repos also hold pytorch_model.bin, tf_model.h5 and flax_model.msgpack, each as large again.
+_MODEL_FILES = (
+    "config.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+)
+_SAFETENSORS = ("model.safetensors", "model.safetensors.index.json", "model-*.safetensors")
+_PYTORCH_BIN = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*.bin")
+
+_download_listener: contextvars.ContextVar[DownloadProgress | None] = contextvars.ContextVar(
+    "photoclip_download_listener", default=None)
+
+
+@contextmanager
+def report_downloads(callback: DownloadProgress) -> Iterator[None]:
+    """Within the block, models loaded on this thread report download bytes to `callback`.
+
+    Covers encoders that something else creates on the way (the library's encoder, the CPU
+    fast-path measurement), which a caller cannot hand a callback to.
+    """
+    token = _download_listener.set(callback)
+    try:
+        yield
+    finally:
+        _download_listener.reset(token)
 
 
 class Encoder(Protocol):
@@ -135,6 +172,7 @@ class ClipEncoder:
         batch_size: int = 32,
         progress: Callable[[str], None] | None = None,
         precision: str = "fp32",
+        download_progress: DownloadProgress | None = None,
     ) -> None:
         if precision not in CPU_PRECISIONS:
             raise ValueError(f"precision must be one of {CPU_PRECISIONS}, got {precision!r}")
@@ -150,6 +188,8 @@ class ClipEncoder:
         self._precision = "fp32"
         self.batch_size = batch_size
         self._progress = progress
+        self._download_progress = download_progress
+        self._snapshot: str | None = None  # the local copy of a hub model, once fetched
         self._lock = threading.Lock()
         # The fast tokenizer re-applies its padding/truncation state on every call and raises
         # "Already borrowed" when two threads do so at once (search while indexing).
@@ -198,8 +238,11 @@ class ClipEncoder:
         import torch
 
         _apply_thread_setting(torch)
-        self._say(f"loading model {self.model_id} ...")
         try:
+            if not self._is_local:
+                self._snapshot = str(download_model(
+                    self._source, self._download_progress or _download_listener.get()))
+            self._say(f"loading model {self.model_id} ...")
             model, tokenizer = self._from_pretrained()
             prep = self._read_preprocessing(model)
         except Exception as exc:
@@ -250,7 +293,9 @@ class ClipEncoder:
         return model, tokenizer
 
     def _source_path(self) -> str:
-        return self.model_id if self._is_local else self._source
+        if self._is_local:
+            return self.model_id
+        return self._snapshot or self._source
 
     def _load_error(self, exc: Exception) -> ModelLoadError:
         if self._is_local:
@@ -437,6 +482,83 @@ class ClipEncoder:
                 )
                 out.append(_normalised(features))
         return np.concatenate(out, axis=0)
+
+
+def download_model(repo_id: str, progress: DownloadProgress | None = None) -> Path:
+    """The local folder of a hub model, downloading what is missing from the cache.
+
+    Only the files a CLIP model loads are fetched. With `progress`, the download reports
+    (bytes done, bytes total) there and draws no bar; without it, huggingface_hub draws its own
+    bars on stderr, as a CLI user expects. A cached model is used as it is, offline too; a model
+    neither cached nor reachable raises huggingface_hub's error (see `_is_unavailable_error`).
+    """
+    from huggingface_hub import snapshot_download
+
+    def fetch(weights: tuple[str, ...]) -> Path:
+        meter = _byte_meter(progress) if progress is not None else None
+        return Path(snapshot_download(repo_id, allow_patterns=[*_MODEL_FILES, *weights],
+                                      tqdm_class=meter))
+
+    folder = fetch(_SAFETENSORS)
+    if not any(folder.glob("*.safetensors")):
+        folder = fetch(_PYTORCH_BIN)  # an older repo: pytorch weights only
+    return folder
+
+
+class _DownloadMeter:
+    """Sums what huggingface_hub's byte bars count into one (done, total) for a callback.
+
+    snapshot_download keeps two byte bars (bytes written, and network bytes for Xet
+    transfers, which compression makes smaller) plus a file-count bar; the largest byte count
+    is the one a user compares with the model's size.
+    """
+
+    def __init__(self, callback: DownloadProgress) -> None:
+        self.callback = callback
+        self.lock = threading.Lock()
+        self.bars: list[Any] = []
+        self.reported = (0, 0)
+
+    def changed(self) -> None:
+        with self.lock:
+            done = int(max((b.n or 0 for b in self.bars), default=0))
+            total = int(max((b.total or 0 for b in self.bars), default=0))
+            report = (done, max(total, done))
+            if report == self.reported or done <= 0:
+                return
+            self.reported = report
+        self.callback(*report)
+
+
+def _byte_meter(callback: DownloadProgress) -> type:
+    """A tqdm class for snapshot_download's `tqdm_class` that draws nothing and reports bytes."""
+    from tqdm.auto import tqdm
+
+    meter = _DownloadMeter(callback)
+
+    class _ByteBar(tqdm):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.pop("name", None)  # huggingface_hub's own tqdm takes a name; tqdm does not
+            kwargs["disable"] = True  # never drawn: the callback is the display
+            super().__init__(*args, **kwargs)
+            self._bytes = kwargs.get("unit") == "B"
+            if self._bytes:
+                with meter.lock:
+                    meter.bars.append(self)
+
+        def update(self, n: float | None = 1) -> bool | None:
+            # A disabled tqdm counts nothing, so count here.
+            if self._bytes and n:
+                with meter.lock:
+                    self.n += n
+                meter.changed()
+            return None
+
+        def refresh(self, *args: Any, **kwargs: Any) -> None:
+            if self._bytes:
+                meter.changed()  # huggingface_hub grows `total` as each file starts
+
+    return _ByteBar
 
 
 def resize_for_model(image: Image.Image, resize_to: int | tuple[int, int],

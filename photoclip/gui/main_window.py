@@ -33,19 +33,24 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStatusBar,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from photoclip.core.encoder import report_downloads
 from photoclip.core.imaging import is_image_path
 from photoclip.core.indexer import thumbnail_path
 from photoclip.core.library import Library
+from photoclip.core.tagging import Tagger
 from photoclip.core.types import Photo, Progress, SearchHit
 from photoclip.core.watcher import Watcher
 from photoclip.gui.models import GridItem, PhotoGridModel
 from photoclip.gui.thumbnails import THUMB
+from photoclip.gui.views.labelsets import LabelSetsPage
 from photoclip.gui.views.preview import PreviewPane
 from photoclip.gui.views.settings import SettingsDialog
+from photoclip.gui.views.training import TrainingPage
 from photoclip.gui.workers import Call, JobWorker
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,7 @@ _NO_DATE = QDate(1900, 1, 1)  # QDateEdit's minimum, shown as "any"
 
 class MainWindow(QMainWindow):
     model_ready = Signal()
+    model_download = Signal()  # a first download made progress: see _download
     search_done = Signal(int)  # number of photos shown
     index_finished = Signal()
 
@@ -79,12 +85,21 @@ class MainWindow(QMainWindow):
         self._watch_options = watch_options or {}
         self._search_seq = 0
         self._model_loaded = False
+        # The newest (bytes done, total) of a model download, and whether a signal for it is
+        # queued: a download reports every chunk from several threads, the label needs only the
+        # newest, so at most one update waits in the UI thread's queue.
+        self._download = (0, 0)
+        self._download_queued = False
         self._closed = False
 
         self._build_search_bar()
         self._build_grid()
         self.preview = PreviewPane()
         self.preview.find_similar.connect(self.find_similar)
+        self.preview.tags.attach(self.library, self._ready_tagger)
+        self.preview.tags.message.connect(self.show_message)
+        self.model_ready.connect(self.preview.tags.refresh)
+        self.model_download.connect(self._on_model_download)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         left = QWidget()
@@ -102,7 +117,16 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.addLayout(self.search_bar)
         layout.addWidget(self.splitter, 1)
-        self.setCentralWidget(central)
+        # Pages: the photos (search, grid, preview), label sets, training (View menu, Ctrl+1-3).
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(central, "Photos")
+        self.labelsets_page = LabelSetsPage(self.library)
+        self.pages.addTab(self.labelsets_page, "Label sets")
+        self.training_page = TrainingPage(self.library)
+        self.training_page.model_switched.connect(self._on_model_switched)
+        self.pages.addTab(self.training_page, "Training")
+        self.setCentralWidget(self.pages)
 
         self._build_status_bar()
         self._build_menu()
@@ -204,6 +228,10 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
+        for n, title in enumerate(("&Photos", "&Label Sets", "&Training")):
+            self._action(view_menu, title, f"Ctrl+{n + 1}",
+                         lambda _=False, n=n: self.pages.setCurrentIndex(n))
+        view_menu.addSeparator()
         self._action(view_menu, "&Find", "Ctrl+F", self.focus_search)
         self._action(view_menu, "Toggle &Preview", "Ctrl+P",
                      lambda: self.preview.setVisible(not self.preview.isVisible()))
@@ -229,16 +257,41 @@ class MainWindow(QMainWindow):
     def load_model(self) -> None:
         self._model_loaded = False
         self.state_label.setText(f"Loading model {self.library.settings.model}…")
+        self.preview.tags.refresh()  # tag changes wait for the model
         lib = self.library
 
         def load() -> str:
-            _ = lib.vectors  # loads the encoder, then heals the vector cache
+            with report_downloads(self._downloaded):  # a first run fetches the model from the hub
+                _ = lib.vectors  # loads the encoder, then heals the vector cache
             return lib.encoder.device
 
         self._call(load, "model")
 
+    def _downloaded(self, done: int, total: int) -> None:
+        """Download progress, called on the loading thread (see _download)."""
+        self._download = (done, total)
+        if not self._download_queued:
+            self._download_queued = True
+            self.model_download.emit()  # queued to the UI thread
+
+    def _on_model_download(self) -> None:
+        self._download_queued = False  # before reading: a newer value queues a new update
+        done, total = self._download
+        if self._model_loaded or self._closed:
+            return
+        self.state_label.setText(f"Downloading model {self.library.settings.model}: "
+                                 f"{_megabytes(done, total)}")
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(round(1000 * done / max(total, 1)))
+        self.progress_bar.setVisible(True)
+
+    def _ready_tagger(self) -> Tagger | None:
+        """The tagger once the model is loaded (it is built on the model), else None."""
+        return self.library.tagger() if self._model_loaded else None
+
     def _on_model(self, device: str) -> None:
         self._model_loaded = True
+        self.progress_bar.setVisible(False)
         self.show_message("")
         self._show_counts(f"Model ready on {device}")
         self.model_ready.emit()
@@ -280,6 +333,7 @@ class MainWindow(QMainWindow):
             return
         if tag == "model":
             self.state_label.setText("No model")
+            self.progress_bar.setVisible(False)
         self.show_message(message)
 
     def show_message(self, message: str) -> None:
@@ -292,6 +346,7 @@ class MainWindow(QMainWindow):
     # -- search and browse ------------------------------------------------------------------
 
     def focus_search(self) -> None:
+        self.pages.setCurrentIndex(0)
         self.search_field.setFocus()
         self.search_field.selectAll()
 
@@ -533,6 +588,14 @@ class MainWindow(QMainWindow):
 
     # -- settings ---------------------------------------------------------------------------
 
+    def _on_model_switched(self, model: str) -> None:
+        """The training page switched the library's model: index with the new one from now."""
+        if self._job is not None:
+            self._job.cancel()  # the watcher's indexer holds the old model
+            self._job.wait()
+            self._on_job_done()
+        self.load_model()
+
     def open_settings(self) -> None:
         qs = QSettings()
         dialog = SettingsDialog(self.library.settings,
@@ -565,6 +628,7 @@ class MainWindow(QMainWindow):
         elif photos:
             # A dropped photo is a query: photos like it (it need not be in the library).
             event.acceptProposedAction()
+            self.pages.setCurrentIndex(0)
             self.search_field.setText(" + ".join(f'similar:"{p}"' for p in photos))
             self.run_search()
         elif event.mimeData().urls():
@@ -586,5 +650,13 @@ class MainWindow(QMainWindow):
         self.pool.waitForDone(5000)
         self.grid_model.loader.wait()
         self.preview.wait()
+        self.labelsets_page.shutdown()
+        self.training_page.shutdown()
         self.library.close()
         super().closeEvent(event)
+
+
+def _megabytes(done: int, total: int) -> str:
+    """'312/605 MB' (MB as the hub shows sizes: 10^6 bytes); tenths for small models."""
+    fmt = ".0f" if total >= 100e6 else ".1f"
+    return f"{done / 1e6:{fmt}}/{total / 1e6:{fmt}} MB"

@@ -167,6 +167,17 @@ class TagStore:
             c.execute("DELETE FROM label_sets WHERE id = ?", (found.id,))
         return n
 
+    def rename_label(self, label_id: int, name: str) -> Label:
+        """Rename a label in place: unlike save_set (which matches labels by name), its tags and
+        the user's decisions stay with it, so fixing a typo loses nothing."""
+        name = check_name(name, "label")
+        ls, _ = self.label_by_id(label_id)
+        if any(lb.id != label_id and lb.name.casefold() == name.casefold() for lb in ls.labels):
+            raise LabelSetError(f"The set {ls.name!r} already has a label {name!r}.")
+        with self.catalog.transaction() as c:
+            c.execute("UPDATE labels SET name = ? WHERE id = ?", (name, label_id))
+        return self.label_by_id(label_id)[1]
+
     def set_enabled(self, set_id: int, enabled: bool) -> None:
         with self.catalog.transaction() as c:
             c.execute("UPDATE label_sets SET enabled = ? WHERE id = ?", (int(enabled), set_id))

@@ -1,0 +1,239 @@
+"""The Label sets page as a user works it: create, edit, enable, delete, re-tag, read counts."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import skimage
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from photoclip.cli import drive
+from photoclip.core.library import Library
+from photoclip.core.tagging import TagStore
+from photoclip.gui.main_window import MainWindow
+from photoclip.gui.views.labelsets import (
+    L_FROM,
+    L_NAME,
+    L_PHOTOS,
+    L_THRESHOLD,
+    S_NAME,
+    S_TAGS,
+    LabelSetsPage,
+)
+
+SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
+PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
+
+
+@pytest.fixture
+def library(tmp_path, tiny_clip_dir):
+    lib = Library(tmp_path / "library", model=str(tiny_clip_dir))
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def page(qtbot, library):
+    widget = LabelSetsPage(library)
+    qtbot.addWidget(widget)
+    widget.resize(1280, 760)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+def _store(page: LabelSetsPage) -> TagStore:
+    return TagStore(page.library.catalog)
+
+
+def _create(qtbot, page: LabelSetsPage, name: str, labels: str = "") -> None:
+    page.new_set_name.setText(name)
+    page.create_button.click()
+    if labels:
+        page.new_label.setText(labels)
+        page.add_label_button.click()
+
+
+def _edit(widget, text: str) -> None:
+    widget.setText(text)
+    widget.editingFinished.emit()
+
+
+def _row(page: LabelSetsPage, label: str) -> int:
+    return next(r for r in range(page.labels_table.rowCount())
+                if page.labels_table.item(r, L_NAME).text() == label)
+
+
+def _error(page: LabelSetsPage) -> str:
+    text = page.message_label.text()
+    assert text.startswith("⚠"), text
+    return text
+
+
+def test_create_a_set_and_add_labels(qtbot, page):
+    assert "No label sets yet" in page.empty_label.text()
+    _create(qtbot, page, "pets", "cat, dog,rabbit")
+    saved = _store(page).label_set("pets")
+    assert saved is not None
+    assert saved.enabled
+    assert [lb.name for lb in saved.labels] == ["cat", "dog", "rabbit"]
+    assert page.title.text() == "pets"
+    assert page.sets_table.item(0, S_NAME).text() == "pets"
+    assert page.labels_table.rowCount() == 3
+
+    # Mistakes are explained in the page and nothing is saved.
+    _create(qtbot, page, "Pets")
+    assert "already" in _error(page)
+    page.new_label.setText("  ")
+    page.add_label_button.click()
+    assert "cannot be empty" in _error(page)
+    page.new_label.setText("Dog")
+    page.add_label_button.click()
+    assert "'dog' is already a label" in _error(page)
+    page.new_label.setText("cat|dog")
+    page.add_label_button.click()
+    assert "'|'" in _error(page)
+    assert [lb.name for lb in _store(page).label_set("pets").labels] == ["cat", "dog", "rabbit"]
+    assert len(_store(page).label_sets()) == 1
+
+    # Remove one label (no tags yet: no question asked).
+    page.labels_table.selectRow(_row(page, "dog"))
+    page.remove_label_button.click()
+    assert [lb.name for lb in _store(page).label_set("pets").labels] == ["cat", "rabbit"]
+
+
+def test_thresholds_floor_kind_and_templates_are_saved(qtbot, page):
+    _create(qtbot, page, "pets", "cat, dog")
+    store = _store(page)
+
+    _edit(page.threshold_edit, "0.7")
+    assert store.label_set("pets").threshold == pytest.approx(0.7)
+    _edit(page.threshold_edit, "1.5")
+    assert "out of range" in _error(page)
+    assert store.label_set("pets").threshold == pytest.approx(0.7)
+    _edit(page.threshold_edit, "high")
+    assert "not a number" in _error(page)
+    _edit(page.threshold_edit, "")  # empty: back to the default
+    assert store.label_set("pets").threshold is None
+
+    _edit(page.floor_edit, "0,3")  # a decimal comma is fine
+    assert store.label_set("pets").floor == pytest.approx(0.3)
+
+    page.kind_combo.setCurrentIndex(1)
+    page.kind_combo.activated.emit(1)
+    assert store.label_set("pets").multi_label
+
+    # A label's own threshold, typed into the table.
+    page.labels_table.item(_row(page, "dog"), L_THRESHOLD).setText("0.8")
+    qtbot.waitUntil(lambda: store.label_set("pets").labels[1].threshold == pytest.approx(0.8),
+                    timeout=5_000)
+    assert page.labels_table.item(_row(page, "dog"), L_FROM).text() == "yours"
+    page.labels_table.item(_row(page, "cat"), L_THRESHOLD).setText("2")
+    qtbot.waitUntil(lambda: "out of range" in page.message_label.text(), timeout=5_000)
+    assert "cat" in _error(page)
+    assert store.label_set("pets").labels[0].threshold is None
+    assert page.labels_table.item(_row(page, "cat"), L_THRESHOLD).text() == "0.25"  # restored
+
+    page.templates_edit.setPlainText("a photo of my {}.\n{} at home")
+    page.templates_edit.editingFinished.emit()
+    assert store.label_set("pets").templates == ("a photo of my {}.", "{} at home")
+    page.templates_edit.setPlainText("a photo of my pet")
+    page.templates_edit.editingFinished.emit()
+    assert "{}" in _error(page)
+    assert store.label_set("pets").templates == ("a photo of my {}.", "{} at home")
+    page.templates_edit.setPlainText("")
+    page.templates_edit.editingFinished.emit()
+    assert store.label_set("pets").templates is None
+
+
+def test_enabling_and_disabling_a_set_is_saved(qtbot, page):
+    _create(qtbot, page, "pets", "cat, dog")
+    page.sets_table.item(0, S_NAME).setCheckState(Qt.CheckState.Unchecked)
+    qtbot.waitUntil(lambda: not _store(page).label_set("pets").enabled, timeout=5_000)
+    assert "disabled" in page.message_label.text()
+    assert "disabled" in page.subtitle.text()
+    page.sets_table.item(0, S_NAME).setCheckState(Qt.CheckState.Checked)
+    qtbot.waitUntil(lambda: _store(page).label_set("pets").enabled, timeout=5_000)
+
+
+def test_a_built_in_set_can_be_added_and_a_set_deleted_after_asking(qtbot, page, monkeypatch):
+    index = page.builtin_combo.findData("animals")
+    assert index > 0
+    page.builtin_combo.activated.emit(index)
+    assert _store(page).label_set("animals") is not None
+    assert page.builtin_combo.findData("animals") < 0  # offered once
+
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes]
+    asked: list[str] = []
+
+    def question(_parent, _title, text, *_args):
+        asked.append(text)
+        return answers.pop(0)
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    page.delete_button.click()
+    assert _store(page).label_set("animals") is not None
+    page.delete_button.click()
+    assert _store(page).label_set("animals") is None
+    assert "'animals'" in asked[0]
+    assert "No label sets yet" in page.empty_label.text()
+
+
+def test_retag_shows_progress_then_the_counts(qtbot, page, tmp_path):
+    album = tmp_path / "photos"
+    album.mkdir()
+    for name in PHOTOS:
+        shutil.copy(SKIMAGE_DATA / name, album / name)
+    page.library.add_roots([str(album)])
+    drive(page.library.indexer().run())
+
+    _create(qtbot, page, "things", "cat, coffee, rocket, astronaut")
+    # One label per photo, and with no floor every photo gets its best label.
+    _edit(page.floor_edit, "-1")
+    _edit(page.threshold_edit, "0")
+    seen = []
+    page.progressed.connect(seen.append)
+    with qtbot.waitSignal(page.retag_finished, timeout=60_000) as done:
+        page.retag_button.click()
+        assert page.progress_bar.isVisible()
+        assert page.cancel_button.isVisible()
+        assert not page.retag_button.isEnabled()
+    assert seen[-1].finished
+    assert seen[-1].done == 4
+    assert "4 photos scored" in done.args[0]
+    assert "4 photos scored" in page.message_label.text()
+    assert not page.progress_bar.isVisible()
+    assert page.retag_button.isEnabled()
+    photos = [int(page.labels_table.item(r, L_PHOTOS).text())
+              for r in range(page.labels_table.rowCount())]
+    assert sum(photos) == 4
+    assert page.sets_table.item(0, S_TAGS).text() == "4"
+
+    # Renaming a label keeps its tags (a typo fix loses nothing).
+    row = max(range(4), key=lambda r: photos[r])
+    old = page.labels_table.item(row, L_NAME).text()
+    page.labels_table.item(row, L_NAME).setText(f"{old} photo")
+    qtbot.waitUntil(lambda: any(page.labels_table.item(r, L_NAME).text() == f"{old} photo"
+                                for r in range(4)), timeout=5_000)
+    assert int(page.labels_table.item(_row(page, f"{old} photo"), L_PHOTOS).text()) == max(photos)
+
+
+def test_the_window_reaches_each_page(qtbot, library):
+    win = MainWindow(library=library, load_model=False)
+    qtbot.addWidget(win)
+    win.show()
+    titles = [win.pages.tabText(i) for i in range(win.pages.count())]
+    assert titles == ["Photos", "Label sets", "Training"]
+    view = next(a.menu() for a in win.menuBar().actions() if a.text() == "&View")
+    actions = {a.text(): a for a in view.actions()}
+    actions["&Label Sets"].trigger()
+    assert win.pages.currentWidget() is win.labelsets_page
+    actions["&Training"].trigger()
+    assert win.pages.currentWidget() is win.training_page
+    actions["&Find"].trigger()  # Ctrl+F goes back to the photos
+    assert win.pages.currentIndex() == 0
+    assert actions["&Label Sets"].shortcut().toString() == "Ctrl+2"
+    win.close()

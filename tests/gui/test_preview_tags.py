@@ -1,0 +1,151 @@
+"""The preview pane's tags, as a user meets them: select a photo, see its tags with score and
+source, accept or reject auto tags, add and remove your own, and ask why a tag was given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from photoclip.core.library import Library
+from photoclip.core.tagging import LabelSetSpec, LabelSpec
+from photoclip.gui.main_window import MainWindow
+
+FAST_WATCH = {"debounce_s": 0.1, "stable_s": 0.2, "root_check_s": 0.2, "audit_s": None}
+LABELS = ("cat", "dog", "rabbit")
+
+
+@pytest.fixture
+def album(tmp_path) -> Path:
+    """Three generated photos: a shape on a background, each in its own colours."""
+    root = tmp_path / "Pets"
+    root.mkdir()
+    for name, bg, fg in (("red.jpg", "white", "red"), ("green.jpg", "navy", "lime"),
+                         ("blue.jpg", "yellow", "blue")):
+        image = Image.new("RGB", (120, 90), bg)
+        ImageDraw.Draw(image).ellipse((30, 15, 90, 75), fill=fg)
+        image.save(root / name, quality=90)
+    return root
+
+
+@pytest.fixture
+def window(qtbot, tiny_clip_dir, album):
+    """A window whose library has a label set, with the album indexed and so auto-tagged."""
+    library = Library(model=str(tiny_clip_dir))
+    # The tiny model is random: threshold 0 and floor -1 make every label tag every photo of
+    # this multi-label set, so each photo has an auto tag of each label.
+    library.tagger().store.save_set(LabelSetSpec(
+        "pets", tuple(LabelSpec(n) for n in LABELS), threshold=0.0, floor=-1.0,
+        multi_label=True))
+    win = MainWindow(library=library, watch_options=FAST_WATCH)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.model_ready, timeout=60_000):
+        pass
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(album))])
+    with qtbot.waitSignal(win.index_finished, timeout=60_000):
+        win.dropEvent(QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                                 Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    return win
+
+
+def select(win: MainWindow, name: str) -> int:
+    row = next(r for r in range(win.grid_model.rowCount())
+               if Path(win.grid_model.item(r).path).name == name)
+    win.grid.setCurrentIndex(win.grid_model.index(row))
+    assert win.preview.name.text() == name
+    return win.grid_model.item(row).photo_id
+
+
+def rows(win: MainWindow) -> list[tuple[str, str, str, str]]:
+    """(set, label, score, state) of each tag row, as shown."""
+    return win.preview.tags.rows()
+
+
+def catalog_tags(win: MainWindow, photo_id: int) -> dict[str, tuple[str, bool | None]]:
+    return {t.label: (t.source, t.accepted)
+            for t in win.library.tagger().store.photo_tags(photo_id)}
+
+
+def test_the_preview_lists_the_photos_tags_with_score_and_source(window):
+    photo_id = select(window, "green.jpg")
+    stored = window.library.tagger().store.photo_tags(photo_id)
+    assert [t.label for t in stored] == list(LABELS)
+    assert rows(window) == [("pets", t.label, f"{t.score:.2f}", "auto") for t in stored]
+    assert window.preview.tags.tree.isVisible()
+    # the rest of the pane is still there
+    assert window.preview.similar_button.isEnabled()
+    assert window.preview.folder_button.isEnabled()
+
+
+def test_accept_and_reject_change_the_catalog_and_the_row(window):
+    photo_id = select(window, "red.jpg")
+    tags = window.preview.tags
+
+    tags.button("cat", "accept").click()
+    assert catalog_tags(window, photo_id)["cat"] == ("auto", True)
+    assert rows(window)[0][3] == "auto · accepted"
+    assert tags.button("cat", "accept") is None  # nothing left to accept
+
+    tags.button("dog", "reject").click()
+    assert catalog_tags(window, photo_id)["dog"] == ("auto", False)
+    assert rows(window)[1][3] == "rejected"
+    # a "no" stays until the user takes it back
+    tags.button("dog", "undo").click()
+    assert "dog" not in catalog_tags(window, photo_id)
+    assert [r[1] for r in rows(window)] == ["cat", "rabbit"]
+    # other photos are untouched
+    other = select(window, "blue.jpg")
+    assert all(acc is None for _, acc in catalog_tags(window, other).values())
+
+
+def test_adding_and_removing_a_tag_of_your_own(qtbot, window):
+    photo_id = select(window, "blue.jpg")
+    tags = window.preview.tags
+    completer = tags.add_field.completer()
+    completer.setCompletionPrefix("rab")
+    assert completer.currentCompletion() == "rabbit"
+
+    qtbot.keyClicks(tags.add_field, "beach")
+    qtbot.keyClick(tags.add_field, Qt.Key.Key_Return)
+    assert catalog_tags(window, photo_id)["beach"] == ("user", True)
+    assert ("my tags", "beach", "—", "user") in rows(window)
+    assert tags.add_field.text() == ""
+    completer.setCompletionPrefix("bea")
+    assert completer.currentCompletion() == "beach"  # now a label the field offers
+
+    tags.button("beach", "remove").click()
+    assert "beach" not in catalog_tags(window, photo_id)
+    assert "beach" not in [r[1] for r in rows(window)]
+
+    # a name that cannot be resolved is reported in the window, with what to do
+    qtbot.keyClicks(tags.add_field, "nosuchset|beach")
+    qtbot.keyClick(tags.add_field, Qt.Key.Key_Return)
+    assert "No label 'beach' in a set 'nosuchset'" in window.message_label.text()
+    assert len(catalog_tags(window, photo_id)) == len(LABELS)
+
+
+def test_why_shows_the_numbers_tagger_explain_gives(qtbot, window):
+    photo_id = select(window, "green.jpg")
+    tags = window.preview.tags
+    assert "Select a tag" in tags.why_title.text()
+    tags.select("dog")
+    qtbot.waitUntil(tags.why_table.isVisible, timeout=30_000)
+
+    tagger = window.library.tagger()
+    label = next(lb for lb in tagger.store.require_set("pets").labels if lb.name == "dog")
+    why = tagger.explain(photo_id, label.id)
+    shown = tags.why_values()
+    assert len(why.templates) > 1
+    for t in why.templates:
+        assert shown[t.prompt] == f"{t.similarity:+.3f}"
+    assert shown["ensemble cosine (mean of the prompts)"] == f"{why.similarity:+.3f}"
+    assert shown["score (softmax)"] == f"{why.score:.3f}"
+    assert shown["threshold (the set's)"] == f"{why.threshold:.3f}" == "0.000"
+    assert shown["floor"] == f"{why.floor:+.3f}" == "-1.000"
+    assert "dog" in tags.why_title.text()
+    assert "gives this tag" in tags.why_title.text()

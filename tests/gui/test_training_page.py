@@ -1,0 +1,166 @@
+"""The Training page as a user works it: choose albums, train, watch the plot, see before and
+after, cancel, and switch the library to the new model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photoclip.cli import drive
+from photoclip.core.library import Library
+from photoclip.core.training import registry
+from photoclip.gui.main_window import MainWindow
+from photoclip.gui.views.training import TrainingPage
+
+COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220)}
+
+
+def _albums(root: Path, colours: dict[str, tuple[int, int, int]], per_album: int = 8) -> Path:
+    """root/<colour>/*.jpg: a colour patch on a noisy grey background."""
+    rng = np.random.default_rng(0)
+    for name, rgb in colours.items():
+        (root / name).mkdir(parents=True)
+        for i in range(per_album):
+            pixels = rng.normal(128, 20, (80, 96, 3))
+            y, x = rng.integers(0, 40, 2)
+            pixels[y : y + 40, x : x + 50] = rgb
+            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
+                root / name / f"{i}.jpg", quality=90)
+    return root
+
+
+@pytest.fixture
+def albums(tmp_path) -> Path:
+    return _albums(tmp_path / "albums", COLOURS)
+
+
+@pytest.fixture
+def library(tmp_path, tiny_clip_dir):
+    lib = Library(tmp_path / "library", model=str(tiny_clip_dir))
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def page(qtbot, library):
+    widget = TrainingPage(library)
+    qtbot.addWidget(widget)
+    widget.resize(1280, 760)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+def _short(page: TrainingPage, albums: Path, epochs: int = 2) -> None:
+    page.set_albums_folder(str(albums))
+    page.epochs.setValue(epochs)
+    page.batch_size.setValue(8)
+
+
+def test_train_see_the_figures_and_use_the_model_in_the_window(qtbot, library, albums,
+                                                               tmp_path, tiny_clip_dir):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in COLOURS:
+        (photos / f"{name}.jpg").write_bytes((albums / name / "0.jpg").read_bytes())
+    library.add_roots([str(photos)])
+    drive(library.indexer().run())
+
+    win = MainWindow(library=library, watch_options={"audit_s": None})
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.model_ready, timeout=60_000):
+        pass
+    page = win.training_page
+    win.pages.setCurrentWidget(page)
+    _short(page, albums)
+    qtbot.waitUntil(lambda: "3 labels, 24 photos" in page.source_summary.text(),
+                    timeout=10_000)
+    assert page.models_table.item(0, 2).text() == "in use"
+
+    with qtbot.waitSignal(page.training_finished, timeout=120_000) as finished:
+        page.start_button.click()
+        assert page.cancel_button.isEnabled()
+        assert not page.start_button.isEnabled()
+    assert finished.args == [True]
+    # 18 training photos, batches of 8: 2 steps an epoch, accuracy after each epoch.
+    assert len(page.plot.series["loss"].points) == 4
+    assert [x for x, _ in page.plot.series["held-out accuracy"].points] == [2.0, 4.0]
+    result = page.result
+    assert result is not None
+    assert page.figures[("zero_shot_accuracy", "before")].text() == (
+        f"{result.before.zero_shot_accuracy:.3f}")
+    assert page.figures[("zero_shot_accuracy", "after")].text() == (
+        f"{result.after.zero_shot_accuracy:.3f}")
+    assert "→" in page.phase_label.text()
+    assert "3 held-out photos" in page.results_note.text()
+    assert page.use_button.isEnabled()
+    assert registry.find(library.catalog, "albums") is not None
+
+    with qtbot.waitSignal(page.model_switched, timeout=120_000):
+        page.use_button.click()
+    assert library.settings.model == result.path
+    assert "now uses albums" in page.phase_label.text()
+    assert not page.use_button.isEnabled()  # already in use
+    in_use = [page.models_table.item(r, 0).text() for r in range(page.models_table.rowCount())
+              if page.models_table.item(r, 2).text() == "in use"]
+    assert in_use == ["albums"]
+    # The window reloads the model and searches with the new one.
+    with qtbot.waitSignal(win.model_ready, timeout=60_000):
+        pass
+    assert library.encoder.model_id == result.path
+    win.pages.setCurrentIndex(0)
+    with qtbot.waitSignal(win.search_done, timeout=30_000) as searched:
+        win.search_field.setText("red")
+        win.run_search()
+    assert searched.args == [3]
+    win.close()
+
+
+def test_cancel_stops_training_and_keeps_the_library_model(qtbot, page, albums, tiny_clip_dir):
+    _short(page, albums, epochs=500)
+    with qtbot.waitSignal(page.training_finished, timeout=120_000) as finished:
+        page.start_button.click()
+        qtbot.waitUntil(lambda: len(page.plot.series["loss"].points) > 0, timeout=60_000)
+        page.cancel_button.click()
+    assert finished.args == [False]
+    assert page.result is None
+    assert "stopped" in page.message_label.text().lower()
+    assert "unchanged" in page.message_label.text()
+    assert not page.use_button.isEnabled()
+    assert page.start_button.isEnabled()
+    assert page.library.settings.model == str(tiny_clip_dir)
+    assert registry.find(page.library.catalog, "albums") is None
+    assert len(page.plot.series["loss"].points) < 100
+
+
+def test_bad_choices_are_explained_in_the_page(qtbot, page, albums, tmp_path):
+    page.start_button.click()  # no folder chosen yet
+    assert "Choose a folder" in page.message_label.text()
+
+    _short(page, albums)
+    page.lr_edit.setText("fast")
+    page.start_button.click()
+    assert "not a number" in page.message_label.text()
+    page.lr_edit.setText("")
+    page.name_edit.setText("my model!")
+    page.start_button.click()
+    assert "cannot name a model" in page.message_label.text()
+    page.name_edit.setText("")
+    assert not page.busy
+
+    one = _albums(tmp_path / "one", {"red": (220, 40, 40)})
+    page.set_albums_folder(str(one))
+    qtbot.waitUntil(lambda: "at least 2" in page.source_summary.text(), timeout=10_000)
+    with qtbot.waitSignal(page.training_finished, timeout=30_000) as finished:
+        page.start_button.click()
+    assert finished.args == [False]
+    assert "at least 2" in page.message_label.text()
+    assert page.message_label.text().startswith("⚠")
+
+    page.set_radio.setChecked(True)  # no label sets in this library
+    qtbot.waitUntil(lambda: "no label set" in page.source_summary.text().lower(),
+                    timeout=10_000)
