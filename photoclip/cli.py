@@ -224,6 +224,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("photoclip: interrupted; work done so far is kept (run `photoclip index` to "
               "finish).", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:
+        from photoclip.core.catalog.storage import storage_error
+
+        mapped = storage_error(exc, None)  # a full or read-only disk, wherever it hit
+        if mapped is not None:
+            return _fail(args, str(mapped), EXIT_FAIL)
+        return _fail(args, f"unexpected error: {type(exc).__name__}: {exc} "
+                     "(run again with --debug for details)", EXIT_FAIL)
     except Exception as exc:  # the promise is one line, not a traceback, unless --debug
         return _fail(args, f"unexpected error: {type(exc).__name__}: {exc} "
                      "(run again with --debug for details)", EXIT_FAIL)
@@ -239,8 +247,11 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 def _open(args: argparse.Namespace) -> Any:
     from photoclip.core.library import Library
 
-    return Library(args.library, model=args.model, device=args.device,
-                   progress=None if args.json else _note)
+    lib = Library(args.library, model=args.model, device=args.device,
+                  progress=None if args.json else _note)
+    for notice in lib.notices:  # a restored catalog, a read-only library: said once, here
+        print(f"photoclip: note: {notice}", file=sys.stderr)
+    return lib
 
 
 def _note(message: str) -> None:
@@ -395,9 +406,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from photoclip.core.indexer import failure_summary
+
     with _open(args) as lib:
         st = lib.status()
-        failures = lib.catalog.failures(limit=10)
+        groups = failure_summary(lib.catalog, examples=3)
+        st["failures"] = [{"reason": g.reason, "count": g.count, "examples": g.examples}
+                          for g in groups]
 
         def text() -> str:
             lines = [f"library: {st['library']}", f"model:   {st['model']}",
@@ -405,13 +420,32 @@ def cmd_status(args: argparse.Namespace) -> int:
                      f"{st['failed']} failed", "folders:"]
             lines += [f"  {r}" + (" (offline)" if r in st["offline_roots"] else "")
                       for r in st["roots"]] or ["  (none: add one with `photoclip add FOLDER`)"]
-            if failures:
-                lines.append("failures:")
-                lines += [f"  {p}: {e}" for p, e in failures]
-            return "\n".join(lines)
+            if groups:
+                lines.append("failed files, by reason:")
+                width = len(str(groups[0].count))
+                for g in groups:
+                    lines.append(f"  {g.count:>{width}}  {g.reason}")
+                    lines += [f"  {'':>{width}}    {p}" for p in g.examples]
+                    if g.count > len(g.examples):
+                        lines.append(f"  {'':>{width}}    ... and {g.count - len(g.examples)} "
+                                     "more")
+            return _printable("\n".join(lines))
 
         _out(args, st, text)
     return EXIT_OK
+
+
+def _printable(text: str) -> str:
+    """Text the terminal's encoding can show: a path in a script it lacks prints escaped
+    instead of failing the command (JSON output is ASCII-escaped anyway)."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        pass
+    return text
 
 
 def _results(args: argparse.Namespace, hits: Any) -> None:

@@ -38,3 +38,31 @@ class QueryError(PhotoclipError):
 
 class LabelSetError(PhotoclipError):
     """A label set, label file or prompt template is malformed or names something unknown."""
+
+
+class StorageError(CatalogError):
+    """The disk under the library refuses writes: full, or read-only. Reading still works."""
+
+
+class DiskFullError(StorageError):
+    """No space left where the library (or a sidecar) is written; nothing was half-written."""
+
+    def __init__(self, where: object = None) -> None:
+        place = f" ({where})" if where else ""
+        super().__init__(
+            f"the disk holding the library{place} is full: free space or move the library "
+            "with --library"
+        )
+        self.where = where
+
+
+class ReadOnlyLibraryError(StorageError):
+    """The library is on a read-only disk or folder: search works, changes are refused."""
+
+    def __init__(self, where: object = None) -> None:
+        place = f" {where}" if where else ""
+        super().__init__(
+            f"the library{place} is read-only (read-only disk or no write permission): "
+            "search works, changes are refused; make it writable or use --library"
+        )
+        self.where = where

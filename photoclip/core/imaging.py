@@ -2,21 +2,29 @@
 
 The indexer decodes many files at once from worker threads, and each result only feeds a
 224-px CLIP crop and a 256-px thumbnail, so decoding aims for "just big enough": JPEGs are
-DCT-scaled by libjpeg while decoding and everything else is box-reduced right after.
+DCT-scaled by libjpeg while decoding and everything else is box-reduced right after. Camera RAW
+files give their embedded JPEG preview (rawpy, the optional `raw` extra).
+
+Anything a user's folders may hold is expected here: truncated, hostile or mislabelled files,
+FIFOs and devices named like photos. Every failure is an ImageError with a reason a user can
+read; nothing is opened that could block (see open_regular).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import functools
 import io
 import logging
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError, features
@@ -46,7 +54,26 @@ if features.check_module("avif"):
     _FORMATS.append("AVIF")
     _EXTENSIONS.add(".avif")
 
+# Camera RAW: decoded through their embedded preview by rawpy (LibRaw), the `raw` extra. They are
+# listed whether or not rawpy is installed, so that without it each is recorded once with a
+# reason naming the extra rather than silently ignored. Left out: ".raw" (mostly not photos)
+# and ".x3f" (LibRaw dropped Sigma's format).
+RAW_EXTENSIONS: frozenset[str] = frozenset({
+    ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf",
+    ".rw2", ".rwl", ".pef", ".srw", ".3fr", ".erf", ".kdc", ".dcr", ".mrw", ".mos", ".iiq",
+})
+_EXTENSIONS |= RAW_EXTENSIONS
+
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(_EXTENSIONS)
+
+# The reason a RAW file fails without rawpy; the indexer retries exactly these once rawpy is
+# there (installing the extra changes no file, so the usual "retry when it changes" would not).
+RAW_NEEDS_EXTRA = "camera RAW needs the optional extra: pip install 'photoclip[raw]'"
+
+# Largest image we decode, in pixels after JPEG DCT scaling: Pillow's own default refusal
+# threshold (2 x MAX_IMAGE_PIXELS), kept even if something in the process raised or disabled
+# Image.MAX_IMAGE_PIXELS. At 4 bytes a pixel that is ~700 MB for one decode thread.
+MAX_DECODED_PIXELS = 178_956_970
 
 _ORIENTATION_TAG = 0x0112
 _EXIF_IFD = 0x8769
@@ -83,13 +110,77 @@ def is_image_path(path: str | os.PathLike[str]) -> bool:
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
 
 
+def is_raw_path(path: str | os.PathLike[str]) -> bool:
+    return os.path.splitext(os.fspath(path))[1].lower() in RAW_EXTENSIONS
+
+
+@functools.cache
+def raw_supported() -> bool:
+    """Whether rawpy (the `raw` extra) can be imported."""
+    try:
+        import rawpy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class NotRegularFileError(OSError):
+    """A path names a FIFO, socket or device: never opened, since reading one can block."""
+
+
+def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a regular file for reading without ever blocking on a FIFO or device.
+
+    stat() first, so a FIFO or device is refused without being opened (opening a FIFO blocks
+    until a writer comes, opening a tape drive may rewind it); then open non-blocking and check
+    the descriptor again, in case the path was swapped in between. Raises OSError:
+    FileNotFoundError, IsADirectoryError, PermissionError, NotRegularFileError, ...
+    """
+    st = os.stat(path)
+    _require_regular(path, st.st_mode)
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+             | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, flags)
+    try:
+        _require_regular(path, os.fstat(fd).st_mode)
+        # O_NONBLOCK has no effect on regular files, so reads behave as usual.
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _require_regular(path: str | os.PathLike[str], mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file", os.fspath(path))
+    raise NotRegularFileError(
+        errno.EINVAL, "not a regular file (a FIFO, socket or device)", os.fspath(path))
+
+
+def read_error_reason(exc: OSError) -> str:
+    """A user's words for why a file could not be opened or read."""
+    if isinstance(exc, NotRegularFileError):
+        return "not a regular file (a FIFO, socket or device)"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory, not a file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return f"cannot read file ({exc.strerror or exc})"
+
+
 def decode(
     source: str | os.PathLike[str] | bytes, min_side: int = 224, *, name: str | None = None
 ) -> Decoded:
     """Decode a photo to an upright RGB image whose shortest side is in [min_side, ~2*min_side].
 
     Images smaller than `min_side` are returned at their own size, never upscaled.
-    Raises ImageError for anything that is not a readable image.
+    Raises ImageError for anything that is not a readable image. A camera RAW (known by the
+    extension of the path, or of `name` for bytes) gives its embedded preview, with width and
+    height those of the sensor's image.
     """
     if min_side < 1:
         raise ValueError(f"min_side must be positive, got {min_side}")
@@ -98,19 +189,15 @@ def decode(
         label: object = name if name is not None else "<bytes>"
         if len(source) == 0:
             raise ImageError(label, "empty file (0 bytes)")
+        if name is not None and is_raw_path(name):
+            return _decode_raw(bytes(source), label, min_side)
         return _decode_stream(io.BytesIO(source), label, min_side)
 
     label = os.fspath(source)
     try:
-        fp = open(source, "rb")  # noqa: SIM115 -- closed below; open errors need their own reasons
-    except FileNotFoundError:
-        raise ImageError(label, "file not found") from None
-    except IsADirectoryError:
-        raise ImageError(label, "is a directory, not a file") from None
-    except PermissionError:
-        raise ImageError(label, "permission denied") from None
+        fp = open_regular(source)
     except OSError as exc:
-        raise ImageError(label, f"cannot read file ({exc.strerror or exc})") from None
+        raise ImageError(label, read_error_reason(exc)) from None
     with fp:
         try:
             empty = os.fstat(fp.fileno()).st_size == 0
@@ -118,6 +205,8 @@ def decode(
             empty = False
         if empty:
             raise ImageError(label, "empty file (0 bytes)")
+        if is_raw_path(label):
+            return _decode_raw(fp, label, min_side)
         return _decode_stream(fp, label, min_side)
 
 
@@ -157,9 +246,15 @@ def save_thumbnail(image: Image.Image, dest: Path, size: int = 256) -> None:
 # --- internals ------------------------------------------------------------------------------
 
 
-def _decode_stream(fp: IO[bytes], label: object, min_side: int) -> Decoded:
+def _decode_stream(
+    fp: IO[bytes],
+    label: object,
+    min_side: int,
+    formats: tuple[str, ...] | None = None,
+    default_orientation: int = 1,
+) -> Decoded:
     try:
-        img = Image.open(fp, formats=_open_formats())
+        img = Image.open(fp, formats=formats or _open_formats())
     except Exception as exc:
         raise ImageError(label, _reason(exc)) from exc
 
@@ -169,10 +264,13 @@ def _decode_stream(fp: IO[bytes], label: object, min_side: int) -> Decoded:
             # Both sides must stay >= min_side, so the choice of scale does not depend on
             # the EXIF orientation applied later.
             img.draft("RGB", (min_side, min_side))
+        _check_pixels(img.size, (stored_w, stored_h), label)
         img.load()
         # EXIF is read after load(): PNG may keep its eXIf chunk after the pixel data.
         exif = _read_exif(img, label)
         orientation = _orientation(exif)
+        if orientation == 1:
+            orientation = default_orientation
         taken_at = _taken_at(exif)
         # Shrink before converting when the mode allows it: fewer pixels to convert.
         out = _shrink(img, min_side) if img.mode in _REDUCIBLE_MODES else img
@@ -180,11 +278,108 @@ def _decode_stream(fp: IO[bytes], label: object, min_side: int) -> Decoded:
         method = _TRANSPOSE.get(orientation)
         if method is not None:
             out = out.transpose(method)
+    except ImageError:
+        raise
     except Exception as exc:
         raise ImageError(label, _reason(exc)) from exc
 
     width, height = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
     return Decoded(image=out, width=width, height=height, taken_at=taken_at)
+
+
+def _check_pixels(decoded: tuple[int, int], stored: tuple[int, int], label: object) -> None:
+    if decoded[0] * decoded[1] > MAX_DECODED_PIXELS:
+        raise ImageError(label, f"image too large ({stored[0] * stored[1]} pixels)")
+
+
+# LibRaw's `flip` (dcraw's) as the EXIF orientation it stands for.
+_FLIP_TO_ORIENTATION = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
+
+
+def _decode_raw(source: bytes | IO[bytes], label: object, min_side: int) -> Decoded:
+    """A camera RAW through its embedded preview (the camera's own rendering, already at a
+    useful size: decoding the sensor data would take seconds per photo for no better result).
+    """
+    if not raw_supported():
+        raise ImageError(label, RAW_NEEDS_EXTRA)
+    import rawpy
+
+    data = source if isinstance(source, bytes) else source.read()
+    try:
+        with rawpy.imread(io.BytesIO(data)) as raw:
+            sizes = raw.sizes
+            orientation = _FLIP_TO_ORIENTATION.get(int(sizes.flip), 1)
+            full = (int(sizes.width), int(sizes.height))
+            try:
+                thumb: Any = raw.extract_thumb()
+            except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+                thumb = None
+            decoded: Decoded | None = None
+            if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
+                try:
+                    # The preview is usually stored unrotated; its own EXIF orientation, when
+                    # it has one, wins over the RAW's.
+                    decoded = _decode_stream(io.BytesIO(thumb.data), label, min_side,
+                                             formats=("JPEG",), default_orientation=orientation)
+                except ImageError as exc:
+                    logger.debug("%s: unusable RAW preview (%s)", label, exc.reason)
+                    thumb = None
+                if decoded is not None and min(decoded.image.size) < min(min_side, *full):
+                    # A thumbnail-sized preview (some older cameras) is too small to embed
+                    # well: develop the sensor data instead.
+                    decoded, thumb = None, None
+            if decoded is None:
+                decoded = _decode_raw_pixels(raw, thumb, label, min_side, orientation)
+    except ImageError:
+        raise
+    except rawpy.LibRawError as exc:
+        detail = exc.args[0] if exc.args else ""
+        if isinstance(detail, bytes):  # LibRaw's messages arrive as bytes
+            detail = detail.decode("utf-8", "replace")
+        reason = str(detail).strip() or type(exc).__name__
+        raise ImageError(label, f"cannot decode camera RAW ({reason})") from exc
+    except Exception as exc:
+        raise ImageError(label, _reason(exc)) from exc
+
+    if full[0] > 0 and full[1] > 0:
+        # The sensor's size, turned the way the preview came out (upright).
+        w, h = full
+        if (decoded.width >= decoded.height) != (w >= h):
+            w, h = h, w
+        decoded = dataclasses.replace(decoded, width=w, height=h)
+    if decoded.taken_at is None:
+        decoded = dataclasses.replace(decoded, taken_at=_raw_taken_at(data))
+    return decoded
+
+
+def _decode_raw_pixels(raw: Any, thumb: Any, label: object, min_side: int,
+                       orientation: int) -> Decoded:
+    """No usable JPEG preview: a bitmap preview, else the sensor data at half size."""
+    import rawpy
+
+    if thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
+        img = Image.fromarray(thumb.data)
+        method = _TRANSPOSE.get(orientation)  # a bitmap preview is unrotated, like a JPEG one
+    else:
+        sizes = raw.sizes
+        _check_pixels((sizes.iwidth, sizes.iheight), (sizes.width, sizes.height), label)
+        img = Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8))
+        method = None  # LibRaw applied the flip itself
+    out = _shrink(_to_rgb(_shrink(img, min_side)), min_side)
+    if method is not None:
+        out = out.transpose(method)
+    w, h = img.size
+    return Decoded(image=out, width=w, height=h, taken_at=None)
+
+
+def _raw_taken_at(data: bytes) -> str | None:
+    """Most RAW formats are TIFF underneath: read the date from their first IFD's EXIF (the
+    tags only; no pixels are decoded)."""
+    try:
+        with Image.open(io.BytesIO(data), formats=("TIFF",)) as img:
+            return _taken_at(img.getexif())
+    except Exception:
+        return None
 
 
 @functools.cache

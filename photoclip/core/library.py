@@ -15,8 +15,9 @@ from typing import Any
 
 from photoclip.config import ENV_MODEL, ENV_PRECISION, LibraryPaths, Settings, library_dir
 from photoclip.core.catalog import Catalog
+from photoclip.core.catalog.storage import remove_stale_temps
 from photoclip.core.encoder import ClipEncoder, Encoder, resolve_device
-from photoclip.core.errors import NotFoundError, PhotoclipError
+from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
 from photoclip.core.indexer import Indexer
 from photoclip.core.search import Searcher
 from photoclip.core.tagging import SidecarWriter, Tagger
@@ -49,9 +50,19 @@ class Library:
         if device and device != self.settings.device:
             self.settings.device = device
             changed = True
-        if changed or not self.paths.settings.exists():
-            self.settings.save(self.paths.settings)
         self.catalog = Catalog(self.paths.catalog, backup_dir=self.paths.backups)
+        # What the user should hear about this open, once (a restored catalog, read-only...).
+        self.notices: list[str] = list(self.catalog.notices)
+        if not self.catalog.read_only:  # settings.json temp files of a killed process
+            remove_stale_temps(self.paths.root, lambda target: target == "settings.json")
+        if (changed or not self.paths.settings.exists()) and not self.catalog.read_only:
+            self.save_settings()
+        if self.catalog.broken_copy is not None:
+            # The catalog went back in time, so photo ids in the vector files may now name other
+            # photos: they are caches, rebuilt from the catalog when next needed.
+            for cache in (self.paths.vectors, self.paths.pending_vectors):
+                for path in (cache, Path(f"{cache}.meta.json")):
+                    path.unlink(missing_ok=True)
         self._encoder = encoder
         self._progress = progress
         self._vectors: VectorIndex | None = None
@@ -88,7 +99,7 @@ class Library:
                 self._progress("measuring the CPU fast path for this model (once) ...")
             choice = calibrate(model, progress=self._progress).choice
             self.settings.fast_path[model] = choice
-            self.settings.save(self.paths.settings)
+            self.save_settings()
         return choice
 
     @property
@@ -96,16 +107,29 @@ class Library:
         """The ANN index for the current model, healed from the catalog if it drifted."""
         if self._vectors is None:
             enc = self.encoder
-            vecs = VectorIndex(self.paths.vectors, enc.dim, enc.model_id)
-            added, removed = vecs.sync(
-                self.catalog.embedding_ids(enc.model_id),
-                lambda ids: self.catalog.get_embeddings(enc.model_id, ids, enc.dim),
-            )
-            if added or removed:
-                log.info("vector index resynced: +%d -%d", added, removed)
-                vecs.save()
+            vecs = open_vectors(self.catalog, self.paths.vectors, enc.dim, enc.model_id)
+            if vecs.dirty:
+                self._save_vectors(vecs)
             self._vectors = vecs
         return self._vectors
+
+    def _save_vectors(self, vecs: VectorIndex) -> None:
+        """Save the vector cache where it can be; on a full or read-only disk it stays in
+        memory (search works) and is rebuilt from the catalog next time."""
+        try:
+            vecs.save()
+        except (StorageError, OSError) as exc:
+            log.warning("vector cache %s not saved (%s); it is rebuilt from the catalog next "
+                        "time", vecs.path, exc)
+
+    def save_settings(self) -> None:
+        """settings.json, written atomically; a disk that refuses only costs a warning (the
+        settings hold for this session)."""
+        try:
+            self.settings.save(self.paths.settings)
+        except OSError as exc:
+            log.warning("settings not saved to %s: %s", self.paths.settings,
+                        exc.strerror or exc)
 
     def indexer(self) -> Indexer:
         return Indexer(
@@ -172,9 +196,7 @@ class Library:
             return
         self.settings.pending_model = target
         self.settings.save(self.paths.settings)
-        pending = VectorIndex(self.paths.pending_vectors, encoder.dim, target)
-        pending.sync(self.catalog.embedding_ids(target),
-                     lambda ids: self.catalog.get_embeddings(target, ids, encoder.dim))
+        pending = open_vectors(self.catalog, self.paths.pending_vectors, encoder.dim, target)
         # No tagging hook: auto tags follow the model in use, which is still the old one.
         indexer = Indexer(self.catalog, encoder, pending, thumbnails=self.paths.thumbnails,
                           batch_size=self.settings.batch_size,
@@ -254,7 +276,7 @@ class Library:
 
     def close(self) -> None:
         if self._vectors is not None:
-            self._vectors.save()
+            self._save_vectors(self._vectors)
         self.catalog.close()
 
     def __enter__(self) -> Library:
@@ -262,6 +284,29 @@ class Library:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_vectors(catalog: Catalog, path: Path, dim: int, model_id: str) -> VectorIndex:
+    """The vector cache at `path`, brought in line with the catalog: ids it lacks or should not
+    have, and vectors the catalog changed since the file was saved (a crash after a re-embed).
+    A file that claims changes the catalog never made (the catalog was restored from a backup
+    or replaced) is rebuilt whole."""
+    seq = catalog.embedding_seq()
+    vecs = VectorIndex(path, dim, model_id)
+    if vecs.seq > seq:
+        log.warning("vector cache %s is ahead of the catalog (change %d vs %d): rebuilding it",
+                    path, vecs.seq, seq)
+        vecs.reset()
+    changed = catalog.embedding_ids_since(model_id, vecs.seq) if vecs.seq < seq else None
+    added, removed = vecs.sync(
+        catalog.embedding_ids(model_id),
+        lambda ids: catalog.get_embeddings(model_id, ids, dim),
+        changed=changed,
+        seq=seq,
+    )
+    if added or removed:
+        log.info("vector index %s resynced: +%d -%d", path.name, added, removed)
+    return vecs
 
 
 def _loaded(enc: Encoder) -> bool:

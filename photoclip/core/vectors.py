@@ -19,13 +19,10 @@ hnswlib facts this module leans on (checked against hnswlib 0.8.0):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import tempfile
 import threading
-import time
 import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
@@ -33,6 +30,17 @@ from typing import Any
 
 import hnswlib
 import numpy as np
+
+from photoclip.core.catalog.storage import (
+    STALE_TEMP_AGE_S,
+    atomic_write,
+    free_bytes,
+    fsync_dir,
+    remove_stale_temps,
+    storage_error,
+    temp_path,
+)
+from photoclip.core.errors import DiskFullError
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +61,13 @@ EF_RETRIES = 3  # each retry quadruples ef; three reach ef >= 64 * 64, a near-ex
 EXACT_COST_PER_VECTOR = 40.0  # get_items per vector, in visits, fitted for CLIP dims 512-768
 FILTERED_VISITS_PER_EF = 3.0  # nodes a filtered walk touches per (ef * live / allowed)
 
-STALE_TMP_AGE_S = 3600  # a save takes seconds; an older temp file is debris from a crash
+STALE_TMP_AGE_S = STALE_TEMP_AGE_S  # a save takes seconds; an older temp file is crash debris
+# hnswlib writes its file with an unchecked std::ofstream: on a full disk it leaves a short file
+# and reports nothing. So a save first wants the file's estimated size free plus this much (room
+# for the catalog's next commits), and afterwards checks the file is at least as long as its
+# fixed-size part must be.
+SAVE_HEADROOM = 1 << 20
+_HEADER_BYTES = 96  # hnswlib 0.8 saveIndex: 6 size_t, 2 ints, 3 size_t, a double, a size_t
 
 
 class VectorIndex:
@@ -79,6 +93,9 @@ class VectorIndex:
         self._maybe_dead: set[int] = set()
         self._version = 0
         self._saved_version = 0
+        # The catalog's embedding change number (Catalog.embedding_seq) this index has caught
+        # up with: after a crash, rows changed since are refreshed, not only missing ids.
+        self._seq = 0
         self._index: Any = None
         self.needs_rebuild = True
         self._remove_stale_temps()
@@ -102,6 +119,11 @@ class VectorIndex:
             return False
         with self._lock:
             return int(photo_id) in self._live
+
+    @property
+    def seq(self) -> int:
+        with self._lock:
+            return self._seq
 
     @property
     def dirty(self) -> bool:
@@ -157,8 +179,11 @@ class VectorIndex:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def add(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray) -> None:
-        """Insert or replace vectors; a repeated id in one call keeps its last vector."""
+    def add(
+        self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray, seq: int | None = None
+    ) -> None:
+        """Insert or replace vectors; a repeated id in one call keeps its last vector. `seq` is
+        the catalog change number these vectors were stored under (Catalog.put_embeddings)."""
         id_arr = np.asarray(ids, dtype=np.int64).reshape(-1)
         vecs = np.asarray(vectors, dtype=np.float32)
         if vecs.ndim != 2 or vecs.shape != (len(id_arr), self.dim):
@@ -167,6 +192,9 @@ class VectorIndex:
             )
         if len(id_arr) == 0:
             return
+        if seq is not None:
+            with self._lock:
+                self._seq = max(self._seq, seq)
         if (id_arr < 0).any():
             raise ValueError("photo ids must be non-negative")
         if not np.isfinite(vecs).all():
@@ -214,20 +242,39 @@ class VectorIndex:
                     self._maybe_dead.add(label)
                     self._version += 1
 
+    def reset(self) -> None:
+        """Forget every vector (the next sync refills from the catalog); the file is
+        overwritten at the next save."""
+        with self._lock:
+            self._index = self._new_index()
+            self._live.clear()
+            self._maybe_dead.clear()
+            self._seq = 0
+            self._version += 1
+
     def sync(
-        self, catalog_ids: np.ndarray, fetch: Callable[[np.ndarray], np.ndarray]
+        self,
+        catalog_ids: np.ndarray,
+        fetch: Callable[[np.ndarray], np.ndarray],
+        changed: np.ndarray | None = None,
+        seq: int | None = None,
     ) -> tuple[int, int]:
         """Make the index hold exactly `catalog_ids`; returns (added, removed).
 
         `fetch(ids)` returns the catalog's vectors for those ids, (len(ids), dim), and is called
-        without the lock held, in ascending chunks of at most SYNC_CHUNK ids. Meant for open
-        time: an id another thread adds or removes meanwhile may be undone.
+        without the lock held, in ascending chunks of at most SYNC_CHUNK ids. `changed` are ids
+        whose vectors the catalog changed since `self.seq` (re-embedded, or an id reused): they
+        are fetched again even when present; `seq` is the catalog's change number now. Meant for
+        open time: an id another thread adds or removes meanwhile may be undone.
         """
         wanted = np.unique(np.asarray(catalog_ids, dtype=np.int64).reshape(-1))
         with self._lock:
             have = self.ids()
             extra = np.setdiff1d(have, wanted, assume_unique=True)
             missing = np.setdiff1d(wanted, have, assume_unique=True)
+            if changed is not None and len(changed):
+                stale = np.intersect1d(np.asarray(changed, dtype=np.int64), have)
+                missing = np.union1d(missing, np.intersect1d(stale, wanted))
             self.remove(extra.tolist())
         for start in range(0, len(missing), SYNC_CHUNK):
             chunk = missing[start : start + SYNC_CHUNK]
@@ -237,6 +284,9 @@ class VectorIndex:
                     f"fetch returned shape {vecs.shape} for {len(chunk)} ids of dim {self.dim}"
                 )
             self.add(chunk, vecs)
+        if seq is not None:
+            with self._lock:
+                self._seq = seq
         self.needs_rebuild = False
         if len(missing) or len(extra):
             log.info(
@@ -263,9 +313,15 @@ class VectorIndex:
                     "count": len(self._live),
                     "slots": self._index.get_current_count(),
                     "deleted": sorted(self._maybe_dead),
+                    "seq": self._seq,
                 }
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = _temp_path(self.path)
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    self._check_room(meta["slots"])
+                    tmp = temp_path(self.path)
+                except OSError as exc:
+                    _raise_storage(exc, self.path.parent)
+                    raise
                 try:
                     # Under the lock: hnswlib serialises the graph as it is at this moment.
                     self._index.save_index(str(tmp))
@@ -274,19 +330,37 @@ class VectorIndex:
                     raise
             try:
                 meta["bytes"], meta["crc32"] = _checksum(tmp, fsync=True)
+                if meta["bytes"] < self._min_file_bytes(meta["slots"]):
+                    raise DiskFullError(self.path.parent)  # hnswlib's silent short write
                 os.replace(tmp, self.path)
+                # Written after the index: a crash in between leaves a meta whose checksum does
+                # not match, which reads as "rebuild", never as "trust the wrong vectors".
+                atomic_write(self.meta_path, json.dumps(meta, separators=(",", ":")).encode())
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                _raise_storage(exc, self.path.parent)
+                raise
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-            # Written after the index: a crash in between leaves a meta whose checksum does not
-            # match, which reads as "rebuild", never as "trust the wrong vectors".
-            _atomic_write(self.meta_path, json.dumps(meta, separators=(",", ":")).encode())
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
             with self._lock:
                 self._saved_version = version
         log.debug("Saved vector index %s (%d vectors)", self.path, meta["count"])
 
     # -- internals ----------------------------------------------------------------------------
+
+    def _min_file_bytes(self, slots: int) -> int:
+        """hnswlib's file holds, per slot, its level-0 links (2M + 1 ints), vector, label and
+        the length of its upper-level links: anything shorter was cut off."""
+        return _HEADER_BYTES + slots * ((2 * M + 1) * 4 + 4 * self.dim + 8 + 4)
+
+    def _check_room(self, slots: int) -> None:
+        free = free_bytes(self.path.parent)
+        # Upper-level links add ~1/M of the slots' (M + 1) ints: a few bytes a slot.
+        need = self._min_file_bytes(slots) + slots * 8 + SAVE_HEADROOM
+        if free is not None and free < need:
+            raise DiskFullError(self.path.parent)
 
     def _new_index(self, capacity: int = INITIAL_CAPACITY) -> Any:
         index = hnswlib.Index(space=SPACE, dim=self.dim)
@@ -366,6 +440,7 @@ class VectorIndex:
             count, slots = int(meta["count"]), int(meta["slots"])
             deleted = {int(i) for i in meta["deleted"]}
             size, crc = int(meta["bytes"]), int(meta["crc32"])
+            seq = int(meta.get("seq", 0))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("Vector index meta %s is unreadable (%s); rebuilding", self.meta_path, exc)
             return False
@@ -410,21 +485,16 @@ class VectorIndex:
         self._index = index
         self._live = labels - deleted
         self._maybe_dead = deleted
+        self._seq = seq
         self.needs_rebuild = False
         log.debug("Loaded vector index %s (%d vectors)", self.path, count)
         return True
 
     def _remove_stale_temps(self) -> None:
-        parent = self.path.parent
-        if not parent.is_dir():
-            return
-        cutoff = time.time() - STALE_TMP_AGE_S
-        for pattern in (f".{self.path.name}.*.tmp", f".{self.meta_path.name}.*.tmp"):
-            for tmp in parent.glob(pattern):
-                with contextlib.suppress(OSError):
-                    if tmp.stat().st_mtime < cutoff:
-                        tmp.unlink()
-                        log.info("Removed %s, left by an interrupted save", tmp)
+        """Temp files of a save that was killed (its process is gone) or is hours old."""
+        if self.path.parent.is_dir():
+            ours = {self.path.name, self.meta_path.name}
+            remove_stale_temps(self.path.parent, ours.__contains__)
 
 
 def _exact_is_cheaper(n_candidates: int, live: int, ef: int) -> bool:
@@ -439,10 +509,11 @@ def _exact_is_cheaper(n_candidates: int, live: int, ef: int) -> bool:
     return n_candidates * EXACT_COST_PER_VECTOR <= graph_visits
 
 
-def _temp_path(target: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return Path(name)
+def _raise_storage(exc: OSError, where: Path) -> None:
+    """A full or read-only disk becomes the error a user understands; others stay as they are."""
+    mapped = storage_error(exc, where)
+    if mapped is not None:
+        raise mapped from exc
 
 
 def _checksum(path: Path, fsync: bool = False) -> tuple[int, int]:
@@ -456,29 +527,3 @@ def _checksum(path: Path, fsync: bool = False) -> tuple[int, int]:
             crc = zlib.crc32(block, crc)
             size += len(block)
     return size, crc
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the renames durable; Windows cannot open a directory, and NTFS journals renames."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

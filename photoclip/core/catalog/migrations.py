@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from pathlib import Path
 
+from photoclip.core.catalog.backup import write_backup
 from photoclip.core.catalog.schema import LATEST_VERSION, MIGRATIONS
 from photoclip.core.errors import SchemaTooNewError
 
@@ -18,20 +18,9 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def backup_copy(conn: sqlite3.Connection, dest_dir: Path, version: int) -> Path:
-    """A consistent copy via SQLite's backup API (a plain file copy would miss the WAL)."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    dest = dest_dir / f"catalog-v{version}-{stamp}.sqlite3"
-    n = 1
-    while dest.exists():
-        dest = dest_dir / f"catalog-v{version}-{stamp}-{n}.sqlite3"
-        n += 1
-    target = sqlite3.connect(dest)
-    try:
-        conn.backup(target)
-    finally:
-        target.close()
-    return dest
+    """A consistent, checked copy via SQLite's backup API (a plain file copy would miss the
+    WAL), written through a temp file so a crash never leaves a half-made backup."""
+    return write_backup(conn, dest_dir, f"v{version}")
 
 
 def migrate(

@@ -106,6 +106,19 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE label_sets ADD COLUMN floor REAL;  -- NULL = the default floor
     """,
+    # v5: a change counter on embeddings. The vector file records the counter it has caught up
+    # with, so after a crash the embeddings that changed since (a re-embedded photo, an id
+    # reused by a new photo) are refreshed, not only the ids it lacks. A table, not max(seq):
+    # the counter must never go back when the newest rows are deleted.
+    """
+    ALTER TABLE embeddings ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX embeddings_seq ON embeddings(model, seq);
+    CREATE TABLE counters (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO counters(name, value) VALUES ('embedding_seq', 0);
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

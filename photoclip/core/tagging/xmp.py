@@ -12,11 +12,9 @@ external entities, and expat (>= 2.4, bundled with Python 3.11) refuses entity-e
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
-import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -24,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from photoclip.core.catalog import storage
 from photoclip.core.catalog.repo import Catalog, under
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.tagging.store import TagStore
@@ -202,30 +201,19 @@ def read_keywords(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over: a crash leaves old or new, never half."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Temp file in the same folder, fsync, rename over: a crash leaves old or new, never half.
+    The temp file's name (`.photo.jpg.xmp.<pid>.<random>.tmp`) is hidden, is no image and no
+    sidecar to any reader, and tells the next run whether its writer is gone."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            mode = os.stat(path).st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o644  # mkstemp makes 0600; a sidecar is as readable as the photo beside it
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    if os.name == "posix":  # make the rename itself durable
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        mode = os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        mode = 0o644  # mkstemp makes 0600; a sidecar is as readable as the photo beside it
+    storage.atomic_write(path, data, mode=mode)
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Temp sidecars in `folder` that a killed `xmp` run left (its process is gone)."""
+    return storage.remove_stale_temps(folder, lambda target: target.lower().endswith(".xmp"))
 
 
 def write_sidecar(path: Path, keywords: Sequence[str], hierarchical: Sequence[str]) -> bool:
@@ -291,6 +279,8 @@ class SidecarWriter:
         plan = self.plan(folder)
         total = len(plan)
         yield Progress("xmp", 0, total, message=f"{total} sidecars to check")
+        for parent in sorted({side.parent for side in plan}):
+            remove_stale_temps(parent)  # debris of a run that was killed mid-write
         for n, (side, tags) in enumerate(sorted(plan.items()), start=1):
             keywords = sorted({label for _, label in tags})
             hierarchical = sorted(f"{s}|{label}" for s, label in tags)
@@ -299,8 +289,20 @@ class SidecarWriter:
                     report.written += 1
                 else:
                     report.unchanged += 1
-            except (SidecarError, OSError) as exc:
-                reason = str(exc) if isinstance(exc, SidecarError) else (exc.strerror or str(exc))
+            except OSError as exc:
+                if storage.is_disk_full(exc):
+                    # Every further sidecar would fail the same way; the ones written are whole.
+                    report.seconds = time.monotonic() - started
+                    raise PhotoclipError(
+                        f"the disk holding {side.parent} is full: free space there, then run "
+                        f"`photoclip xmp` again ({report.written} sidecars were written, "
+                        "none half)") from exc
+                reason = exc.strerror or str(exc)
+                report.failed += 1
+                report.errors.append((str(side), reason))
+                log.warning("sidecar %s left alone: %s", side, reason)
+            except SidecarError as exc:
+                reason = str(exc)
                 report.failed += 1
                 report.errors.append((str(side), reason))
                 log.warning("sidecar %s left alone: %s", side, reason)
