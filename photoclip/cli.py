@@ -107,8 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=_positive_int, default=20, metavar="K")
     _cutoff_option(p, "0 = always K results")
     p = cmd("bench", "measure indexing and search speed on this machine (ratios, one run)")
-    p.add_argument("--photos", type=_positive_int, default=192, metavar="N",
-                   help="generated 12-MP JPEGs for the pipeline (default 192)")
+    p.add_argument("--photos", type=_positive_int, default=96, metavar="N",
+                   help="generated 12-MP JPEGs for the pipeline (default 96)")
+    p.add_argument("--rounds", type=_positive_int, default=3, metavar="N",
+                   help="interleaved rounds of model, decode and pipeline timing; the "
+                        "figures are their medians (default 3)")
     p.add_argument("--vectors", type=_positive_int, default=200_000, metavar="N",
                    help="synthetic CLIP-like vectors for the search benchmark (default 200000)")
     p.add_argument("--queries", type=_positive_int, default=200, metavar="N")
@@ -481,7 +484,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     model = args.model or Settings.load(library_dir(args.library) / "settings.json").model
     bench = Bench(model, device=args.device or "auto", photos=args.photos,
-                  vectors=args.vectors, queries=args.queries, batch_size=args.batch_size)
+                  vectors=args.vectors, queries=args.queries, batch_size=args.batch_size,
+                  rounds=args.rounds)
     for p in bench.run():
         if not args.json:
             print(f"[{p.done}/{p.total}] {p.message}", file=sys.stderr)
@@ -496,6 +500,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"index pipeline:    {r['pipeline_images_per_s']:.1f} photos/s = "
             f"{r['pipeline_efficiency']:.2f} of the {r['ideal_images_per_s']:.1f} the cores "
             f"allow; {r['pipeline_vs_model']:.2f} of model only",
+            "  per round:       " + ", ".join(f"{x['pipeline_efficiency']:.2f}"
+                                             for x in r["pipeline_rounds"]),
             f"CPU fast path:     {r['fast_path']} = {r['fast_path_vs_fp32']:.2f}x fp32, "
             f"min cosine {r['fast_path_cosine']:.4f}",
             f"search ({r['vectors']} vectors): ANN p95 {r['ann_p95_ms']:.2f} ms, "

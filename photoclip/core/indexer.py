@@ -12,6 +12,7 @@ its size or mtime changes. No one file can stall a run: each decode has a time l
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -30,6 +31,7 @@ from typing import IO
 import numpy as np
 
 from photoclip.core.catalog.repo import Catalog, FileState, PhotoRecord
+from photoclip.core.cpugate import CpuGate
 from photoclip.core.encoder import Encoder
 from photoclip.core.errors import ImageError
 from photoclip.core.imaging import (
@@ -313,7 +315,8 @@ class _DecodePool:
     which a concurrent.futures pool would (its threads are joined at exit).
     """
 
-    def __init__(self, workers: int, max_stuck: int) -> None:
+    def __init__(self, workers: int, max_stuck: int, gate: CpuGate | None = None) -> None:
+        self._gate = gate or CpuGate()
         self._jobs: queue.SimpleQueue[
             tuple[Future[_Result], Callable[[_Task], _Result], _Task] | None] = (
             queue.SimpleQueue())
@@ -375,16 +378,18 @@ class _DecodePool:
             if item is None:
                 break
             fut, fn, task = item
-            if not fut.set_running_or_notify_cancel():
-                continue  # cancelled while it waited
-            with self._lock:
-                self._running[fut] = (time.monotonic(), me)
-            try:
-                result = fn(task)
-            except BaseException as exc:
-                fut.set_exception(exc)
-            else:
-                fut.set_result(result)
+            # The model's turn on the CPU is not this file's time: its clock starts after.
+            with self._gate.shared():
+                if not fut.set_running_or_notify_cancel():
+                    continue  # cancelled while it waited
+                with self._lock:
+                    self._running[fut] = (time.monotonic(), me)
+                try:
+                    result = fn(task)
+                except BaseException as exc:
+                    fut.set_exception(exc)
+                else:
+                    fut.set_result(result)
             with self._lock:
                 del self._running[fut]
                 if fut in self._stuck:
@@ -422,6 +427,7 @@ class Indexer:
         self.decode_timeout = decode_timeout
         self.max_stuck = max(0, max_stuck)
         self.report = IndexReport()
+        self._gate = CpuGate()
         self._last_save = time.monotonic()
         # Photos update() added lately, by content hash: (photo id, when), oldest first.
         self._recent: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -832,7 +838,7 @@ class Indexer:
         batch: list[_Result] = []
         to_embed = 0  # results in `batch` with pixels
         done = 0
-        pool = _DecodePool(self.workers, self.max_stuck)
+        pool = _DecodePool(self.workers, self.max_stuck, self._gate)
         try:
             while True:
                 while len(pending) < ahead:
@@ -916,8 +922,13 @@ class Indexer:
     def _store(self, batch: list[_Result]) -> None:
         report = self.report
         good = [r for r in batch if r.pixels is not None]
-        vecs = (self.encoder.encode_images(np.stack([r.pixels for r in good]))  # type: ignore[misc]
-                if good else None)
+        vecs = None
+        if good:
+            pixels = np.stack([r.pixels for r in good])  # type: ignore[misc]
+            # On the CPU the model takes the cores alone (see cpugate); a GPU runs beside them.
+            on_cpu = getattr(self.encoder, "device", "cpu") == "cpu"
+            with self._gate.exclusive() if on_cpu else contextlib.nullcontext():
+                vecs = self.encoder.encode_images(pixels)
         ids: list[int] = []
         dropped: list[int] = []
         dropped_others: list[int] = []

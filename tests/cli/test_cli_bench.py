@@ -38,6 +38,10 @@ def test_bench_runs_end_to_end_and_emits_the_contract(capsys, tiny_clip_dir):
     # the pipeline cannot beat what model and decode allow together by much
     assert r["pipeline_images_per_s"] <= r["model_only_images_per_s"] * 1.5
     assert 0.5 <= r["ann_recall_at_10"] <= 1.0
+    # three interleaved rounds; the headline efficiency is their median
+    per_round = sorted(x["pipeline_efficiency"] for x in r["pipeline_rounds"])
+    assert len(per_round) == 3
+    assert r["pipeline_efficiency"] == per_round[1]
 
 
 def test_generated_photos_are_12mp_jpegs_that_draft_decode(tmp_path):
