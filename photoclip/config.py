@@ -124,6 +124,9 @@ class Settings:
     # Decode threads; 0 = as many as the machine has cores (decode and model share them).
     decode_workers: int = 0
     sidecar_style: str = "photo.jpg.xmp"  # or "photo.xmp"
+    # Seconds one file may take to read and decode before it is recorded as failed and the
+    # indexer moves on (a pathological file, a hung network drive); 0 = no limit.
+    decode_timeout_s: float = 30.0
     # CPU precision: "auto" measures bf16/int8 against fp32 once per model and keeps the
     # fastest that matches fp32 (cosine >= 0.99); "fp32" | "bf16" | "int8" force one.
     precision: str = "auto"

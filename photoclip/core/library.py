@@ -140,6 +140,7 @@ class Library:
             batch_size=self.settings.batch_size,
             workers=self.settings.decode_workers,
             skip=[str(self.paths.root)],
+            decode_timeout=self.settings.decode_timeout_s,
             on_batch=self.tagger().on_indexed,  # new photos are tagged as they are indexed
         )
 
@@ -200,7 +201,8 @@ class Library:
         # No tagging hook: auto tags follow the model in use, which is still the old one.
         indexer = Indexer(self.catalog, encoder, pending, thumbnails=self.paths.thumbnails,
                           batch_size=self.settings.batch_size,
-                          workers=self.settings.decode_workers, skip=[str(self.paths.root)])
+                          workers=self.settings.decode_workers, skip=[str(self.paths.root)],
+                          decode_timeout=self.settings.decode_timeout_s)
         try:
             yield from indexer.run(cancel=cancel)
         finally:
@@ -232,6 +234,12 @@ class Library:
             if not path.is_dir():
                 raise PhotoclipError(f"{folder} is not a folder: give a folder of photos.")
             resolved = path.resolve()
+            try:
+                str(resolved).encode("utf-8")
+            except UnicodeEncodeError:
+                raise PhotoclipError(
+                    f"{ascii(str(resolved))[1:-1]}: the folder's name (or a folder above it) "
+                    "is not valid UTF-8; rename it to add it.") from None
             if resolved == self.paths.root or self.paths.root in resolved.parents:
                 raise PhotoclipError(
                     f"{folder} is inside the library folder {self.paths.root}; "

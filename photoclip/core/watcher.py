@@ -578,7 +578,9 @@ class Watcher:
         modes = self.modes
         polled = sorted(p for p, m in modes.items() if m == "polling")
         offline = sorted(p for p, w in self._watched.items() if not w.online)
-        msg = f"watching {len(modes)} folder(s)"
+        n = len(modes)
+        msg = ("no folders to watch yet: add one" if not n
+               else f"watching {n} folder" + ("s" if n > 1 else ""))
         if polled:
             msg += f" ({len(polled)} by polling every {self.poll_interval_s:g}s)"
         if offline:

@@ -29,7 +29,7 @@ from PIL import Image, ImageFile, features
 from photoclip.cli import main as cli_main
 from photoclip.core import imaging
 from photoclip.core import indexer as indexer_mod
-from photoclip.core.errors import ImageError
+from photoclip.core.errors import ImageError, PhotoclipError
 from photoclip.core.imaging import decode
 from photoclip.core.indexer import NAME_NOT_UTF8, catalog_path, walk_images
 from photoclip.core.library import Library
@@ -593,6 +593,29 @@ def test_too_many_stuck_decodes_stop_the_run_and_the_next_run_finishes(tmp_path,
     assert lib.catalog.last_job("index")["state"] == "done"
     assert lib.catalog.count_photos("ok") == len(names) - 1
     assert lib.catalog.photo_by_path(str(root / "slow1.jpg")).status == "failed"  # unchanged
+    lib.close()
+
+
+def test_the_decode_timeout_is_a_library_setting(tmp_path, tiny_encoder, slow_decoder):
+    root = tmp_path / "photos"
+    _photos(root, ["a.jpg", "slow.jpg", "b.jpg"])
+    lib = Library(tmp_path / "lib", encoder=tiny_encoder)
+    lib.settings.decode_timeout_s = 0.4
+    lib.add_roots([str(root)])
+    list(lib.indexer().run())
+    assert lib.catalog.photo_by_path(str(root / "slow.jpg")).error == (
+        "decode took longer than 0.4 s")
+    assert lib.catalog.count_photos("ok") == 2
+    lib.close()
+
+
+def test_a_root_whose_name_is_not_utf8_is_refused_with_the_fix(tmp_path, tiny_encoder):
+    bad = os.path.join(os.fsencode(tmp_path), b"caf\xe9")
+    os.mkdir(bad)
+    lib = Library(tmp_path / "lib", encoder=tiny_encoder)
+    with pytest.raises(PhotoclipError, match="not valid UTF-8; rename it"):
+        lib.add_roots([os.fsdecode(bad)])
+    assert lib.catalog.roots() == []
     lib.close()
 
 
