@@ -10,14 +10,28 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QMargins, QModelIndex, QSettings, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import (
+    QDate,
+    QEvent,
+    QMargins,
+    QModelIndex,
+    QSettings,
+    QSize,
+    Qt,
+    QThreadPool,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
+    QHelpEvent,
     QKeyEvent,
     QKeySequence,
+    QPainter,
+    QPaintEvent,
 )
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,6 +48,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStatusBar,
     QTabWidget,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -61,6 +76,10 @@ SEARCH_TOP = 500
 # Browsing with no query lists the newest photos; the grid is virtual, so this is cheap.
 BROWSE_LIMIT = 200_000
 _NO_DATE = QDate(1900, 1, 1)  # QDateEdit's minimum, shown as "any"
+# Why the pages' model-bound buttons (Re-tag library, Use model) are disabled: their tooltips.
+MODEL_LOADING = "Available once the model is ready: waiting for the model to load…"
+MODEL_FAILED = ("Needs the model, which did not load: see the message at the bottom of the "
+                "window (File ▸ Settings to choose another model).")
 
 
 class MainWindow(QMainWindow):
@@ -91,6 +110,7 @@ class MainWindow(QMainWindow):
         self._download = (0, 0)
         self._download_queued = False
         self._closed = False
+        self._sticky = False  # the message shown is the library's notices (see show_notices)
 
         self._build_search_bar()
         self._build_grid()
@@ -127,11 +147,19 @@ class MainWindow(QMainWindow):
         self.training_page.model_switched.connect(self._on_model_switched)
         self.pages.addTab(self.training_page, "Training")
         self.setCentralWidget(self.pages)
+        # Tags changed on one page show on the other: the label sets' counts follow the
+        # preview's accept / reject / add; the preview's rows and completer follow label set
+        # edits and re-tag runs.
+        self.preview.tags.changed.connect(self.labelsets_page.tags_changed)
+        self.labelsets_page.sets_changed.connect(self._label_sets_changed)
+        self.labelsets_page.retag_finished.connect(self._label_sets_changed)
+        self._set_model_state(MODEL_LOADING)  # no model until load_model() says so
 
         self._build_status_bar()
         self._build_menu()
         self._restore_window_state()
         self.refresh_filters()
+        self.show_notices()
         self.run_search()  # browse the library until the user types
         if load_model:
             self.load_model()
@@ -198,8 +226,10 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.status = QStatusBar()
         self.setStatusBar(self.status)
-        self.state_label = QLabel()
-        self.message_label = QLabel()  # non-modal errors, with the fix
+        # One line each, cut with "…" to the room there is (a long message or notice must not
+        # widen the window); the tooltip has the whole text.
+        self.state_label = ElidedLabel()
+        self.message_label = ElidedLabel()  # non-modal errors, with the fix
         self.message_label.setStyleSheet("color: #b00020;")
         self.message_label.setWordWrap(False)
         self.progress_bar = QProgressBar()
@@ -258,6 +288,7 @@ class MainWindow(QMainWindow):
         self._model_loaded = False
         self.state_label.setText(f"Loading model {self.library.settings.model}…")
         self.preview.tags.refresh()  # tag changes wait for the model
+        self._set_model_state(MODEL_LOADING)
         lib = self.library
 
         def load() -> str:
@@ -289,10 +320,19 @@ class MainWindow(QMainWindow):
         """The tagger once the model is loaded (it is built on the model), else None."""
         return self.library.tagger() if self._model_loaded else None
 
+    def _set_model_state(self, note: str | None) -> None:
+        """None: the model is ready; else why the pages' model-bound buttons wait. Re-tagging
+        waits for the window's model (else its worker would load a second encoder); switching
+        models waits only while it loads (the library's encoder is being built), so a model
+        that fails to load can still be switched away from."""
+        self.labelsets_page.set_model_state(note)
+        self.training_page.set_model_state(note if note == MODEL_LOADING else None)
+
     def _on_model(self, device: str) -> None:
         self._model_loaded = True
         self.progress_bar.setVisible(False)
         self.show_message("")
+        self._set_model_state(None)
         self._show_counts(f"Model ready on {device}")
         self.model_ready.emit()
         self.start_watching()
@@ -334,14 +374,33 @@ class MainWindow(QMainWindow):
         if tag == "model":
             self.state_label.setText("No model")
             self.progress_bar.setVisible(False)
+            self._set_model_state(MODEL_FAILED)
         self.show_message(message)
 
     def show_message(self, message: str) -> None:
-        """Non-modal: the message stays in the status bar; the window keeps working."""
+        """Non-modal: the message stays in the status bar; the window keeps working.
+
+        An empty message clears an error, but not the library's notices: those stay until
+        another message takes their place."""
+        if not message and self._sticky:
+            return
+        self._sticky = False
         self.message_label.setText(f"⚠ {message}" if message else "")
         self.message_label.setToolTip(message)
         if message:
             log.warning("%s", message)
+
+    def show_notices(self) -> None:
+        """What the user should hear once about opening this library (a catalog restored from
+        a backup, a read-only library): in the message area, like an error, but kept there
+        until another message replaces it."""
+        notices = [n for n in self.library.notices if n]
+        if not notices:
+            return
+        # The core logged them when they happened: shown here, not logged twice.
+        self.message_label.setText("⚠ " + "  ·  ".join(notices))
+        self.message_label.setToolTip("\n\n".join(notices))
+        self._sticky = True
 
     # -- search and browse ------------------------------------------------------------------
 
@@ -493,7 +552,7 @@ class MainWindow(QMainWindow):
             return
         self.refresh_filters()
         self._refresh_empty_state()
-        self.state_label.setText(f"Added {len(roots)} folder(s)" + (
+        self.state_label.setText(f"Added {_folders(len(roots))}" + (
             "" if self._model_loaded else "; indexing starts when the model is ready…"))
         if self._watcher is not None:
             self._watcher.roots_changed()  # the watcher catches the new folders up
@@ -546,14 +605,13 @@ class MainWindow(QMainWindow):
         event = p.extra.get("event")
         if event in ("batch", "catch-up"):
             self._set_busy(False)
-            self.state_label.setText(f"{p.message[:1].upper()}{p.message[1:]} · watching for "
-                                     "changes")
+            self.state_label.setText(f"{_sentence(p.message)} · watching for changes")
             self.index_finished.emit()
             if not self.search_field.text().strip():
                 self.run_search()  # browsing: show what just arrived
         elif event == "watching":
             self._set_busy(False)
-            self.state_label.setText(p.message.capitalize())
+            self.state_label.setText(_sentence(p.message))  # folder names keep their case
         elif p.message:
             self.state_label.setText(p.message)
 
@@ -585,6 +643,14 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._show_counts("Not watching folders (File ▸ Update Library to resume)")
             self.run_search()
+
+    # -- label sets and tags -----------------------------------------------------------------
+
+    def _label_sets_changed(self, *_args: object) -> None:
+        """Label sets were edited or re-tagged: the preview's rows and its completer follow
+        (a renamed label shows its new name, a removed one goes)."""
+        if not self._closed:
+            self.preview.tags.refresh()
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -654,6 +720,42 @@ class MainWindow(QMainWindow):
         self.training_page.shutdown()
         self.library.close()
         super().closeEvent(event)
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shows as much of its text as fits, ending in "…", rather than
+    widening the window to fit all of it. text() is the whole text; so is the tooltip (its own,
+    else the text when cut)."""
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def elided(self) -> str:
+        """The text as shown."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight,
+                                             self.contentsRect().width())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()),
+                                  self.palette(), self.isEnabled(), self.elided(),
+                                  self.foregroundRole())
+
+    def event(self, e: QEvent) -> bool:
+        if isinstance(e, QHelpEvent) and e.type() == QEvent.Type.ToolTip and (
+                not self.toolTip() and self.elided() != self.text()):
+            QToolTip.showText(e.globalPos(), self.text(), self)
+            return True
+        return super().event(e)
+
+
+def _sentence(text: str) -> str:
+    """The first letter up, the rest as it is (str.capitalize would lower folder names)."""
+    return text[:1].upper() + text[1:]
+
+
+def _folders(n: int) -> str:
+    return f"{n} folder" + ("" if n == 1 else "s")
 
 
 def _megabytes(done: int, total: int) -> str:

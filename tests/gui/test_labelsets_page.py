@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from photoclip.cli import drive
 from photoclip.core.library import Library
-from photoclip.core.tagging import TagStore
+from photoclip.core.tagging import LabelSetSpec, LabelSpec, TagStore
+from photoclip.core.training import registry
 from photoclip.gui.main_window import MainWindow
 from photoclip.gui.views.labelsets import (
     L_FROM,
@@ -236,4 +237,35 @@ def test_the_window_reaches_each_page(qtbot, library):
     actions["&Find"].trigger()  # Ctrl+F goes back to the photos
     assert win.pages.currentIndex() == 0
     assert actions["&Label Sets"].shortcut().toString() == "Ctrl+2"
+    win.close()
+
+
+def test_model_bound_buttons_wait_for_the_windows_model(qtbot, library):
+    """Re-tagging (and switching models) while the window still loads its model would load a
+    second encoder: the buttons wait, and say why."""
+    TagStore(library.catalog).save_set(LabelSetSpec("pets", (LabelSpec("cat"), LabelSpec("dog"))))
+    registry.ensure_base(library.catalog, "openai/clip-vit-base-patch32")  # another model
+    win = MainWindow(library=library, load_model=False, watch_options={"audit_s": None})
+    qtbot.addWidget(win)
+    win.show()
+    page, training = win.labelsets_page, win.training_page
+    win.pages.setCurrentWidget(page)
+    assert page.title.text() == "pets"
+    assert not page.retag_button.isEnabled()
+    assert "waiting for the model to load" in page.retag_button.toolTip()
+    win.pages.setCurrentWidget(training)
+    other = next(r for r in range(training.models_table.rowCount())
+                 if training.models_table.item(r, 0).text() == "clip-vit-base-patch32")
+    training.models_table.selectRow(other)
+    assert not training.use_selected_button.isEnabled()
+    assert "waiting for the model to load" in training.use_selected_button.toolTip()
+    assert training.start_button.isEnabled()  # training loads its own copy of the model
+
+    with qtbot.waitSignal(win.model_ready, timeout=60_000):
+        win.load_model()
+    assert training.use_selected_button.isEnabled()
+    assert "waiting" not in training.use_selected_button.toolTip()
+    win.pages.setCurrentWidget(page)
+    assert page.retag_button.isEnabled()
+    assert "Apply this set" in page.retag_button.toolTip()
     win.close()

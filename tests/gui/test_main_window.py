@@ -11,6 +11,7 @@ import skimage
 from PIL import Image
 from PySide6.QtCore import QDate, QMimeData, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QDialog
 
 from photoclip.core.library import Library
 from photoclip.core.types import Progress
@@ -189,6 +190,45 @@ def test_a_bad_model_is_reported_in_the_window_not_raised(qtbot, tmp_path):
     qtbot.waitUntil(lambda: "⚠" in win.message_label.text(), timeout=30_000)
     assert "missing-model" in win.message_label.text()
     assert win.isVisible()
+
+
+def test_what_opening_the_library_had_to_say_shows_in_the_window(qtbot, tmp_path,
+                                                                  tiny_clip_dir):
+    """A damaged catalog with no backup: the library starts a new one and says so; the window
+    shows that in its message area (no dialog) and keeps it there once the model is ready."""
+    root = tmp_path / "lib"
+    root.mkdir()
+    (root / "catalog.sqlite3").write_bytes(b"SQLite format 3\x00" + b"\xde\xad" * 3000)
+    library = Library(root, model=str(tiny_clip_dir))
+    assert library.notices  # what the core has to say, once
+    win = MainWindow(library=library, watch_options={"audit_s": None})
+    qtbot.addWidget(win)
+    win.show()
+    width = win.width()
+    assert "catalog was damaged" in win.message_label.text()
+    assert "no backup" in win.message_label.toolTip()
+    with qtbot.waitSignal(win.model_ready, timeout=60_000):
+        pass
+    assert "catalog was damaged" in win.message_label.text()  # not cleared by the model
+    QApplication.processEvents()
+    assert win.isVisible()
+    assert win.width() == width  # a long notice is cut to fit, it does not widen the window
+    assert not [w for w in win.findChildren(QDialog) if w.isVisible()]
+    # Another message takes its place, and clearing that leaves the area empty.
+    (tmp_path / "notes.txt").write_text("hello")
+    _drop(win, tmp_path / "notes.txt")
+    assert "catalog" not in win.message_label.text()
+    win.show_message("")
+    assert win.message_label.text() == ""
+
+
+def test_the_status_bar_keeps_folder_names_as_they_are(qtbot, tmp_path):
+    win = MainWindow(library=Library(tmp_path / "lib"), load_model=False)
+    qtbot.addWidget(win)
+    win.show()
+    win._on_progress(Progress("watch", message="watching 2 folders; offline: /Volumes/Photos",
+                              extra={"event": "watching"}))
+    assert win.state_label.text() == "Watching 2 folders; offline: /Volumes/Photos"
 
 
 def test_ui_thread_stays_responsive_while_indexing(qtbot, window, tmp_path):

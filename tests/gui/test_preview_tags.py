@@ -13,6 +13,7 @@ from PySide6.QtGui import QDropEvent
 from photoclip.core.library import Library
 from photoclip.core.tagging import LabelSetSpec, LabelSpec
 from photoclip.gui.main_window import MainWindow
+from photoclip.gui.views.labelsets import L_NAME, L_NO, L_YES
 
 FAST_WATCH = {"debounce_s": 0.1, "stable_s": 0.2, "root_check_s": 0.2, "audit_s": None}
 LABELS = ("cat", "dog", "rabbit")
@@ -149,3 +150,62 @@ def test_why_shows_the_numbers_tagger_explain_gives(qtbot, window):
     assert shown["floor"] == f"{why.floor:+.3f}" == "-1.000"
     assert "dog" in tags.why_title.text()
     assert "gives this tag" in tags.why_title.text()
+
+
+def _label_row(win: MainWindow, label: str) -> int:
+    table = win.labelsets_page.labels_table
+    return next(r for r in range(table.rowCount()) if table.item(r, L_NAME).text() == label)
+
+
+def test_tags_changed_in_the_preview_are_counted_on_the_label_sets_page(window):
+    page = window.labelsets_page
+    window.pages.setCurrentWidget(page)
+    page.select_set("pets")
+    assert page.labels_table.item(_label_row(window, "cat"), L_YES).text() == "0"
+    window.pages.setCurrentIndex(0)
+
+    select(window, "red.jpg")
+    window.preview.tags.button("cat", "accept").click()
+    window.preview.tags.button("dog", "reject").click()
+    select(window, "blue.jpg")
+    window.preview.tags.button("cat", "accept").click()
+
+    window.pages.setCurrentWidget(page)
+    assert page.title.text() == "pets"
+    assert page.labels_table.item(_label_row(window, "cat"), L_YES).text() == "2"
+    assert page.labels_table.item(_label_row(window, "dog"), L_NO).text() == "1"
+
+
+def test_label_set_edits_and_retags_show_in_the_preview(qtbot, window):
+    select(window, "green.jpg")
+    tags = window.preview.tags
+    completer = tags.add_field.completer()
+    page = window.labelsets_page
+    window.pages.setCurrentWidget(page)
+    page.select_set("pets")
+
+    # Rename a label: the preview shows the new name, and its completer offers it.
+    page.labels_table.item(_label_row(window, "rabbit"), L_NAME).setText("bunny")
+    qtbot.waitUntil(lambda: "Renamed" in page.message_label.text(), timeout=5_000)
+    window.pages.setCurrentIndex(0)
+    assert [r[1] for r in rows(window)] == ["bunny", "cat", "dog"]
+    completer.setCompletionPrefix("bun")
+    assert completer.currentCompletion() == "bunny"
+    completer.setCompletionPrefix("rabb")
+    assert completer.currentCompletion() == ""
+
+    # A new set, re-tagged: its tags appear in the preview without selecting the photo again.
+    window.pages.setCurrentWidget(page)
+    page.new_set_name.setText("colours")
+    page.create_button.click()
+    page.new_label.setText("red, green, blue")
+    page.add_label_button.click()
+    for edit, value in ((page.floor_edit, "-1"), (page.threshold_edit, "0")):
+        edit.setText(value)
+        edit.editingFinished.emit()
+    completer.setCompletionPrefix("gree")
+    assert completer.currentCompletion() == "green"  # labels are offered as soon as they exist
+    with qtbot.waitSignal(page.retag_finished, timeout=60_000):
+        page.retag_button.click()
+    window.pages.setCurrentIndex(0)
+    assert [r[0] for r in rows(window)].count("colours") == 1  # one label per photo

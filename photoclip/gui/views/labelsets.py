@@ -63,6 +63,8 @@ _SOURCE_TIP = {
     "label": "A threshold you gave this label.",
     "calibrated": "Learned from the tags you accepted and rejected (re-learned at each re-tag).",
 }
+RETAG_TIP = ("Apply this set to every photo in the library now (uses the stored photo vectors: "
+             "no photo is re-read)")
 # Columns of the two tables.
 S_NAME, S_KIND, S_LABELS, S_TAGS = range(4)
 L_NAME, L_THRESHOLD, L_FROM, L_PHOTOS, L_YES, L_NO = range(6)
@@ -110,6 +112,8 @@ class LabelSetsPage(QWidget):
         self._job_set = ""
         self._last: Progress | None = None
         self.current: LabelSet | None = None
+        # Why re-tagging must wait for the library's model (the window sets it), None: ready.
+        self._model_note: str | None = None
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self._build_sets_panel())
@@ -186,8 +190,7 @@ class LabelSetsPage(QWidget):
         self.subtitle = QLabel()
         self.subtitle.setStyleSheet(MUTED)
         self.retag_button = QPushButton("Re-tag library")
-        self.retag_button.setToolTip("Apply this set to every photo in the library now "
-                                     "(uses the stored photo vectors: no photo is re-read)")
+        self.retag_button.setToolTip(RETAG_TIP)
         self.retag_button.clicked.connect(self.retag)
         self.progress_bar = QProgressBar()
         self.progress_bar.setMaximumWidth(220)
@@ -313,7 +316,19 @@ class LabelSetsPage(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        self.refresh()  # tags arrive from indexing and the command line meanwhile
+        self.refresh()  # tags arrive from indexing, the preview and the command line meanwhile
+
+    def tags_changed(self, _photo_id: int = 0) -> None:
+        """A photo's tags were changed elsewhere (the preview): the counts follow. A hidden
+        page catches up when it is shown."""
+        if self.isVisible():
+            self.refresh()
+
+    def set_model_state(self, note: str | None) -> None:
+        """None: the library's model is loaded, re-tagging can start; else why it cannot yet
+        (shown as the Re-tag button's tooltip). A page on its own is ready from the start."""
+        self._model_note = note
+        self._update_buttons()
 
     def refresh(self, select: int | None = None) -> None:
         """Re-read the sets from the catalog; keep (or move) the selection."""
@@ -421,8 +436,10 @@ class LabelSetsPage(QWidget):
         has = self.current is not None
         busy = self._job is not None
         self.delete_button.setEnabled(has and not busy)
-        self.retag_button.setEnabled(has and not busy and bool(self.current and
-                                                               self.current.labels))
+        ready = self._model_note is None
+        self.retag_button.setEnabled(has and not busy and ready and bool(self.current and
+                                                                         self.current.labels))
+        self.retag_button.setToolTip(self._model_note or RETAG_TIP)
         self.remove_label_button.setEnabled(has and bool(self.labels_table.selectedItems()))
 
     # -- messages ---------------------------------------------------------------------------
@@ -720,6 +737,9 @@ class LabelSetsPage(QWidget):
     def retag(self) -> None:
         ls = self.current
         if ls is None or self._job is not None:
+            return
+        if self._model_note is not None:
+            self.show_error(self._model_note)
             return
         if not ls.labels:
             self.show_error(f"'{ls.name}' has no labels yet: add some first.")

@@ -61,6 +61,10 @@ FIGURES = (
     ("prototype_accuracy", "Quick: album prototypes"),
     ("linear_probe_accuracy", "Quick: linear head"),
 )
+USE_SELECTED_TIP = ("Re-embeds every photo with that model; search keeps the current one until "
+                    "it is done")
+USE_TRAINED_TIP = ("Switch the library to the new model: every photo is re-embedded with it; "
+                   "search keeps the current model until that is done")
 _PHASES = {"prepare": "Preparing", "load": "Loading the model", "decode": "Reading photos",
            "evaluate": "Measuring", "train": "Training", "wise": "Blending with the original",
            "save": "Saving", "scan": "Looking for photos", "index": "Re-embedding photos",
@@ -91,6 +95,8 @@ class TrainingPage(QWidget):
         self._summary_seq = 0
         self._calls: set[Call] = set()
         self.pool = QThreadPool.globalInstance()
+        # Why switching models must wait (the window's model is loading), None: it need not.
+        self._model_note: str | None = None
 
         left = QVBoxLayout()
         left.addWidget(self._build_source())
@@ -230,8 +236,7 @@ class TrainingPage(QWidget):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.models_table.itemSelectionChanged.connect(self._update_buttons)
         self.use_selected_button = QPushButton("Use selected model")
-        self.use_selected_button.setToolTip("Re-embeds every photo with that model; search "
-                                            "keeps the current one until it is done")
+        self.use_selected_button.setToolTip(USE_SELECTED_TIP)
         self.use_selected_button.clicked.connect(self._use_selected)
         layout = QVBoxLayout(box)
         layout.addWidget(self.models_table, 1)
@@ -267,9 +272,7 @@ class TrainingPage(QWidget):
         grid.addWidget(self.results_note, 1, 3, len(FIGURES) - 1, 1)
         self.use_button = QPushButton("Use this model")
         self.use_button.setEnabled(False)
-        self.use_button.setToolTip("Switch the library to the new model: every photo is "
-                                   "re-embedded with it; search keeps the current model until "
-                                   "that is done")
+        self.use_button.setToolTip(USE_TRAINED_TIP)
         self.use_button.clicked.connect(self._use_trained)
         grid.addWidget(self.use_button, len(FIGURES), 3, Qt.AlignmentFlag.AlignRight)
         grid.setColumnStretch(3, 1)
@@ -372,11 +375,23 @@ class TrainingPage(QWidget):
         self.choose_button.setEnabled(not busy and self.albums_radio.isChecked())
         self.set_combo.setEnabled(not busy and self.set_radio.isChecked())
         selected = self._selected_model()
+        # Switching replaces the library's encoder: not while the window is loading it.
+        ready = self._model_note is None
         self.use_selected_button.setEnabled(
-            not busy and selected is not None and selected[1] != self.library.settings.model)
+            not busy and ready and selected is not None
+            and selected[1] != self.library.settings.model)
         self.use_button.setEnabled(
-            not busy and self.result is not None
+            not busy and ready and self.result is not None
             and self.result.path != self.library.settings.model)
+        self.use_selected_button.setToolTip(self._model_note or USE_SELECTED_TIP)
+        self.use_button.setToolTip(self._model_note or USE_TRAINED_TIP)
+
+    def set_model_state(self, note: str | None) -> None:
+        """None: the library's model may be switched; else why not yet (the window is loading
+        it), shown as the Use buttons' tooltip. Training itself loads its own copy of the base
+        model, so Start does not wait. A page on its own is ready from the start."""
+        self._model_note = note
+        self._update_buttons()
 
     def _lr_placeholder(self) -> None:
         lr = SCRATCH_LR if self.scratch_check.isChecked() else FINETUNE_LR
@@ -659,7 +674,7 @@ class TrainingPage(QWidget):
 
     def use_model(self, source: str, name: str) -> None:
         """Switch the library to `source` (a model folder or hub id), as `models use` does."""
-        if self._job is not None:
+        if self._job is not None or self._model_note is not None:
             return
         lib = self.library
         self._switch_name = name
