@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from photoclip.cli import drive
-from photoclip.core.library import Library
 from photoclip.core.tagging import LabelSetSpec, LabelSpec, TagStore
 from photoclip.core.training import registry
 from photoclip.gui.main_window import MainWindow
@@ -27,13 +26,6 @@ from photoclip.gui.views.labelsets import (
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
-
-
-@pytest.fixture
-def library(tmp_path, tiny_clip_dir):
-    lib = Library(tmp_path / "library", model=str(tiny_clip_dir))
-    yield lib
-    lib.close()
 
 
 @pytest.fixture

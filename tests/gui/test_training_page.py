@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from photoclip.cli import drive
-from photoclip.core.library import Library
 from photoclip.core.training import registry
 from photoclip.gui.main_window import MainWindow
 from photoclip.gui.views.training import TrainingPage
@@ -35,13 +34,6 @@ def _albums(root: Path, colours: dict[str, tuple[int, int, int]], per_album: int
 @pytest.fixture
 def albums(tmp_path) -> Path:
     return _albums(tmp_path / "albums", COLOURS)
-
-
-@pytest.fixture
-def library(tmp_path, tiny_clip_dir):
-    lib = Library(tmp_path / "library", model=str(tiny_clip_dir))
-    yield lib
-    lib.close()
 
 
 @pytest.fixture

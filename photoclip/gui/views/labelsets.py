@@ -47,12 +47,11 @@ from photoclip.core.tagging.labelsets import (
 )
 from photoclip.core.tagging.scoring import DEFAULT_FLOOR, base_threshold, effective_threshold
 from photoclip.core.types import LabelSet, Progress
+from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.workers import JobWorker
 
 log = logging.getLogger(__name__)
 
-ERROR_STYLE = "color: #b00020;"
-INFO_STYLE = "color: #2e6b30;"
 BAD_FIELD = "border: 1px solid #b00020;"
 MUTED = "color: #666;"
 _SOURCE_TEXT = {"default": "default", "set": "set", "label": "yours",
@@ -288,10 +287,7 @@ class LabelSetsPage(QWidget):
         add_row.addWidget(self.add_label_button)
         add_row.addWidget(self.remove_label_button)
 
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label = MessageLabel()
 
         layout = QVBoxLayout(editor)
         layout.setContentsMargins(6, 0, 0, 0)
@@ -445,12 +441,10 @@ class LabelSetsPage(QWidget):
     # -- messages ---------------------------------------------------------------------------
 
     def show_error(self, message: str) -> None:
-        self.message_label.setStyleSheet(ERROR_STYLE)
-        self.message_label.setText(f"⚠ {message}")
+        self.message_label.show_error(message)
 
     def show_info(self, message: str) -> None:
-        self.message_label.setStyleSheet(INFO_STYLE)
-        self.message_label.setText(message)
+        self.message_label.show_info(message)
 
     def _saved(self, what: str) -> None:
         self.show_info(f"{what} Saved; new photos are tagged with it. Re-tag library to apply it "

@@ -42,13 +42,12 @@ from photoclip.core.library import Library
 from photoclip.core.training import registry
 from photoclip.core.training.trainer import FINETUNE_LR, SCRATCH_LR, TrainConfig, TrainResult
 from photoclip.core.types import Progress
+from photoclip.gui.views.messages import ERROR_STYLE, MessageLabel
 from photoclip.gui.views.plot import LinePlot
 from photoclip.gui.workers import Call, JobWorker
 
 log = logging.getLogger(__name__)
 
-ERROR_STYLE = "color: #b00020;"
-INFO_STYLE = "color: #2e6b30;"
 MUTED = "color: #666;"
 LOSS_COLOUR = "#c0392b"
 ACCURACY_COLOUR = "#2471a3"
@@ -132,10 +131,7 @@ class TrainingPage(QWidget):
         right.addWidget(self.progress_bar)
         right.addWidget(self.plot, 1)
         right.addWidget(self._build_results())
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message_label = MessageLabel()
         right.addWidget(self.message_label)
 
         layout = QHBoxLayout(self)
@@ -398,12 +394,10 @@ class TrainingPage(QWidget):
         self.lr_edit.setPlaceholderText(f"{lr:g} (the recipe's default)")
 
     def show_error(self, message: str) -> None:
-        self.message_label.setStyleSheet(ERROR_STYLE)
-        self.message_label.setText(f"⚠ {message}")
+        self.message_label.show_error(message)
 
     def show_info(self, message: str) -> None:
-        self.message_label.setStyleSheet(INFO_STYLE)
-        self.message_label.setText(message)
+        self.message_label.show_info(message)
 
     # -- the data ---------------------------------------------------------------------------
 
