@@ -448,27 +448,22 @@ class Indexer:
         started = time.monotonic()
         report = self.report = IndexReport()
         roots = list(self.catalog.roots() if roots is None else roots)
-        job = self.catalog.start_job("index")
-        state = "cancelled"
-        try:
-            tasks: list[_Task] = []
-            yield from self._diff_roots(roots, tasks, report)
-            yield Progress("index", 0, len(tasks), message=f"{len(tasks)} photos to index")
-            yield from self._process(tasks, job, started, cancel)
-            if report.stopped:
-                state = "failed"
-            elif cancel is None or not cancel.is_set():
-                state = "done"
-        except BaseException as exc:
-            if not isinstance(exc, GeneratorExit | KeyboardInterrupt):
-                state = "failed"
-            raise
-        finally:
-            self.save()
-            report.seconds = time.monotonic() - started
-            self.catalog.update_job(job, report.indexed, report.indexed + report.failed,
-                                    report.failed)
-            self.catalog.finish_job(job, state, report.stopped)
+        with self.catalog.job("index") as job:
+            try:
+                tasks: list[_Task] = []
+                yield from self._diff_roots(roots, tasks, report)
+                yield Progress("index", 0, len(tasks), message=f"{len(tasks)} photos to index")
+                yield from self._process(tasks, job.id, started, cancel)
+                if report.stopped:
+                    job.state = "failed"
+                elif cancel is None or not cancel.is_set():
+                    job.state = "done"
+            finally:
+                self.save()
+                report.seconds = time.monotonic() - started
+                self.catalog.update_job(job.id, report.indexed, report.indexed + report.failed,
+                                        report.failed)
+                job.message = report.stopped
         yield Progress(
             "index", report.indexed + report.failed, report.indexed + report.failed,
             failed=report.failed, rate=report.rate, finished=True,

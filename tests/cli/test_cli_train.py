@@ -4,32 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
+from album_support import COLOURS, colour_albums
 from cli_support import run, run_json
-from PIL import Image
 
 from photoclip.cli import main
 
 EVAL_KEYS = {"labels", "images", "zero_shot_accuracy", "zero_shot_accuracy_single_prompt",
              "recall_at_1", "recall_at_5", "modality_gap"}
-COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220)}
 
 
 @pytest.fixture
 def albums(tmp_path) -> Path:
-    """albums/<colour>/*.jpg: a colour patch on a noisy grey background, 8 photos each."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "albums"
-    for name, rgb in COLOURS.items():
-        (root / name).mkdir(parents=True)
-        for i in range(8):
-            pixels = rng.normal(128, 20, (80, 96, 3))
-            y, x = rng.integers(0, 40, 2)
-            pixels[y : y + 40, x : x + 50] = rgb
-            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
-                root / name / f"{i}.jpg", quality=90)
-    return root
+    """albums/<colour>/*.jpg, 8 photos each."""
+    return colour_albums(tmp_path / "albums")
 
 
 

@@ -13,3 +13,20 @@ def library(tmp_path, tiny_clip_dir):
     lib = Library(tmp_path / "library", model=str(tiny_clip_dir))
     yield lib
     lib.close()
+
+
+@pytest.fixture
+def show_page(qtbot):
+    """Shows a page at the window's size; its jobs are stopped after the test."""
+    pages = []
+
+    def show(widget):
+        qtbot.addWidget(widget)
+        widget.resize(1280, 760)
+        widget.show()
+        pages.append(widget)
+        return widget
+
+    yield show
+    for widget in pages:
+        widget.shutdown()

@@ -29,13 +29,8 @@ PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
 
 
 @pytest.fixture
-def page(qtbot, library):
-    widget = LabelSetsPage(library)
-    qtbot.addWidget(widget)
-    widget.resize(1280, 760)
-    widget.show()
-    yield widget
-    widget.shutdown()
+def page(show_page, library):
+    return show_page(LabelSetsPage(library))
 
 
 def _store(page: LabelSetsPage) -> TagStore:

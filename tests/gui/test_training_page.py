@@ -5,45 +5,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from album_support import COLOURS, colour_albums
 
 from photoclip.cli import drive
 from photoclip.core.training import registry
 from photoclip.gui.main_window import MainWindow
 from photoclip.gui.views.training import TrainingPage
 
-COLOURS = {"red": (220, 40, 40), "green": (40, 170, 60), "blue": (40, 80, 220)}
-
-
-def _albums(root: Path, colours: dict[str, tuple[int, int, int]], per_album: int = 8) -> Path:
-    """root/<colour>/*.jpg: a colour patch on a noisy grey background."""
-    rng = np.random.default_rng(0)
-    for name, rgb in colours.items():
-        (root / name).mkdir(parents=True)
-        for i in range(per_album):
-            pixels = rng.normal(128, 20, (80, 96, 3))
-            y, x = rng.integers(0, 40, 2)
-            pixels[y : y + 40, x : x + 50] = rgb
-            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
-                root / name / f"{i}.jpg", quality=90)
-    return root
-
 
 @pytest.fixture
 def albums(tmp_path) -> Path:
-    return _albums(tmp_path / "albums", COLOURS)
+    return colour_albums(tmp_path / "albums", COLOURS)
 
 
 @pytest.fixture
-def page(qtbot, library):
-    widget = TrainingPage(library)
-    qtbot.addWidget(widget)
-    widget.resize(1280, 760)
-    widget.show()
-    yield widget
-    widget.shutdown()
+def page(show_page, library):
+    return show_page(TrainingPage(library))
 
 
 def _short(page: TrainingPage, albums: Path, epochs: int = 2) -> None:
@@ -144,7 +122,7 @@ def test_bad_choices_are_explained_in_the_page(qtbot, page, albums, tmp_path):
     page.name_edit.setText("")
     assert not page.busy
 
-    one = _albums(tmp_path / "one", {"red": (220, 40, 40)})
+    one = colour_albums(tmp_path / "one", {"red": (220, 40, 40)})
     page.set_albums_folder(str(one))
     qtbot.waitUntil(lambda: "at least 2" in page.source_summary.text(), timeout=10_000)
     with qtbot.waitSignal(page.training_finished, timeout=30_000) as finished:

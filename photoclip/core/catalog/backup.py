@@ -27,6 +27,7 @@ from photoclip.core.catalog.storage import (
     free_bytes,
     fsync_dir,
     remove_stale_temps,
+    replacing,
     temp_path,
 )
 
@@ -219,14 +220,5 @@ def move_aside(db: Path, stamp: float) -> Path:
 
 def put_back(backup: Backup, db: Path) -> None:
     """Copy `backup` to `db` atomically (temp file, fsync, rename); the backup stays."""
-    tmp = temp_path(db)
-    try:
+    with replacing(db) as tmp:
         shutil.copyfile(backup.path, tmp)
-        with open(tmp, "r+b") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, db)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    fsync_dir(db.parent)

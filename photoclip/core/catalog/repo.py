@@ -58,6 +58,15 @@ class FileState:
     has_embedding: bool
 
 
+@dataclass
+class JobRow:
+    """A running job's row (see `Catalog.job`): how it ends unless the job says otherwise."""
+
+    id: int
+    state: str = "cancelled"
+    message: str | None = None
+
+
 @dataclass(frozen=True)
 class PhotoRecord:
     """A photo's facts as the indexer writes them."""
@@ -729,6 +738,21 @@ class Catalog:
             row = c.execute("INSERT INTO jobs(kind, state, total) VALUES (?, 'running', ?) "
                             "RETURNING id", (kind, total)).fetchone()
         return int(row[0])
+
+    @contextmanager
+    def job(self, kind: str, total: int = 0) -> Iterator[JobRow]:
+        """A `jobs` row for the duration of a long job. It ends as the job sets `row.state`
+        ("done"...); stopped early (cancel, a closed generator, Ctrl-C) it stays "cancelled";
+        an error makes it "failed"."""
+        row = JobRow(self.start_job(kind, total))
+        try:
+            yield row
+        except BaseException as exc:
+            if not isinstance(exc, GeneratorExit | KeyboardInterrupt):
+                row.state = "failed"
+            raise
+        finally:
+            self.finish_job(row.id, row.state, row.message)
 
     def update_job(self, job_id: int, done: int, total: int, failed: int) -> None:
         with self.transaction() as c:

@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from photoclip.core.errors import DiskFullError, ReadOnlyLibraryError, StorageError
@@ -209,17 +209,19 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write `data` to `path` so a crash leaves the old file or the new one, never half.
+@contextlib.contextmanager
+def replacing(path: Path, mode: int | None = None) -> Iterator[Path]:
+    """A new temp file beside `path` for the caller to fill; then fsync, rename over `path`,
+    fsync the folder, so a crash leaves the old file or the new one, never half. On an error
+    the temp file is removed and `path` is untouched.
 
-    Temp file in the same folder, fsync, rename over, fsync the folder. `mode` sets the new
-    file's permissions (mkstemp makes 0600); by default an existing file's are kept.
+    `mode` sets the new file's permissions (mkstemp makes 0600); by default an existing file's
+    are kept.
     """
     tmp = temp_path(path)
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         if mode is None:
             with contextlib.suppress(FileNotFoundError):
@@ -232,6 +234,12 @@ def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
             tmp.unlink()
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write `data` to `path` through `replacing`."""
+    with replacing(path, mode) as tmp:
+        tmp.write_bytes(data)
 
 
 def pid_alive(pid: int) -> bool:

@@ -209,34 +209,29 @@ class Tagger:
         folder_abs = os.path.abspath(os.path.expanduser(folder)) if folder else None
         ids = self.store.embedded_photo_ids(self.model, folder_abs)
         total = len(ids)
-        job = self.catalog.start_job("tag", total)
-        state = "cancelled"
-        yield Progress("tag", 0, total, message=f"tagging {total} photos with "
-                       f"{', '.join(s.name for s in chosen)}")
-        try:
-            vectors = {s.id: self.set_vectors(s) for s in chosen if s.labels}  # once per run
-            for start in range(0, total, self.batch_size):
-                chunk = ids[start : start + self.batch_size]
-                image_vecs = self.catalog.get_embeddings(self.model, chunk, self.encoder.dim)
-                res = self.tag_photos(chunk, image_vecs, chosen, vectors)
-                report.photos += res.photos
-                report.tagged += res.tagged
-                report.tags += res.tags
-                report.removed += res.removed
-                self.catalog.update_job(job, report.photos, total, 0)
-                elapsed = time.monotonic() - started
-                yield Progress("tag", report.photos, total,
-                               rate=report.photos / elapsed if elapsed > 0 else 0.0)
-                if cancel is not None and cancel.is_set():
-                    return
-            state = "done"
-        except BaseException as exc:
-            if not isinstance(exc, GeneratorExit | KeyboardInterrupt):
-                state = "failed"
-            raise
-        finally:
-            report.seconds = time.monotonic() - started
-            self.catalog.finish_job(job, state, self.summary())
+        with self.catalog.job("tag", total) as job:
+            yield Progress("tag", 0, total, message=f"tagging {total} photos with "
+                           f"{', '.join(s.name for s in chosen)}")
+            try:
+                vectors = {s.id: self.set_vectors(s) for s in chosen if s.labels}  # once a run
+                for start in range(0, total, self.batch_size):
+                    chunk = ids[start : start + self.batch_size]
+                    image_vecs = self.catalog.get_embeddings(self.model, chunk, self.encoder.dim)
+                    res = self.tag_photos(chunk, image_vecs, chosen, vectors)
+                    report.photos += res.photos
+                    report.tagged += res.tagged
+                    report.tags += res.tags
+                    report.removed += res.removed
+                    self.catalog.update_job(job.id, report.photos, total, 0)
+                    elapsed = time.monotonic() - started
+                    yield Progress("tag", report.photos, total,
+                                   rate=report.photos / elapsed if elapsed > 0 else 0.0)
+                    if cancel is not None and cancel.is_set():
+                        return
+                job.state = "done"
+            finally:
+                report.seconds = time.monotonic() - started
+                job.message = self.summary()
         yield Progress("tag", total, total, finished=True, message=self.summary())
 
     def summary(self) -> str:
