@@ -228,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "finish).", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
-        from photoclip.core.catalog.storage import storage_error
+        from photoclip.core.storage import storage_error
 
         mapped = storage_error(exc, None)  # a full or read-only disk, wherever it hit
         if mapped is not None:

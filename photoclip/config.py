@@ -148,7 +148,7 @@ class Settings:
     def save(self, path: Path) -> None:
         """Atomically: a unique temp file (two processes may save at once), fsync, rename, so
         a crash leaves the old settings or the new, never half a file."""
-        from photoclip.core.catalog.storage import atomic_write  # core imports config
+        from photoclip.core.storage import atomic_write  # core imports config
 
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps(asdict(self), indent=2).encode("utf-8"), mode=0o644)

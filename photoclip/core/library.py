@@ -15,7 +15,7 @@ from typing import Any
 
 from photoclip.config import ENV_MODEL, ENV_PRECISION, LibraryPaths, Settings, library_dir
 from photoclip.core.catalog import Catalog
-from photoclip.core.catalog.storage import remove_stale_temps
+from photoclip.core.storage import remove_stale_temps
 from photoclip.core.encoder import ClipEncoder, Encoder, resolve_device
 from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
 from photoclip.core.indexer import Indexer

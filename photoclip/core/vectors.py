@@ -31,7 +31,7 @@ from typing import Any
 import hnswlib
 import numpy as np
 
-from photoclip.core.catalog.storage import (
+from photoclip.core.storage import (
     STALE_TEMP_AGE_S,
     atomic_write,
     free_bytes,

@@ -421,7 +421,7 @@ class FifoGuard:
 
 
 def _rows(lib: Library) -> dict[str, tuple[str, str | None]]:
-    rows = lib.catalog._query("SELECT path, status, error FROM photos")
+    rows = lib.catalog.query("SELECT path, status, error FROM photos")
     return {p: (s, e) for p, s, e in rows}
 
 

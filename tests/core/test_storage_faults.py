@@ -24,9 +24,10 @@ from PIL import Image
 
 from photoclip.cli import main
 from photoclip.config import Settings
-from photoclip.core.catalog import Catalog, repo, storage
+from photoclip.core import storage
+from photoclip.core.catalog import Catalog, repo
 from photoclip.core.catalog.repo import PhotoRecord
-from photoclip.core.catalog.storage import (
+from photoclip.core.storage import (
     fstype_from_mountinfo,
     is_network_filesystem,
     parse_mountinfo,

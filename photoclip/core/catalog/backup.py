@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from photoclip.core.catalog.storage import (
+from photoclip.core.storage import (
     free_bytes,
     fsync_dir,
     remove_stale_temps,

@@ -20,7 +20,7 @@ from photoclip.core.catalog import backup as backups
 from photoclip.core.catalog.backup import Backup
 from photoclip.core.catalog.migrations import migrate, schema_version
 from photoclip.core.catalog.schema import LATEST_VERSION
-from photoclip.core.catalog.storage import (
+from photoclip.core.storage import (
     free_bytes,
     network_filesystem,
     remove_stale_temps,
@@ -383,14 +383,14 @@ class Catalog:
             return None
         if self._next_backup_check == 0.0:  # first look in this session: debris of a kill
             remove_stale_temps(self.backup_dir, lambda name: name.startswith("catalog-"))
-        if not self._query("SELECT EXISTS(SELECT 1 FROM roots) OR "
+        if not self.query("SELECT EXISTS(SELECT 1 FROM roots) OR "
                            "EXISTS(SELECT 1 FROM label_sets)")[0][0]:
             self._next_backup_check = -1.0  # nothing worth keeping yet: look again next call
             return None
         self._next_backup_check = now + BACKUP_CHECK_EVERY_S
         return backups.daily_backup(self.path, self.backup_dir)
 
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             try:
                 return self._conn.execute(sql, params).fetchall()
@@ -411,11 +411,11 @@ class Catalog:
         return root
 
     def roots(self) -> list[Root]:
-        rows = self._query("SELECT id, path, online FROM roots ORDER BY path")
+        rows = self.query("SELECT id, path, online FROM roots ORDER BY path")
         return [Root(int(i), str(p), bool(o)) for i, p, o in rows]
 
     def root_by_path(self, path: str) -> Root | None:
-        rows = self._query("SELECT id, path, online FROM roots WHERE path = ?", (path,))
+        rows = self.query("SELECT id, path, online FROM roots WHERE path = ?", (path,))
         if not rows:
             return None
         i, p, o = rows[0]
@@ -439,7 +439,7 @@ class Catalog:
     # -- photos -----------------------------------------------------------------------------
 
     def file_states(self, root_id: int, model: str) -> dict[str, FileState]:
-        rows = self._query(
+        rows = self.query(
             """SELECT p.id, p.path, p.size, p.mtime_ns, p.hash, p.status,
                       e.photo_id IS NOT NULL
                FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?
@@ -464,22 +464,22 @@ class Catalog:
         path_list = list(paths)
         for start in range(0, len(path_list), _CHUNK):
             chunk = path_list[start : start + _CHUNK]
-            rows += self._query(sql + f"p.path IN ({','.join('?' * len(chunk))})",
+            rows += self.query(sql + f"p.path IN ({','.join('?' * len(chunk))})",
                                 [model, *chunk])
         for folder in folders:
             lo, hi = under(folder)
-            rows += self._query(sql + "p.path >= ? AND p.path < ?", (model, lo, hi))
+            rows += self.query(sql + "p.path >= ? AND p.path < ?", (model, lo, hi))
         return {
             str(path): FileState(int(i), int(s), int(m), h, str(st), bool(e))
             for i, path, s, m, h, st, e in rows
         }
 
     def photo(self, photo_id: int) -> Photo | None:
-        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))
+        rows = self.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))
         return _photo(rows[0]) if rows else None
 
     def photo_by_path(self, path: str) -> Photo | None:
-        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (path,))
+        rows = self.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (path,))
         return _photo(rows[0]) if rows else None
 
     def find_photo(self, path: str) -> Photo:
@@ -499,7 +499,7 @@ class Catalog:
         for start in range(0, len(id_list), _CHUNK):
             chunk = id_list[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            for row in self._query(
+            for row in self.query(
                 f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})", chunk
             ):
                 p = _photo(row)
@@ -507,7 +507,7 @@ class Catalog:
         return out
 
     def photos_with_hash(self, digest: str) -> list[Photo]:
-        rows = self._query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE hash = ?", (digest,))
+        rows = self.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE hash = ?", (digest,))
         return [_photo(r) for r in rows]
 
     def upsert_photo(self, rec: PhotoRecord) -> int:
@@ -578,11 +578,11 @@ class Catalog:
 
     def count_photos(self, status: str | None = None) -> int:
         if status is None:
-            return int(self._query("SELECT count(*) FROM photos")[0][0])
-        return int(self._query("SELECT count(*) FROM photos WHERE status = ?", (status,))[0][0])
+            return int(self.query("SELECT count(*) FROM photos")[0][0])
+        return int(self.query("SELECT count(*) FROM photos WHERE status = ?", (status,))[0][0])
 
     def failures(self, limit: int = 20) -> list[tuple[str, str]]:
-        rows = self._query(
+        rows = self.query(
             "SELECT path, error FROM photos WHERE status = 'failed' ORDER BY path LIMIT ?",
             (limit,),
         )
@@ -635,7 +635,7 @@ class Catalog:
         if min_pixels:
             where.append("width * height >= ?")
             params.append(min_pixels)
-        rows = self._query(f"SELECT id FROM photos WHERE {' AND '.join(where)}", params)
+        rows = self.query(f"SELECT id FROM photos WHERE {' AND '.join(where)}", params)
         return {int(r[0]) for r in rows}
 
     def browse(self, limit: int = 100_000, folder: str | None = None) -> list[Photo]:
@@ -645,7 +645,7 @@ class Catalog:
             lo, hi = under(folder)
             where.append("path >= ? AND path < ?")
             params += [lo, hi]
-        rows = self._query(
+        rows = self.query(
             f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE {' AND '.join(where)} "
             f"ORDER BY {PHOTO_DATE} DESC, id DESC LIMIT ?",
             [*params, limit],
@@ -670,12 +670,12 @@ class Catalog:
     def embedding_seq(self) -> int:
         """The change number of the latest stored embeddings: it only ever grows, so a cache
         that caught up with number N needs only the rows numbered above N."""
-        return int(self._query(
+        return int(self.query(
             "SELECT value FROM counters WHERE name = 'embedding_seq'")[0][0])
 
     def embedding_ids_since(self, model: str, seq: int) -> np.ndarray:
         """Ids of indexed photos whose `model` embedding was stored after change `seq`."""
-        rows = self._query(
+        rows = self.query(
             """SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id
                WHERE e.model = ? AND e.seq > ? AND p.status = 'ok'""",
             (model, seq),
@@ -693,7 +693,7 @@ class Catalog:
                 )
 
     def embedding_ids(self, model: str) -> np.ndarray:
-        rows = self._query(
+        rows = self.query(
             """SELECT e.photo_id FROM embeddings e JOIN photos p ON p.id = e.photo_id
                WHERE e.model = ? AND p.status = 'ok'""",
             (model,),
@@ -706,7 +706,7 @@ class Catalog:
         found: dict[int, bytes] = {}
         for start in range(0, len(id_list), _CHUNK):
             chunk = id_list[start : start + _CHUNK]
-            rows = self._query(
+            rows = self.query(
                 f"SELECT photo_id, vector FROM embeddings WHERE model = ? "
                 f"AND photo_id IN ({','.join('?' * len(chunk))})",
                 [model, *chunk],
@@ -720,7 +720,7 @@ class Catalog:
         return out
 
     def models_in_use(self) -> list[tuple[str, int]]:
-        rows = self._query("SELECT model, count(*) FROM embeddings GROUP BY model")
+        rows = self.query("SELECT model, count(*) FROM embeddings GROUP BY model")
         return [(str(m), int(n)) for m, n in rows]
 
     def drop_embeddings_except(self, model: str) -> int:
@@ -768,7 +768,7 @@ class Catalog:
             )
 
     def last_job(self, kind: str) -> dict[str, object] | None:
-        rows = self._query(
+        rows = self.query(
             "SELECT id, state, started_at, finished_at, done, total, failed, message "
             "FROM jobs WHERE kind = ? ORDER BY id DESC LIMIT 1",
             (kind,),
@@ -782,10 +782,10 @@ class Catalog:
 
     def failure_groups(self, examples: int = 3) -> list[tuple[str, int, list[str]]]:
         """Failed files per distinct reason: (reason, how many, the first `examples` paths)."""
-        counts = self._query(
+        counts = self.query(
             "SELECT coalesce(error, 'unknown'), count(*) FROM photos WHERE status = 'failed' "
             "GROUP BY 1")
-        rows = self._query(
+        rows = self.query(
             """SELECT error, path FROM (
                    SELECT coalesce(error, 'unknown') AS error, path,
                           row_number() OVER (PARTITION BY error ORDER BY path) AS n
@@ -799,6 +799,6 @@ class Catalog:
         return [(str(e), int(n), paths.get(str(e), [])) for e, n in counts]
 
     def paths_failed_with(self, error: str) -> set[str]:
-        rows = self._query(
+        rows = self.query(
             "SELECT path FROM photos WHERE status = 'failed' AND error = ?", (error,))
         return {str(r[0]) for r in rows}

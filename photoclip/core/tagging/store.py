@@ -1,6 +1,6 @@
 """Catalog access for tagging: label sets, labels, tags and decisions, text-embedding cache.
 
-Uses the Catalog's one connection and lock (`transaction()`, `_query`), so tagging from the
+Uses the Catalog's one connection and lock (`transaction()`, `query`), so tagging from the
 indexer thread and reading from the UI never race.
 
 Tag rows (schema v3): source 'auto' or 'user'; accepted NULL (undecided), 1 or 0. A row counts as
@@ -65,7 +65,7 @@ class TagStore:
 
     def label_sets(self, enabled_only: bool = False) -> list[LabelSet]:
         where = "WHERE enabled = 1" if enabled_only else ""
-        rows = self.catalog._query(
+        rows = self.catalog.query(
             f"SELECT id, name, enabled, multi_label, threshold, floor, templates "
             f"FROM label_sets {where} ORDER BY name"
         )
@@ -73,11 +73,11 @@ class TagStore:
         return [self._set(r, labels.get(int(r[0]), ())) for r in rows]
 
     def label_set(self, name: str) -> LabelSet | None:
-        rows = self.catalog._query(
+        rows = self.catalog.query(
             "SELECT id, name, enabled, multi_label, threshold, floor, templates "
             "FROM label_sets WHERE name = ?", (name,))
         if not rows:
-            rows = self.catalog._query(
+            rows = self.catalog.query(
                 "SELECT id, name, enabled, multi_label, threshold, floor, templates "
                 "FROM label_sets WHERE lower(name) = lower(?)", (name,))
         if len(rows) != 1:
@@ -86,7 +86,7 @@ class TagStore:
         return self._set(rows[0], self._labels([set_id]).get(set_id, ()))
 
     def label_set_by_id(self, set_id: int) -> LabelSet:
-        rows = self.catalog._query(
+        rows = self.catalog.query(
             "SELECT id, name, enabled, multi_label, threshold, floor, templates "
             "FROM label_sets WHERE id = ?", (set_id,))
         return self._set(rows[0], self._labels([set_id]).get(set_id, ()))
@@ -94,7 +94,7 @@ class TagStore:
     def _labels(self, set_ids: Sequence[int]) -> dict[int, tuple[Label, ...]]:
         out: dict[int, list[Label]] = {}
         for chunk in _chunks(set_ids):
-            for i, sid, name, thr, cal in self.catalog._query(
+            for i, sid, name, thr, cal in self.catalog.query(
                 f"SELECT id, set_id, name, threshold, calibrated FROM labels "
                 f"WHERE set_id IN ({_marks(len(chunk))}) ORDER BY id", chunk
             ):
@@ -211,7 +211,7 @@ class TagStore:
                             if lb.name.casefold() == label_name.strip().casefold()]
         if out:
             return out
-        rows = self.catalog._query(
+        rows = self.catalog.query(
             "SELECT l.id, l.set_id FROM labels l JOIN label_sets s ON s.id = l.set_id "
             "WHERE lower(l.name) = lower(?) ORDER BY s.name", (ref,))
         sets: dict[int, LabelSet] = {}
@@ -221,7 +221,7 @@ class TagStore:
         return out
 
     def label_by_id(self, label_id: int) -> tuple[LabelSet, Label]:
-        rows = self.catalog._query("SELECT set_id FROM labels WHERE id = ?", (label_id,))
+        rows = self.catalog.query("SELECT set_id FROM labels WHERE id = ?", (label_id,))
         if not rows:
             raise LabelSetError(f"No label with id {label_id}.")
         ls = self.label_set_by_id(int(rows[0][0]))
@@ -244,7 +244,7 @@ class TagStore:
 
     def photo_tags(self, photo_id: int) -> list[PhotoTag]:
         """Every tag row of a photo, rejected ones included, by set then label."""
-        rows = self.catalog._query(
+        rows = self.catalog.query(
             "SELECT t.label_id, l.name, s.name, t.score, t.source, t.accepted "
             "FROM tags t JOIN labels l ON l.id = t.label_id JOIN label_sets s ON s.id = l.set_id "
             "WHERE t.photo_id = ? ORDER BY s.name, l.name", (photo_id,))
@@ -257,7 +257,7 @@ class TagStore:
         """photo id -> [(set, label)] of its tags (rejected ones left out), sorted."""
         out: dict[int, list[tuple[str, str]]] = {}
         for chunk in _chunks(photo_ids):
-            for pid, sname, lname in self.catalog._query(
+            for pid, sname, lname in self.catalog.query(
                 "SELECT t.photo_id, s.name, l.name FROM tags t "
                 "JOIN labels l ON l.id = t.label_id JOIN label_sets s ON s.id = l.set_id "
                 f"WHERE t.photo_id IN ({_marks(len(chunk))}) AND {EFFECTIVE} "
@@ -268,7 +268,7 @@ class TagStore:
 
     def tag_counts(self, set_id: int) -> dict[int, tuple[int, int, int]]:
         """label id -> (tags, accepted or user-set, rejected)."""
-        rows = self.catalog._query(
+        rows = self.catalog.query(
             f"SELECT t.label_id, sum({EFFECTIVE}), "
             "sum(t.accepted = 1 OR t.source = 'user'), sum(t.accepted = 0) "
             "FROM tags t JOIN labels l ON l.id = t.label_id WHERE l.set_id = ? "
@@ -328,7 +328,7 @@ class TagStore:
         """The user's yes/no on these labels, for photos that have an embedding of `model`."""
         out: list[Decision] = []
         for chunk in _chunks(label_ids):
-            for pid, lid, src, acc in self.catalog._query(
+            for pid, lid, src, acc in self.catalog.query(
                 "SELECT t.photo_id, t.label_id, t.source, t.accepted FROM tags t "
                 "JOIN embeddings e ON e.photo_id = t.photo_id AND e.model = ? "
                 f"WHERE t.label_id IN ({_marks(len(chunk))}) "
@@ -341,7 +341,7 @@ class TagStore:
         """(photo id, label id) pairs of this set the user rejected for these photos."""
         out: set[tuple[int, int]] = set()
         for chunk in _chunks(photo_ids):
-            out.update((int(p), int(lb)) for p, lb in self.catalog._query(
+            out.update((int(p), int(lb)) for p, lb in self.catalog.query(
                 f"SELECT photo_id, label_id FROM tags WHERE accepted = 0 "
                 f"AND photo_id IN ({_marks(len(chunk))}) "
                 "AND label_id IN (SELECT id FROM labels WHERE set_id = ?)", [*chunk, set_id]))
@@ -388,10 +388,10 @@ class TagStore:
             lo, hi = under(folder)
             sql += " AND p.path >= ? AND p.path < ?"
             params += [lo, hi]
-        return [int(r[0]) for r in self.catalog._query(sql + " ORDER BY p.id", params)]
+        return [int(r[0]) for r in self.catalog.query(sql + " ORDER BY p.id", params)]
 
     def embedding(self, model: str, photo_id: int) -> np.ndarray | None:
-        rows = self.catalog._query(
+        rows = self.catalog.query(
             "SELECT vector FROM embeddings WHERE photo_id = ? AND model = ?", (photo_id, model))
         return np.frombuffer(bytes(rows[0][0]), dtype=np.float32).copy() if rows else None
 
@@ -399,7 +399,7 @@ class TagStore:
         out: dict[str, np.ndarray] = {}
         for start in range(0, len(texts), _CHUNK):
             chunk = list(texts[start : start + _CHUNK])
-            for text, blob in self.catalog._query(
+            for text, blob in self.catalog.query(
                 f"SELECT text, vector FROM text_embeddings WHERE model = ? "
                 f"AND text IN ({_marks(len(chunk))})", [model, *chunk]
             ):

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photoclip.core.catalog import storage
+from photoclip.core import storage
 from photoclip.core.catalog.repo import Catalog, under
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.tagging.store import TagStore
@@ -260,7 +260,7 @@ class SidecarWriter:
             lo, hi = under(os.path.abspath(os.path.expanduser(folder)))
             sql += " AND path >= ? AND path < ?"
             params += [lo, hi]
-        photos = [(int(i), str(p)) for i, p in self.catalog._query(sql + " ORDER BY path", params)]
+        photos = [(int(i), str(p)) for i, p in self.catalog.query(sql + " ORDER BY path", params)]
         tags = self.store.effective_tags([i for i, _ in photos])
         plan: dict[Path, list[tuple[str, str]]] = {}
         for pid, path in photos:

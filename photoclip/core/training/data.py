@@ -109,7 +109,7 @@ def read_label_set(catalog: Catalog, name: str) -> Albums:
     label_set = TagStore(catalog).label_set(name)
     if label_set is None:
         raise DataError(f"No label set named {name!r}: see `photoclip labels list`.")
-    rows = catalog._query(
+    rows = catalog.query(
         """SELECT p.path, l.name FROM tags t
            JOIN labels l ON l.id = t.label_id JOIN photos p ON p.id = t.photo_id
            WHERE l.set_id = ? AND p.status = 'ok'
