@@ -21,6 +21,7 @@ from PIL import Image
 
 from photoclip.config import DEFAULT_MODEL
 from photoclip.core.errors import ModelLoadError
+from photoclip.core.imaging import to_rgb
 
 if TYPE_CHECKING:
     import torch
@@ -418,7 +419,7 @@ class ClipEncoder:
         assert scale is not None
         assert offset is not None
 
-        image = resize_for_model(_to_rgb(image), prep.resize_to, prep.resample)
+        image = resize_for_model(to_rgb(image), prep.resize_to, prep.resample)
         new_w, new_h = image.size
 
         crop_h, crop_w = prep.crop
@@ -596,17 +597,6 @@ def to_cpu_precision(model: Any, precision: str) -> Any:
             return torch.ao.quantization.quantize_dynamic(
                 model, {torch.nn.Linear}, dtype=torch.qint8)
     return model
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Transparent pixels become white, as in CLIPImageProcessor (black would skew colours)."""
-    if image.mode == "RGB":
-        return image
-    if "A" in image.getbands() or image.info.get("transparency") is not None:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
 
 
 def _pooled(output: Any) -> torch.Tensor:

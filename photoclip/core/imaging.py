@@ -214,7 +214,7 @@ def make_thumbnail(image: Image.Image, size: int = 256) -> Image.Image:
     """Return a new RGB image fitting in size x size with the same aspect; never upscales."""
     if size < 1:
         raise ValueError(f"thumbnail size must be positive, got {size}")
-    rgb = _to_rgb(image)
+    rgb = to_rgb(image)
     w, h = rgb.size
     if w <= size and h <= size:
         # The caller may mutate the result, so never hand back its own input.
@@ -274,7 +274,7 @@ def _decode_stream(
         taken_at = _taken_at(exif)
         # Shrink before converting when the mode allows it: fewer pixels to convert.
         out = _shrink(img, min_side) if img.mode in _REDUCIBLE_MODES else img
-        out = _shrink(_to_rgb(out), min_side)
+        out = _shrink(to_rgb(out), min_side)
         method = _TRANSPOSE.get(orientation)
         if method is not None:
             out = out.transpose(method)
@@ -365,7 +365,7 @@ def _decode_raw_pixels(raw: Any, thumb: Any, label: object, min_side: int,
         _check_pixels((sizes.iwidth, sizes.iheight), (sizes.width, sizes.height), label)
         img = Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8))
         method = None  # LibRaw applied the flip itself
-    out = _shrink(_to_rgb(_shrink(img, min_side)), min_side)
+    out = _shrink(to_rgb(_shrink(img, min_side)), min_side)
     if method is not None:
         out = out.transpose(method)
     w, h = img.size
@@ -463,7 +463,7 @@ def _parse_exif_datetime(value: object) -> str | None:
     return None
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def to_rgb(img: Image.Image) -> Image.Image:
     mode = img.mode
     if mode == "RGB":
         return img

@@ -435,7 +435,7 @@ def test_float_image_outside_unit_range_is_stretched() -> None:
 def test_other_pixel_modes_convert_to_rgb(mode: str) -> None:
     # These cannot all be written to disk, so feed the converter directly.
     source = Image.new("RGB", (20, 10), (200, 50, 30)).convert(mode)
-    rgb = imaging._to_rgb(source)
+    rgb = imaging.to_rgb(source)
     assert rgb.mode == "RGB"
     assert rgb.size == (20, 10)
 
