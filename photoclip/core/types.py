@@ -13,7 +13,27 @@ class Root:
 
 
 @dataclass(frozen=True)
+class PhotoRecord:
+    """A photo's facts as the indexer writes them (`Catalog.upsert_photo`): a `Photo` before
+    the catalog has given it an id. Kept apart from `Photo` on purpose, so that every `Photo`
+    has a real id; its fields are `Photo`'s without `id`, in the same order (a test checks)."""
+
+    root_id: int
+    path: str
+    size: int
+    mtime_ns: int
+    hash: str | None
+    width: int | None = None
+    height: int | None = None
+    taken_at: str | None = None  # ISO 8601 from EXIF DateTimeOriginal, else None
+    status: str = "ok"  # "ok" | "failed"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Photo:
+    """A photo as the catalog holds it: a `PhotoRecord` with the id the catalog gave it."""
+
     id: int
     root_id: int
     path: str

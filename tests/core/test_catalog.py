@@ -8,9 +8,9 @@ import pytest
 
 from photoclip.core.catalog import Catalog
 from photoclip.core.catalog.migrations import migrate, schema_version
-from photoclip.core.catalog.repo import PhotoRecord
 from photoclip.core.catalog.schema import LATEST_VERSION
 from photoclip.core.errors import NotFoundError, SchemaTooNewError
+from photoclip.core.types import PhotoRecord
 
 
 def _v1_database(path: Path) -> None:
@@ -148,3 +148,14 @@ def test_merge_keeps_the_users_decision_over_an_undecided_auto_tag(tmp_path):
         assert rows == {1: 0, 2: 1}  # the rejection survives, the acceptance too
         assert cat.photo(original).path == "/b/new.jpg"
         assert cat.photo(copy) is None
+
+
+def test_a_photo_record_is_a_photo_without_its_id() -> None:
+    """PhotoRecord (what the indexer writes) and Photo (what the catalog reads back) differ only
+    by the id the catalog gives: same fields, same order, so neither drifts from the other."""
+    from dataclasses import fields
+
+    from photoclip.core.types import Photo
+
+    assert [f.name for f in fields(Photo)] == ["id", *(f.name for f in fields(PhotoRecord))]
+    assert [f.default for f in fields(Photo)][1:] == [f.default for f in fields(PhotoRecord)]

@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from photoclip.cli import main
-from photoclip.core.catalog import Catalog, repo
+from photoclip.core.catalog import Catalog, database
 from photoclip.core.catalog import backup as backups
-from photoclip.core.catalog.repo import PhotoRecord
 from photoclip.core.errors import CatalogError
 from photoclip.core.library import Library
+from photoclip.core.types import PhotoRecord
 
 DAY = 24 * 3600
 
@@ -112,7 +112,7 @@ def test_damage_seen_while_running_is_repaired_at_the_next_start(
 ) -> None:
     """A big catalog is not checked at every start; damage noticed by a query asks for the
     check, and the next start finds it and restores."""
-    monkeypatch.setattr(repo, "CHECK_ALWAYS_BYTES", 0)
+    monkeypatch.setattr(database, "CHECK_ALWAYS_BYTES", 0)
     db, folder = tmp_path / "catalog.sqlite3", tmp_path / "backups"
     with Catalog(db, backup_dir=folder) as cat:
         root = cat.add_root("/p")
@@ -189,7 +189,7 @@ def test_a_long_job_makes_the_daily_backup_while_running(
         assert len(backup_files(folder)) == 1
         clock[0] += DAY + 1
         assert cat.maybe_backup() is None  # looked an instant ago: cheap no-op
-        monkeypatch.setattr(repo, "BACKUP_CHECK_EVERY_S", 0.0)
+        monkeypatch.setattr(database, "BACKUP_CHECK_EVERY_S", 0.0)
         cat._next_backup_check = 0.5  # as if the hour had passed
         assert cat.maybe_backup() is not None
     assert len(backup_files(folder)) == 2

@@ -47,7 +47,7 @@ import os, runpy, sys, time
 
 DELAY = float(os.environ["CRASH_TEST_DELAY_S"])
 
-from photoclip.core.catalog.repo import Catalog
+from photoclip.core.catalog import Catalog
 from photoclip.core.tagging.store import TagStore
 from photoclip.core.vectors import VectorIndex
 

@@ -7,8 +7,8 @@ import pytest
 
 from photoclip.core import vectors as vectors_module
 from photoclip.core.catalog import Catalog
-from photoclip.core.catalog.repo import PhotoRecord
 from photoclip.core.search import Filters, Searcher
+from photoclip.core.types import PhotoRecord
 from photoclip.core.vectors import VectorIndex
 
 DIM = 32

@@ -25,18 +25,18 @@ from PIL import Image
 from photoclip.cli import main
 from photoclip.config import Settings
 from photoclip.core import storage
-from photoclip.core.catalog import Catalog, repo
-from photoclip.core.catalog.repo import PhotoRecord
+from photoclip.core.catalog import Catalog, database
+from photoclip.core.errors import DiskFullError, PhotoclipError, ReadOnlyLibraryError
+from photoclip.core.library import Library
 from photoclip.core.storage import (
     fstype_from_mountinfo,
     is_network_filesystem,
     parse_mountinfo,
     remove_stale_temps,
 )
-from photoclip.core.errors import DiskFullError, PhotoclipError, ReadOnlyLibraryError
-from photoclip.core.library import Library
 from photoclip.core.tagging import LabelSetSpec, LabelSpec, SidecarWriter, TagStore
 from photoclip.core.tagging.xmp import read_keywords
+from photoclip.core.types import PhotoRecord
 from photoclip.core.vectors import VectorIndex
 
 FULL = "the disk holding the library"
@@ -120,8 +120,8 @@ def test_a_catalog_on_a_network_file_system_does_not_use_wal(
     with Catalog(db) as cat:  # made on a local disk: WAL
         assert cat.journal_mode == "wal"
         cat.add_root("/photos")
-    monkeypatch.setattr(repo, "network_filesystem", lambda path: "nfs4")
-    with caplog.at_level(logging.INFO, logger="photoclip.core.catalog.repo"), \
+    monkeypatch.setattr(database, "network_filesystem", lambda path: "nfs4")
+    with caplog.at_level(logging.INFO, logger="photoclip.core.catalog.database"), \
             Catalog(db) as cat:  # the same library, now reached over NFS
         assert cat.journal_mode == "delete"
         assert cat._conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
@@ -137,7 +137,7 @@ def test_a_catalog_on_a_network_file_system_does_not_use_wal(
 
 def _cap_growth(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every catalog opened from now on cannot grow by a page: a full disk, as SQLite sees it."""
-    connect = repo.Catalog._connect
+    connect = database.Database._connect
 
     def capped(self: Catalog) -> sqlite3.Connection:
         conn = connect(self)
@@ -145,7 +145,7 @@ def _cap_growth(monkeypatch: pytest.MonkeyPatch) -> None:
         conn.execute(f"PRAGMA max_page_count = {max(pages, 1)}")
         return conn
 
-    monkeypatch.setattr(repo.Catalog, "_connect", capped)
+    monkeypatch.setattr(database.Database, "_connect", capped)
 
 
 def test_a_full_disk_refuses_the_write_keeps_the_catalog_whole_and_readable(
@@ -306,7 +306,7 @@ def test_a_read_only_catalog_opens_for_reading_and_refuses_writes(
     with Catalog(db, backup_dir=tmp_path / "backups") as cat:
         cat.add_root("/photos")
     before = db.read_bytes()
-    monkeypatch.setattr(repo, "_writable", lambda path: False)  # root ignores chmod
+    monkeypatch.setattr(database, "_writable", lambda path: False)  # root ignores chmod
     with caplog.at_level(logging.WARNING), Catalog(db, backup_dir=tmp_path / "b") as cat:
         assert cat.read_only
         assert [r.path for r in cat.roots()] == ["/photos"]

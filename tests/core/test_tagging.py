@@ -19,7 +19,6 @@ import pytest
 import skimage
 
 from photoclip.core.catalog import Catalog
-from photoclip.core.catalog.repo import PhotoRecord
 from photoclip.core.errors import LabelSetError, QueryError
 from photoclip.core.library import Library
 from photoclip.core.search import Filters, Searcher
@@ -43,7 +42,7 @@ from photoclip.core.tagging.scoring import (
     ensemble,
     set_scores,
 )
-from photoclip.core.types import Label, LabelSet
+from photoclip.core.types import Label, LabelSet, PhotoRecord
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 DIM = 8

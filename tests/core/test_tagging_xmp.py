@@ -16,10 +16,10 @@ import pytest
 import skimage
 
 from photoclip.core.catalog import Catalog
-from photoclip.core.catalog.repo import PhotoRecord
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.tagging import LabelSetSpec, LabelSpec, SidecarWriter, TagStore, sidecar_path
 from photoclip.core.tagging.xmp import read_keywords, write_sidecar
+from photoclip.core.types import PhotoRecord
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 

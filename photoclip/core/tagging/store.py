@@ -18,15 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from photoclip.core.catalog.repo import Catalog, under
+from photoclip.core.catalog import Catalog
+from photoclip.core.catalog.database import in_chunks, under
 from photoclip.core.errors import LabelSetError
 from photoclip.core.tagging.labelsets import LabelSetSpec, check_name
 from photoclip.core.types import Label, LabelSet, PhotoTag
 
 log = logging.getLogger(__name__)
 
-# Same reason as the catalog's: SQLite caps bound parameters per statement; stay far below.
-_CHUNK = 900
 # Where tags the user types by hand land when no label set has that label. Created disabled:
 # auto-tagging with labels nobody chose as prompts would surprise; enabling it is one command.
 MANUAL_SET = "my tags"
@@ -46,15 +45,6 @@ class WriteResult:
     applied: int  # auto tags written (new or refreshed)
     removed: int  # undecided auto tags that no longer pass
     tagged: frozenset[int]  # photos that got at least one auto tag
-
-
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield [int(i) for i in ids[start : start + _CHUNK]]
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 class TagStore:
@@ -93,10 +83,10 @@ class TagStore:
 
     def _labels(self, set_ids: Sequence[int]) -> dict[int, tuple[Label, ...]]:
         out: dict[int, list[Label]] = {}
-        for chunk in _chunks(set_ids):
+        for chunk, marks in in_chunks(map(int, set_ids)):
             for i, sid, name, thr, cal in self.catalog.query(
                 f"SELECT id, set_id, name, threshold, calibrated FROM labels "
-                f"WHERE set_id IN ({_marks(len(chunk))}) ORDER BY id", chunk
+                f"WHERE set_id IN ({marks}) ORDER BY id", chunk
             ):
                 out.setdefault(int(sid), []).append(
                     Label(int(i), int(sid), str(name), None if thr is None else float(thr),
@@ -154,8 +144,8 @@ class TagStore:
                               "WHERE id = ?",
                               (lb.name, lb.threshold, int(lb.calibrated), label_id))
             gone = [i for i in existing.values() if i not in keep]
-            for chunk in _chunks(gone):
-                c.execute(f"DELETE FROM labels WHERE id IN ({_marks(len(chunk))})", chunk)
+            for chunk, marks in in_chunks(gone):
+                c.execute(f"DELETE FROM labels WHERE id IN ({marks})", chunk)
         return self.label_set_by_id(set_id), created
 
     def remove_set(self, name: str) -> int:
@@ -256,11 +246,11 @@ class TagStore:
     def effective_tags(self, photo_ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
         """photo id -> [(set, label)] of its tags (rejected ones left out), sorted."""
         out: dict[int, list[tuple[str, str]]] = {}
-        for chunk in _chunks(photo_ids):
+        for chunk, marks in in_chunks(map(int, photo_ids)):
             for pid, sname, lname in self.catalog.query(
                 "SELECT t.photo_id, s.name, l.name FROM tags t "
                 "JOIN labels l ON l.id = t.label_id JOIN label_sets s ON s.id = l.set_id "
-                f"WHERE t.photo_id IN ({_marks(len(chunk))}) AND {EFFECTIVE} "
+                f"WHERE t.photo_id IN ({marks}) AND {EFFECTIVE} "
                 "ORDER BY s.name, l.name", chunk
             ):
                 out.setdefault(int(pid), []).append((str(sname), str(lname)))
@@ -293,11 +283,11 @@ class TagStore:
         tagged: set[int] = set()
         if not label_ids or not len(photo_ids):
             return WriteResult(0, 0, frozenset())
+        start = 0  # where this chunk's rows begin in `scores` and `passes`
         with self.catalog.transaction() as c:
-            for start in range(0, len(photo_ids), _CHUNK):
-                pids = [int(i) for i in photo_ids[start : start + _CHUNK]]
+            for pids, marks in in_chunks(map(int, photo_ids)):
                 # The set's labels by subquery: one parameter however many labels it has.
-                filt = (f"photo_id IN ({_marks(len(pids))}) "
+                filt = (f"photo_id IN ({marks}) "
                         "AND label_id IN (SELECT id FROM labels WHERE set_id = ?)")
                 protected: set[tuple[int, int]] = set()
                 undecided: set[tuple[int, int]] = set()
@@ -322,16 +312,17 @@ class TagStore:
                     "VALUES (?, ?, ?, 'auto', ?)", rows)
                 applied += len(rows)
                 removed += len(undecided - {(p, lb) for p, lb, _, _ in rows})
+                start += len(pids)
         return WriteResult(applied, removed, frozenset(tagged))
 
     def decisions(self, label_ids: Sequence[int], model: str) -> list[Decision]:
         """The user's yes/no on these labels, for photos that have an embedding of `model`."""
         out: list[Decision] = []
-        for chunk in _chunks(label_ids):
+        for chunk, marks in in_chunks(map(int, label_ids)):
             for pid, lid, src, acc in self.catalog.query(
                 "SELECT t.photo_id, t.label_id, t.source, t.accepted FROM tags t "
                 "JOIN embeddings e ON e.photo_id = t.photo_id AND e.model = ? "
-                f"WHERE t.label_id IN ({_marks(len(chunk))}) "
+                f"WHERE t.label_id IN ({marks}) "
                 "AND (t.source = 'user' OR t.accepted IS NOT NULL)", [model, *chunk]
             ):
                 out.append(Decision(int(pid), int(lid), src == "user" or acc == 1))
@@ -340,10 +331,10 @@ class TagStore:
     def rejections(self, photo_ids: Sequence[int], set_id: int) -> set[tuple[int, int]]:
         """(photo id, label id) pairs of this set the user rejected for these photos."""
         out: set[tuple[int, int]] = set()
-        for chunk in _chunks(photo_ids):
+        for chunk, marks in in_chunks(map(int, photo_ids)):
             out.update((int(p), int(lb)) for p, lb in self.catalog.query(
                 f"SELECT photo_id, label_id FROM tags WHERE accepted = 0 "
-                f"AND photo_id IN ({_marks(len(chunk))}) "
+                f"AND photo_id IN ({marks}) "
                 "AND label_id IN (SELECT id FROM labels WHERE set_id = ?)", [*chunk, set_id]))
         return out
 
@@ -397,11 +388,10 @@ class TagStore:
 
     def text_vectors(self, model: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
-        for start in range(0, len(texts), _CHUNK):
-            chunk = list(texts[start : start + _CHUNK])
+        for chunk, marks in in_chunks(texts):
             for text, blob in self.catalog.query(
                 f"SELECT text, vector FROM text_embeddings WHERE model = ? "
-                f"AND text IN ({_marks(len(chunk))})", [model, *chunk]
+                f"AND text IN ({marks})", [model, *chunk]
             ):
                 out[str(text)] = np.frombuffer(bytes(blob), dtype=np.float32).copy()
         return out

@@ -1,0 +1,270 @@
+"""The catalog's photos (table `photos`): what the indexer knows of each file, the metadata
+filters search uses, and the files it could not read."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from photoclip.core.catalog.database import Database, in_chunks, under
+from photoclip.core.errors import NotFoundError
+from photoclip.core.types import Photo, PhotoRecord
+
+# The columns of a Photo, in its fields' order (so `Photo(*row)` builds one).
+_PHOTO_COLUMNS = ", ".join(f.name for f in fields(Photo))
+# A photo's date: EXIF date when known, else the file's mtime, both as ISO 8601 text.
+PHOTO_DATE = (
+    "coalesce(taken_at, strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1000000000, 'unixepoch'))"
+)
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the catalog knows of one path, enough to diff it against the disk."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    hash: str | None
+    status: str
+    has_embedding: bool
+
+
+def _photo(row: tuple[Any, ...]) -> Photo:
+    return Photo(*row)
+
+
+class Photos(Database):
+    """Photo rows: written by the indexer (`upsert_photo`, moves, merges), read by everyone."""
+
+    def file_states(self, root_id: int, model: str) -> dict[str, FileState]:
+        rows = self.query(
+            """SELECT p.id, p.path, p.size, p.mtime_ns, p.hash, p.status,
+                      e.photo_id IS NOT NULL
+               FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?
+               WHERE p.root_id = ?""",
+            (model, root_id),
+        )
+        return {
+            str(path): FileState(int(i), int(s), int(m), h, str(st), bool(e))
+            for i, path, s, m, h, st, e in rows
+        }
+
+    def file_states_at(
+        self, model: str, paths: Iterable[str] = (), folders: Iterable[str] = ()
+    ) -> dict[str, FileState]:
+        """States of the given paths and of every photo inside the given folders (any root):
+        the catalog side of an incremental update."""
+        sql = """SELECT p.id, p.path, p.size, p.mtime_ns, p.hash, p.status,
+                        e.photo_id IS NOT NULL
+                 FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?
+                 WHERE """
+        rows: list[tuple[Any, ...]] = []
+        for chunk, marks in in_chunks(paths):
+            rows += self.query(sql + f"p.path IN ({marks})", [model, *chunk])
+        for folder in folders:
+            lo, hi = under(folder)
+            rows += self.query(sql + "p.path >= ? AND p.path < ?", (model, lo, hi))
+        return {
+            str(path): FileState(int(i), int(s), int(m), h, str(st), bool(e))
+            for i, path, s, m, h, st, e in rows
+        }
+
+    def photo(self, photo_id: int) -> Photo | None:
+        rows = self.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))
+        return _photo(rows[0]) if rows else None
+
+    def photo_by_path(self, path: str) -> Photo | None:
+        rows = self.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE path = ?", (path,))
+        return _photo(rows[0]) if rows else None
+
+    def find_photo(self, path: str) -> Photo:
+        """The photo a user names by path: relative, with ~, or through a symlinked folder
+        (roots are stored resolved; the file name itself is kept as it appears)."""
+        full = os.path.abspath(os.path.expanduser(path))
+        resolved = os.path.join(os.path.realpath(os.path.dirname(full)), os.path.basename(full))
+        photo = self.photo_by_path(full) or self.photo_by_path(resolved)
+        if photo is None:
+            raise NotFoundError(
+                f"{path} is not in the library: add its folder with `photoclip add FOLDER`.")
+        return photo
+
+    def photos_by_ids(self, ids: Iterable[int]) -> dict[int, Photo]:
+        out: dict[int, Photo] = {}
+        for chunk, marks in in_chunks(ids):
+            for row in self.query(
+                f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})", chunk
+            ):
+                p = _photo(row)
+                out[p.id] = p
+        return out
+
+    def photos_with_hash(self, digest: str) -> list[Photo]:
+        rows = self.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE hash = ?", (digest,))
+        return [_photo(r) for r in rows]
+
+    def upsert_photo(self, rec: PhotoRecord) -> int:
+        """Insert or update the photo at rec.path; keeps its id (and so its tags) on update."""
+        with self.transaction() as c:
+            row = c.execute(
+                """INSERT INTO photos(root_id, path, size, mtime_ns, hash, width, height,
+                                      taken_at, status, error)
+                   VALUES (?,?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT(path) DO UPDATE SET
+                     root_id = excluded.root_id, size = excluded.size,
+                     mtime_ns = excluded.mtime_ns, hash = excluded.hash,
+                     width = excluded.width, height = excluded.height,
+                     taken_at = excluded.taken_at, status = excluded.status,
+                     error = excluded.error,
+                     indexed_at = strftime('%Y-%m-%dT%H:%M:%S', 'now')
+                   RETURNING id""",
+                (rec.root_id, rec.path, rec.size, rec.mtime_ns, rec.hash, rec.width,
+                 rec.height, rec.taken_at, rec.status, rec.error),
+            ).fetchone()
+        return int(row[0])
+
+    def touch_photo(self, photo_id: int, size: int, mtime_ns: int) -> None:
+        """The file's stat changed but its content did not (same hash)."""
+        with self.transaction() as c:
+            c.execute("UPDATE photos SET size = ?, mtime_ns = ? WHERE id = ?",
+                      (size, mtime_ns, photo_id))
+
+    def move_photo(self, photo_id: int, root_id: int, path: str, size: int,
+                   mtime_ns: int) -> None:
+        """Same content at a new path: the photo keeps its id, embedding and tags."""
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE photos SET root_id = ?, path = ?, size = ?, mtime_ns = ? WHERE id = ?",
+                (root_id, path, size, mtime_ns, photo_id),
+            )
+
+    def merge_photo(self, keep_id: int, drop_id: int) -> None:
+        """One photo under two rows: a copy appeared (drop_id), then the original (keep_id) was
+        deleted, which is how a move across drives looks. The original's row takes the copy's
+        place so its id, tags and the user's decisions survive; tags only the copy had move
+        over."""
+        with self.transaction() as c:
+            row = c.execute("SELECT root_id, path, size, mtime_ns FROM photos WHERE id = ?",
+                            (drop_id,)).fetchone()
+            if row is None:
+                return
+            # Where both rows tag the same label, a decision the user made on the copy beats an
+            # undecided auto tag on the original; otherwise the original's row wins.
+            c.execute(
+                """DELETE FROM tags WHERE photo_id = ? AND source = 'auto' AND accepted IS NULL
+                   AND label_id IN (SELECT label_id FROM tags WHERE photo_id = ?
+                                    AND (source = 'user' OR accepted IS NOT NULL))""",
+                (keep_id, drop_id))
+            c.execute("UPDATE OR IGNORE tags SET photo_id = ? WHERE photo_id = ?",
+                      (keep_id, drop_id))
+            c.execute("DELETE FROM photos WHERE id = ?", (drop_id,))
+            c.execute("UPDATE photos SET root_id = ?, path = ?, size = ?, mtime_ns = ? "
+                      "WHERE id = ?", (*row, keep_id))
+
+    def delete_photos(self, ids: Iterable[int]) -> None:
+        with self.transaction() as c:
+            for chunk, marks in in_chunks(ids):
+                c.execute(f"DELETE FROM photos WHERE id IN ({marks})", chunk)
+
+    def count_photos(self, status: str | None = None) -> int:
+        if status is None:
+            return int(self.query("SELECT count(*) FROM photos")[0][0])
+        return int(self.query("SELECT count(*) FROM photos WHERE status = ?", (status,))[0][0])
+
+    def failures(self, limit: int = 20) -> list[tuple[str, str]]:
+        rows = self.query(
+            "SELECT path, error FROM photos WHERE status = 'failed' ORDER BY path LIMIT ?",
+            (limit,),
+        )
+        return [(str(p), str(e)) for p, e in rows]
+
+    def filter_ids(
+        self,
+        folder: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        tag: str | None = None,
+        *,
+        types: Sequence[str] = (),
+        orientation: str | None = None,
+        min_side: int | None = None,
+        min_pixels: int | None = None,
+    ) -> set[int]:
+        """Ids of indexed photos matching metadata filters (date: EXIF date, else file mtime;
+        tag: LABEL or SET|LABEL, a tag the user has not rejected; types: extensions with the
+        dot; orientation: portrait | landscape | square, as the user sees the photo)."""
+        where = ["status = 'ok'"]
+        params: list[object] = []
+        if folder:
+            lo, hi = under(folder)
+            where.append("path >= ? AND path < ?")
+            params += [lo, hi]
+        date = PHOTO_DATE
+        if after:
+            where.append(f"{date} >= ?")
+            params.append(after)
+        if before:
+            where.append(f"{date} < ?")
+            params.append(before)
+        if tag:
+            where.append(
+                "id IN (SELECT t.photo_id FROM tags t JOIN labels l ON l.id = t.label_id "
+                "JOIN label_sets s ON s.id = l.set_id "
+                "WHERE (t.accepted IS NULL OR t.accepted = 1) AND lower(?) IN "
+                "(lower(l.name), lower(s.name || '|' || l.name), lower(s.name || '/' || l.name)))")
+            params.append(" ".join(tag.split()))
+        if types:
+            where.append("(" + " OR ".join("lower(path) LIKE ?" for _ in types) + ")")
+            params += [f"%{t.lower()}" for t in types]
+        if orientation:
+            where.append({"portrait": "height > width", "landscape": "width > height",
+                          "square": "width = height"}[orientation])
+        if min_side:
+            where.append("min(width, height) >= ?")
+            params.append(min_side)
+        if min_pixels:
+            where.append("width * height >= ?")
+            params.append(min_pixels)
+        rows = self.query(f"SELECT id FROM photos WHERE {' AND '.join(where)}", params)
+        return {int(r[0]) for r in rows}
+
+    def browse(self, limit: int = 100_000, folder: str | None = None) -> list[Photo]:
+        """Indexed photos newest first (EXIF date, else file time): the library with no query."""
+        where, params = ["status = 'ok'"], []
+        if folder:
+            lo, hi = under(folder)
+            where.append("path >= ? AND path < ?")
+            params += [lo, hi]
+        rows = self.query(
+            f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE {' AND '.join(where)} "
+            f"ORDER BY {PHOTO_DATE} DESC, id DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [_photo(r) for r in rows]
+
+    # -- failures (issue 8: the indexer's bookkeeping of files it could not read) -----------
+
+    def failure_groups(self, examples: int = 3) -> list[tuple[str, int, list[str]]]:
+        """Failed files per distinct reason: (reason, how many, the first `examples` paths)."""
+        counts = self.query(
+            "SELECT coalesce(error, 'unknown'), count(*) FROM photos WHERE status = 'failed' "
+            "GROUP BY 1")
+        rows = self.query(
+            """SELECT error, path FROM (
+                   SELECT coalesce(error, 'unknown') AS error, path,
+                          row_number() OVER (PARTITION BY error ORDER BY path) AS n
+                   FROM photos WHERE status = 'failed')
+               WHERE n <= ? ORDER BY path""",
+            (examples,),
+        )
+        paths: dict[str, list[str]] = {}
+        for error, path in rows:
+            paths.setdefault(str(error), []).append(str(path))
+        return [(str(e), int(n), paths.get(str(e), [])) for e, n in counts]
+
+    def paths_failed_with(self, error: str) -> set[str]:
+        rows = self.query(
+            "SELECT path FROM photos WHERE status = 'failed' AND error = ?", (error,))
+        return {str(r[0]) for r in rows}
