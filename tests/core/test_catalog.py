@@ -159,3 +159,17 @@ def test_a_photo_record_is_a_photo_without_its_id() -> None:
 
     assert [f.name for f in fields(Photo)] == ["id", *(f.name for f in fields(PhotoRecord))]
     assert [f.default for f in fields(Photo)][1:] == [f.default for f in fields(PhotoRecord)]
+
+
+def test_a_read_only_catalog_lists_its_models(tmp_path: Path) -> None:
+    from photoclip.core.training import registry
+
+    db = tmp_path / "c.sqlite3"
+    with Catalog(db) as cat:
+        registry.ensure_base(cat, "base-model")
+    with Catalog(db, read_only=True) as cat:
+        assert [e.name for e in registry.list_models(cat)] == ["base-model"]
+        found = registry.find(cat, "base-model")
+        assert found is not None
+        assert found.kind == "base"
+        assert registry.by_source(cat, "base-model") == found

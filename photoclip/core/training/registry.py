@@ -86,21 +86,19 @@ def _entry(row: tuple[Any, ...]) -> ModelEntry:
     return ModelEntry(str(name), str(base), path, str(kind), parsed, str(created))
 
 
+# Reads go through `query`, not a transaction: a read-only library lists its models too.
 def list_models(catalog: Catalog) -> list[ModelEntry]:
-    with catalog.transaction() as c:
-        rows = c.execute(
-            "SELECT name, base, path, kind, metrics, created_at FROM models ORDER BY id"
-        ).fetchall()
+    rows = catalog.query(
+        "SELECT name, base, path, kind, metrics, created_at FROM models ORDER BY id")
     return [_entry(r) for r in rows]
 
 
 def find(catalog: Catalog, name: str) -> ModelEntry | None:
-    with catalog.transaction() as c:
-        row = c.execute(
-            "SELECT name, base, path, kind, metrics, created_at FROM models WHERE name = ?",
-            (name,),
-        ).fetchone()
-    return _entry(row) if row else None
+    rows = catalog.query(
+        "SELECT name, base, path, kind, metrics, created_at FROM models WHERE name = ?",
+        (name,),
+    )
+    return _entry(rows[0]) if rows else None
 
 
 def by_source(catalog: Catalog, source: str) -> ModelEntry | None:
