@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from photoclip.core.catalog.repo import Catalog
+from photoclip.core.catalog import Catalog
 from photoclip.core.types import Photo, Progress
 from photoclip.core.vectors import VectorIndex
 

@@ -30,7 +30,8 @@ from typing import IO
 
 import numpy as np
 
-from photoclip.core.catalog.repo import Catalog, FileState, PhotoRecord
+from photoclip.core.catalog import Catalog, FileState
+from photoclip.core.types import PhotoRecord
 from photoclip.core.cpugate import CpuGate
 from photoclip.core.encoder import Encoder
 from photoclip.core.errors import ImageError

@@ -31,7 +31,7 @@ from datetime import date
 
 import numpy as np
 
-from photoclip.core.catalog.repo import Catalog
+from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import Encoder
 from photoclip.core.errors import ImageError, NotFoundError, QueryError
 from photoclip.core.imaging import decode

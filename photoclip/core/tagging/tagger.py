@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from photoclip.core.catalog.repo import Catalog
+from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import Encoder
 from photoclip.core.errors import LabelSetError, NotFoundError, PhotoclipError
 from photoclip.core.tagging.labelsets import default_templates

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from photoclip.core import storage
-from photoclip.core.catalog.repo import Catalog, under
+from photoclip.core.catalog import Catalog
+from photoclip.core.catalog.database import under
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.tagging.store import TagStore
 from photoclip.core.types import Progress
