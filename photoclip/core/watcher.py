@@ -50,7 +50,7 @@ from watchdog.observers.polling import PollingObserver
 from watchdog.utils import BaseThread
 
 from photoclip.core.imaging import is_image_path
-from photoclip.core.indexer import Indexer, IndexReport, innermost_root, is_inside, walk_images
+from photoclip.core.indexing import Indexer, IndexReport, innermost_root, is_inside, walk_images
 from photoclip.core.types import Progress, Root
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from photoclip.core.indexer import hash_path, walk_images
+from photoclip.core.indexing import hash_path, walk_images
 from photoclip.core.library import Library
 from photoclip.core.types import Progress
 from photoclip.core.watcher import Watcher
