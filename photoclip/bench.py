@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 from photoclip.core import fastpath
 from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import ClipEncoder, resolve_device
-from photoclip.core.indexer import _Task
+from photoclip.core.indexing import FileTask, prepare
 from photoclip.core.library import Library
 from photoclip.core.search import Searcher
 from photoclip.core.types import Progress
@@ -202,7 +202,7 @@ class Bench:
             probe = probe_lib.indexer()
             start = time.perf_counter()
             for p in decode_sample:
-                res = probe._load(_Task(0, str(p), None))
+                res = prepare(FileTask(0, str(p), None), probe.encoder, probe.thumbnails)
                 if res.error:
                     raise RuntimeError(f"bench photo failed to decode: {res.error}")
             decode_rate = len(decode_sample) / (time.perf_counter() - start)

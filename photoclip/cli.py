@@ -409,7 +409,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from photoclip.core.indexer import failure_summary
+    from photoclip.core.indexing import failure_summary
 
     with _open(args) as lib:
         st = lib.status()

@@ -1,9 +1,9 @@
 """Decoding photos for indexing and thumbnails: small, upright, RGB, and cheap to produce.
 
 The indexer decodes many files at once from worker threads, and each result only feeds a
-224-px CLIP crop and a 256-px thumbnail, so decoding aims for "just big enough": JPEGs are
-DCT-scaled by libjpeg while decoding and everything else is box-reduced right after. Camera RAW
-files give their embedded JPEG preview (rawpy, the optional `raw` extra).
+224-px CLIP crop and a 256-px thumbnail (thumbnails.py), so decoding aims for "just big enough":
+JPEGs are DCT-scaled by libjpeg while decoding and everything else is box-reduced right after.
+Camera RAW files give their embedded JPEG preview (rawpy, the optional `raw` extra).
 
 Anything a user's folders may hold is expected here: truncated, hostile or mislabelled files,
 FIFOs and devices named like photos. Every failure is an ImageError with a reason a user can
@@ -20,10 +20,8 @@ import logging
 import os
 import re
 import stat
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -208,39 +206,6 @@ def decode(
         if is_raw_path(label):
             return _decode_raw(fp, label, min_side)
         return _decode_stream(fp, label, min_side)
-
-
-def make_thumbnail(image: Image.Image, size: int = 256) -> Image.Image:
-    """Return a new RGB image fitting in size x size with the same aspect; never upscales."""
-    if size < 1:
-        raise ValueError(f"thumbnail size must be positive, got {size}")
-    rgb = to_rgb(image)
-    w, h = rgb.size
-    if w <= size and h <= size:
-        # The caller may mutate the result, so never hand back its own input.
-        return rgb.copy() if rgb is image else rgb
-    scale = size / max(w, h)
-    target = (max(1, min(size, round(w * scale))), max(1, min(size, round(h * scale))))
-    # reducing_gap lets Pillow box-reduce first, so a full-size source stays cheap.
-    return rgb.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
-
-
-def save_thumbnail(image: Image.Image, dest: Path, size: int = 256) -> None:
-    """Write a JPEG thumbnail to `dest` atomically: readers never see a half-written file."""
-    thumb = make_thumbnail(image, size)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        # No fsync: a thumbnail lost to a crash is simply regenerated.
-        with os.fdopen(fd, "wb") as out:
-            thumb.save(out, format="JPEG", quality=85)
-        os.replace(tmp_name, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except OSError:
-            logger.debug("could not remove temporary thumbnail %s", tmp_name)
-        raise
 
 
 # --- internals ------------------------------------------------------------------------------

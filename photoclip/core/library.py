@@ -18,12 +18,12 @@ from photoclip.core.catalog import Catalog
 from photoclip.core.storage import remove_stale_temps
 from photoclip.core.encoder import ClipEncoder, Encoder, resolve_device
 from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
-from photoclip.core.indexer import Indexer
+from photoclip.core.indexing import Indexer
 from photoclip.core.search import Searcher
 from photoclip.core.tagging import SidecarWriter, Tagger
 from photoclip.core.types import Progress, Root
 from photoclip.core.vectors import VectorIndex
-from photoclip.core.watcher import Watcher
+from photoclip.core.watching import Watcher
 
 log = logging.getLogger(__name__)
 

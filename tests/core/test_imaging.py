@@ -9,16 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
-from photoclip.core import imaging
+from photoclip.core import imaging, storage
 from photoclip.core.errors import ImageError
 from photoclip.core.imaging import (
     IMAGE_EXTENSIONS,
     Decoded,
     decode,
     is_image_path,
-    make_thumbnail,
-    save_thumbnail,
 )
+from photoclip.core.thumbnails import make_thumbnail, save_thumbnail
 
 skimage = pytest.importorskip("skimage")
 DATA = Path(skimage.__file__).parent / "data"
@@ -648,7 +647,7 @@ def test_failed_save_leaves_no_temp_file_and_keeps_the_old_thumbnail(
     def broken_replace(src: object, dst: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(imaging.os, "replace", broken_replace)
+    monkeypatch.setattr(storage.os, "replace", broken_replace)
     with pytest.raises(OSError, match="No space left"):
         save_thumbnail(Image.new("RGB", (300, 300), BLUE), dest)
 

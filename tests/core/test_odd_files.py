@@ -27,11 +27,13 @@ import skimage
 from PIL import Image, ImageFile, features
 
 from photoclip.cli import main as cli_main
-from photoclip.core import imaging
-from photoclip.core import indexer as indexer_mod
+from photoclip.core import imaging, indexing
 from photoclip.core.errors import ImageError, PhotoclipError
 from photoclip.core.imaging import decode
-from photoclip.core.indexer import NAME_NOT_UTF8, catalog_path, walk_images
+from photoclip.core.indexing import NAME_NOT_UTF8, catalog_path, walk_images
+from photoclip.core.indexing import content as content_mod
+from photoclip.core.indexing import decode as decode_mod
+from photoclip.core.indexing import pipeline as pipeline_mod
 from photoclip.core.library import Library
 
 DATA = Path(skimage.__file__).parent / "data"
@@ -356,8 +358,8 @@ def hooks(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """Count decodes; after the scan, delete doomed.jpg and turn swapped.jpg into a FIFO; make
     growing.jpg grow while it is read (first time only)."""
     calls: dict[str, list[str]] = {"decoded": [], "opened": []}
-    real_walk, real_decode, real_open = (indexer_mod.walk_images, indexer_mod.decode,
-                                         indexer_mod.open_regular)
+    real_walk, real_decode, real_open = (pipeline_mod.walk_images, decode_mod.decode,
+                                         decode_mod.open_regular)
     grown: set[str] = set()
 
     def walk(root: str, skip=()) -> Iterator[tuple[str, int, int]]:
@@ -383,9 +385,10 @@ def hooks(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
             return _Growing(f, path)
         return f
 
-    monkeypatch.setattr(indexer_mod, "walk_images", walk)
-    monkeypatch.setattr(indexer_mod, "decode", counting_decode)
-    monkeypatch.setattr(indexer_mod, "open_regular", open_growing)
+    monkeypatch.setattr(pipeline_mod, "walk_images", walk)
+    monkeypatch.setattr(decode_mod, "decode", counting_decode)
+    monkeypatch.setattr(decode_mod, "open_regular", open_growing)
+    monkeypatch.setattr(content_mod, "open_regular", open_growing)
     return calls
 
 
@@ -523,7 +526,7 @@ def test_a_failed_file_is_not_read_again_until_it_changes(tmp_path, tiny_encoder
 def slow_decoder(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """Files named slow*.jpg decode until the test releases them (at most 60 s)."""
     release = threading.Event()
-    real = indexer_mod.decode
+    real = decode_mod.decode
 
     def decode_slowly(source, *args, **kwargs):
         name = os.path.basename(kwargs.get("name") or os.fspath(source))
@@ -531,7 +534,7 @@ def slow_decoder(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
             release.wait(60)
         return real(source, *args, **kwargs)
 
-    monkeypatch.setattr(indexer_mod, "decode", decode_slowly)
+    monkeypatch.setattr(decode_mod, "decode", decode_slowly)
     yield release
     release.set()
 
@@ -551,7 +554,7 @@ def test_a_decode_that_hangs_is_given_up_and_the_run_goes_on(tmp_path, tiny_enco
     lib = Library(tmp_path / "lib", encoder=tiny_encoder)
     lib.add_roots([str(root)])
     # One worker: without a stand-in for the stuck thread nothing after it could decode.
-    indexer = indexer_mod.Indexer(lib.catalog, tiny_encoder, lib.vectors, batch_size=4,
+    indexer = indexing.Indexer(lib.catalog, tiny_encoder, lib.vectors, batch_size=4,
                                   workers=1, decode_timeout=0.5)
     steps = list(indexer.run())
     assert steps[-1].finished
@@ -562,7 +565,7 @@ def test_a_decode_that_hangs_is_given_up_and_the_run_goes_on(tmp_path, tiny_enco
     assert lib.catalog.last_job("index")["state"] == "done"
 
     # recorded, so not tried again while the file is the same
-    again = indexer_mod.Indexer(lib.catalog, tiny_encoder, lib.vectors, decode_timeout=0.5)
+    again = indexing.Indexer(lib.catalog, tiny_encoder, lib.vectors, decode_timeout=0.5)
     list(again.run())
     assert again.report.indexed == again.report.failed == 0
     lib.close()
@@ -575,7 +578,7 @@ def test_too_many_stuck_decodes_stop_the_run_and_the_next_run_finishes(tmp_path,
     _photos(root, names)
     lib = Library(tmp_path / "lib", encoder=tiny_encoder)
     lib.add_roots([str(root)])
-    indexer = indexer_mod.Indexer(lib.catalog, tiny_encoder, lib.vectors, batch_size=2,
+    indexer = indexing.Indexer(lib.catalog, tiny_encoder, lib.vectors, batch_size=2,
                                   workers=2, decode_timeout=0.3, max_stuck=1)
     steps = list(indexer.run())
     assert steps[-1].finished
@@ -588,7 +591,7 @@ def test_too_many_stuck_decodes_stop_the_run_and_the_next_run_finishes(tmp_path,
     assert lib.catalog.photo_by_path(str(root / "z5.jpg")) is None
 
     slow_decoder.set()  # the drive answers again
-    indexer = indexer_mod.Indexer(lib.catalog, tiny_encoder, lib.vectors, decode_timeout=5)
+    indexer = indexing.Indexer(lib.catalog, tiny_encoder, lib.vectors, decode_timeout=5)
     list(indexer.run())
     assert lib.catalog.last_job("index")["state"] == "done"
     assert lib.catalog.count_photos("ok") == len(names) - 1
@@ -684,7 +687,7 @@ def test_a_hundred_thousand_files_in_one_folder(tmp_path, tiny_encoder):
     assert indexer.report.indexed == 3
     assert indexer.report.failed == 100_000
     assert lib.catalog.count_photos("failed") == 100_000
-    groups = indexer_mod.failure_summary(lib.catalog)
+    groups = indexing.failure_summary(lib.catalog)
     assert [(g.reason, g.count) for g in groups] == [("empty file", 100_000)]
     indexer = lib.indexer()
     list(indexer.run())
@@ -801,7 +804,7 @@ def test_raw_without_rawpy_fails_once_naming_the_extra_then_indexes_once_install
     root.mkdir()
     (root / "shot.dng").write_bytes(make_dng(_halves()))
     shutil.copy(DATA / "chelsea.png", root / "cat.png")
-    for module in (imaging, indexer_mod):
+    for module in (imaging, pipeline_mod):
         monkeypatch.setattr(module, "raw_supported", lambda: False)
     lib = Library(tmp_path / "lib", encoder=tiny_encoder)
     lib.add_roots([str(root)])
@@ -815,7 +818,7 @@ def test_raw_without_rawpy_fails_once_naming_the_extra_then_indexes_once_install
     assert hooks["opened"] == []  # not retried in a loop
 
     pytest.importorskip("rawpy")
-    for module in (imaging, indexer_mod):
+    for module in (imaging, pipeline_mod):
         monkeypatch.setattr(module, "raw_supported", lambda: True)
     indexer = lib.indexer()
     list(indexer.run())

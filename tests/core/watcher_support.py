@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from photoclip.core.indexer import hash_path, walk_images
+from photoclip.core.indexing import hash_path, walk_images
 from photoclip.core.library import Library
 from photoclip.core.types import Progress
-from photoclip.core.watcher import Watcher
+from photoclip.core.watching import Watcher
 
-# Short intervals keep the suite fast; the real defaults are seconds (see watcher.py).
+# Short intervals keep the suite fast; the real defaults are seconds (see watching/).
 FAST = {"debounce_s": 0.1, "stable_s": 0.15, "max_delay_s": 5.0, "poll_interval_s": 0.1,
         "root_check_s": 0.1, "audit_s": None}
 
