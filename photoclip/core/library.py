@@ -15,11 +15,11 @@ from typing import Any
 
 from photoclip.config import ENV_MODEL, ENV_PRECISION, LibraryPaths, Settings, library_dir
 from photoclip.core.catalog import Catalog
-from photoclip.core.storage import remove_stale_temps
 from photoclip.core.encoder import ClipEncoder, Encoder, resolve_device
 from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
 from photoclip.core.indexing import Indexer
 from photoclip.core.search import Searcher
+from photoclip.core.storage import remove_stale_temps
 from photoclip.core.tagging import SidecarWriter, Tagger
 from photoclip.core.types import Progress, Root
 from photoclip.core.vectors import VectorIndex

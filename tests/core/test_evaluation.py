@@ -19,7 +19,7 @@ from photoclip.core.evaluation import (
     text_classifier,
     zero_shot_accuracy,
 )
-from photoclip.core.indexer import file_hash
+from photoclip.core.indexing import file_hash
 from photoclip.core.training.data import read_albums
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 from training_support import make_albums
 
-from photoclip.core.indexer import file_hash
+from photoclip.core.indexing import file_hash
 from photoclip.core.training.data import (
     DataError,
     Photos,

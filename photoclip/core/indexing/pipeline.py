@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from photoclip.core.catalog import Catalog
-from photoclip.core.types import PhotoRecord
 from photoclip.core.cpugate import CpuGate
 from photoclip.core.encoder import Encoder
 from photoclip.core.imaging import RAW_NEEDS_EXTRA, raw_supported
@@ -43,7 +42,7 @@ from photoclip.core.indexing.scan import (
     is_visible,
     walk_images,
 )
-from photoclip.core.types import Progress, Root
+from photoclip.core.types import PhotoRecord, Progress, Root
 from photoclip.core.vectors import VectorIndex
 
 log = logging.getLogger(__name__)

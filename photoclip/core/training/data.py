@@ -24,7 +24,7 @@ from PIL import Image
 from photoclip.core.encoder import resize_for_model
 from photoclip.core.errors import ImageError, PhotoclipError
 from photoclip.core.imaging import decode, is_image_path
-from photoclip.core.indexer import file_hash
+from photoclip.core.indexing import file_hash
 from photoclip.core.types import Progress
 
 if TYPE_CHECKING:
