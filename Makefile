@@ -30,7 +30,8 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check photoclip tests
-	$(BIN)/mypy photoclip/core
+	$(BIN)/mypy photoclip
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info
