@@ -10,12 +10,12 @@ TORCH_SPEC ?= torch==2.13.0
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+$(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml setup.py
 	$(BIN)/pip install -q -e ".[test]"
 	# Only its BPE vocabulary file is used (the real CLIP tokenizer for the test model);
 	# --no-deps keeps torchvision out.
@@ -30,7 +30,8 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check photoclip tests
-	$(BIN)/mypy photoclip/core
+	$(BIN)/mypy photoclip
+	$(BIN)/lint-imports --no-cache  # the layering contracts in pyproject.toml
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -24,6 +24,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
+# The desktop entry and metainfo templates are source assets (resources/README.md).
+assets="$repo/resources/linux"
 
 PYTHON="${PYTHON:-python3}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
@@ -100,7 +102,9 @@ else
   # checkout or wheel even at the same version, so re-running picks up changes.
   "${pip[@]}" install -q "$PHOTOCLIP_SOURCE"
 fi
-"$venv/bin/python" -c 'import photoclip.cli' || die "photoclip does not import in $venv"
+# -I: the installed photoclip, never one in the current folder (a checkout's own photoclip/
+# has no resources: they are installed from resources/).
+"$venv/bin/python" -I -c 'import photoclip.cli' || die "photoclip does not import in $venv"
 
 # --- an offline model ---------------------------------------------------------------------------
 if [ -n "$PHOTOCLIP_MODEL_DIR" ]; then
@@ -134,7 +138,7 @@ for cmd in photoclip photoclip-gui; do
 done
 
 # --- icon, desktop entry, metainfo ---------------------------------------------------------------
-icons="$("$venv/bin/python" -c \
+icons="$("$venv/bin/python" -I -c \
   'from importlib.resources import files; print(files("photoclip.resources") / "icons")')"
 [ -f "$icons/photoclip.svg" ] || die "the installed package has no icons in $icons"
 hicolor="$data_dir/icons/hicolor"
@@ -149,9 +153,9 @@ mkdir -p "$data_dir/applications"
 # Full paths: a desktop session does not always have ~/.local/bin on its PATH.
 sed -e "s|^TryExec=.*|TryExec=$(sed_escape "$gui")|" \
     -e "s|^Exec=photoclip-gui |Exec=$(sed_escape "$exec_gui") |" \
-  "$here/photoclip.desktop" > "$data_dir/applications/.photoclip.desktop.tmp"
+  "$assets/photoclip.desktop" > "$data_dir/applications/.photoclip.desktop.tmp"
 mv -f "$data_dir/applications/.photoclip.desktop.tmp" "$data_dir/applications/photoclip.desktop"
-install -D -m 644 "$here/$app_id.metainfo.xml" "$data_dir/metainfo/$app_id.metainfo.xml"
+install -D -m 644 "$assets/$app_id.metainfo.xml" "$data_dir/metainfo/$app_id.metainfo.xml"
 
 # Menus and "Open with" pick the entry up by themselves; these refresh caches where they exist.
 if command -v update-desktop-database >/dev/null 2>&1; then

@@ -19,10 +19,10 @@ def source_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What a clean checkout needs to build and install photoclip."""
     dest = tmp_path_factory.mktemp("source") / "photoclip-src"
     dest.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "dist", "*.egg-info")
-    for name in ("photoclip", "installer"):
+    for name in ("photoclip", "resources", "installer"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
     return dest
 

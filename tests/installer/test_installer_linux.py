@@ -16,11 +16,11 @@ import pytest
 from installer_support import ROOT, require_tool, run
 from PIL import Image
 
-LINUX = ROOT / "installer" / "linux"
+LINUX = ROOT / "resources" / "linux"  # the templates; install.sh is in installer/linux
 DESKTOP = LINUX / "photoclip.desktop"
 APP_ID = "io.github.photoclip.photoclip"
 METAINFO = LINUX / f"{APP_ID}.metainfo.xml"
-ICONS = ROOT / "photoclip" / "resources" / "icons"
+ICONS = ROOT / "resources" / "icons"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
@@ -68,7 +68,7 @@ def test_icon_pngs_are_the_svg_in_every_size(qapp):
         assert png.size == (size, size)
         assert png.getpixel((0, size - 1))[3] == 0  # transparent corner: the tile is rounded
         # Qt's own SVG renderer, independent of the rsvg-convert that rendered the PNGs: a
-        # changed SVG whose PNGs were not re-rendered (installer/icons/render.sh) shows here.
+        # changed SVG whose PNGs were not re-rendered (resources/icons/render.sh) shows here.
         reader = QImageReader(str(ICONS / "photoclip.svg"))
         reader.setScaledSize(QSize(size, size))
         image = reader.read().convertToFormat(QImage.Format.Format_RGBA8888)
