@@ -31,6 +31,7 @@ from typing import Any
 import hnswlib
 import numpy as np
 
+from photoclip.core.errors import DiskFullError
 from photoclip.core.storage import (
     STALE_TEMP_AGE_S,
     atomic_write,
@@ -40,7 +41,6 @@ from photoclip.core.storage import (
     storage_error,
     temp_path,
 )
-from photoclip.core.errors import DiskFullError
 
 log = logging.getLogger(__name__)
 
