@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# torch first and pinned: a bare `torch` would pull a multi-GB CUDA build on a CPU machine.
+# torch first and pinned, from the build this machine needs: installer/torch_choice.py is the
+# one rule (shared with installer/linux/install.sh): an NVIDIA GPU -> the CUDA build, macOS -> the
+# default, otherwise PyTorch's CPU-only index. Override: PHOTOCLIP_TORCH=cpu|cuda|default, or
+# TORCH_INDEX_URL=URL (empty: your pip configuration alone).
 TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: run test lint clean
@@ -11,7 +14,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
-	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -c 'import torch' 2>/dev/null || \
+	  $(BIN)/pip install -q "$(TORCH_SPEC)" $$($(BIN)/python installer/torch_choice.py)
 	$(BIN)/pip install -q -e .
 	touch $@
 

@@ -10,10 +10,11 @@
 # Settings, as environment variables:
 #   PYTHON             Python 3.11+ to build the environment with (default: python3)
 #   TORCH_SPEC         the torch requirement, installed first (default: torch==2.13.0)
-#   TORCH_INDEX_URL    where torch comes from; default PyTorch's CPU-only index, so a machine
-#                      without an NVIDIA GPU does not download a multi-GB CUDA build. Set it
-#                      empty to use your own pip configuration (PyPI's Linux torch is the CUDA
-#                      build, which is what you want with an NVIDIA GPU).
+#   PHOTOCLIP_TORCH    which torch build: auto (default: CUDA with an NVIDIA GPU, else the
+#                      CPU-only build, so no multi-GB CUDA download), cpu, cuda or default.
+#                      The rule is installer/torch_choice.py, shared with the Makefile.
+#   TORCH_INDEX_URL    where torch comes from, instead of that rule; set but empty: your own
+#                      pip configuration alone.
 #   PHOTOCLIP_SOURCE   what to install: default this checkout; or a wheel, or a requirement
 #   PHOTOCLIP_MODEL_DIR  a CLIP model folder (save_pretrained) to install beside the app, so the
 #                      first launch needs no download (installer/README.md, "offline")
@@ -29,7 +30,6 @@ assets="$repo/resources/linux"
 
 PYTHON="${PYTHON:-python3}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
-TORCH_INDEX_URL="${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}"
 PHOTOCLIP_SOURCE="${PHOTOCLIP_SOURCE:-$repo}"
 PHOTOCLIP_MODEL_DIR="${PHOTOCLIP_MODEL_DIR:-}"
 PHOTOCLIP_DEPS_ENV="${PHOTOCLIP_DEPS_ENV:-}"
@@ -95,8 +95,12 @@ if [ -n "$PHOTOCLIP_DEPS_ENV" ]; then
   fi
   "${pip[@]}" install -q --no-deps "$source_arg"
 else
-  say "installing $TORCH_SPEC${TORCH_INDEX_URL:+ from $TORCH_INDEX_URL} (the largest download)"
-  "${pip[@]}" install -q ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$TORCH_SPEC"
+  # One rule for the build (CPU-only unless there is an NVIDIA GPU); it says what it chose.
+  torch_out="$("$PYTHON" "$repo/installer/torch_choice.py")" || die "installer/torch_choice.py failed"
+  torch_args=()
+  [ -z "$torch_out" ] || mapfile -t torch_args <<< "$torch_out"
+  say "installing $TORCH_SPEC (the largest download)"
+  "${pip[@]}" install -q "${torch_args[@]}" "$TORCH_SPEC"
   say "installing photoclip from $PHOTOCLIP_SOURCE"
   # torch is already satisfied, so the build chosen above stays. pip reinstalls a local
   # checkout or wheel even at the same version, so re-running picks up changes.
