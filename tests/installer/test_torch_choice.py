@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "installer" / "torch_choice.py"
 
 spec = importlib.util.spec_from_file_location("torch_choice", SCRIPT)
-assert spec is not None and spec.loader is not None
+assert spec is not None
+assert spec.loader is not None
 tc = importlib.util.module_from_spec(spec)
 sys.modules["torch_choice"] = tc  # dataclasses look their module up while the class is made
 spec.loader.exec_module(tc)
