@@ -18,12 +18,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from photoclip.core.tagging.scoring import ensemble as prompt_ensemble
+from photoclip.core.tagging.scoring import normalise, prompts_for
 from photoclip.core.training.data import (
     Albums,
     DataError,
     Photos,
     Preprocessing,
-    fill,
     load_photos,
     stratified_split,
 )
@@ -105,12 +106,6 @@ class Evaluation:
 # -- metrics on embeddings ---------------------------------------------------------------------
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    out: np.ndarray = (x / np.maximum(norms, 1e-12)).astype(np.float32)
-    return out
-
-
 def text_classifier(
     encode_texts: Callable[[Sequence[str]], np.ndarray],
     labels: Sequence[str],
@@ -121,9 +116,8 @@ def text_classifier(
     The mean is over a label's templates (seed §4's listing averages dim 0, which would mix the
     classes; averaging the templates is what CLIP's ensemble means).
     """
-    prompts = [fill(t, label) for label in labels for t in templates]
-    emb = _unit(np.asarray(encode_texts(prompts), dtype=np.float32))
-    return _unit(emb.reshape(len(labels), len(templates), -1).mean(axis=1))
+    prompts = encode_texts(prompts_for(labels, templates))
+    return prompt_ensemble(np.asarray(prompts, dtype=np.float32), len(labels))
 
 
 def zero_shot_accuracy(images: np.ndarray, labels: np.ndarray, classifier: np.ndarray) -> float:
@@ -172,8 +166,8 @@ def prototype_accuracy(
     for label in range(len(classifier)):
         members = fit[fit_labels == label]
         if len(members):
-            protos[label] = _unit(members.mean(axis=0)) + classifier[label]
-    return zero_shot_accuracy(test, test_labels, _unit(protos))
+            protos[label] = normalise(members.mean(axis=0)) + classifier[label]
+    return zero_shot_accuracy(test, test_labels, normalise(protos))
 
 
 def linear_probe_accuracy(
@@ -223,14 +217,14 @@ def evaluate(
 ) -> Evaluation:
     """All figures from unit embeddings: `images`/`labels` are the evaluated photos; the quick
     mode fits on `fit` and is measured on `quick` (default: the evaluated photos)."""
-    images, ensemble, single = _unit(images), _unit(ensemble), _unit(single)
+    images, ensemble, single = normalise(images), normalise(ensemble), normalise(single)
     labels = np.asarray(labels, dtype=np.int64)
     recalls = {k: recall_at_k(images, labels, ensemble, k) for k in RECALL_KS}
     proto = probe = None
     quick_n = 0
     if fit is not None and fit_labels is not None and len(fit):
-        fit, fit_l = _unit(fit), np.asarray(fit_labels, dtype=np.int64)
-        q = images if quick is None else _unit(quick)
+        fit, fit_l = normalise(fit), np.asarray(fit_labels, dtype=np.int64)
+        q = images if quick is None else normalise(quick)
         q_l = labels if quick_labels is None else np.asarray(quick_labels, dtype=np.int64)
         if len(q):
             proto = prototype_accuracy(fit, fit_l, q, q_l, ensemble)
@@ -266,7 +260,7 @@ def embed_images(
             progress(start + len(chunk))
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
-    return _unit(np.concatenate(out))
+    return normalise(np.concatenate(out))
 
 
 # -- `photoclip eval` --------------------------------------------------------------------------

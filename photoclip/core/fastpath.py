@@ -83,9 +83,12 @@ def calibrate(
     progress: Callable[[str], None] | None = None,
     reference: ClipEncoder | None = None,
 ) -> FastPathResult:
+    """Measure fp32 and each candidate on `model` (or the loaded fp32 CPU encoder `reference`)
+    and choose. The candidates are copies of the reference's weights, not new loads."""
     say = progress or (lambda _m: None)
     fp32 = reference or ClipEncoder(model, device="cpu", batch_size=batch_size)
-    fp32.load()
+    if fp32.device != "cpu" or fp32.precision != "fp32":
+        raise ValueError("the CPU fast path is measured against an fp32 encoder on the CPU")
     batch = np.stack([fp32.preprocess(im)
                       for im in calibration_images(batch_size, fp32.image_size)])
     say("measuring fp32 ...")
@@ -97,8 +100,7 @@ def calibrate(
         say(f"measuring {name} ...")
         cand: ClipEncoder | None = None
         try:
-            cand = ClipEncoder(model, device="cpu", batch_size=batch_size, precision=name)
-            cand.load()
+            cand = fp32.at_precision(name)
             rates[name] = images_per_second(cand, batch, min_seconds)
             cosines[name] = float(np.min(np.sum(ref * cand.encode_images(batch), axis=1)))
         except Exception as exc:  # an unsupported kernel on this CPU rules the candidate out

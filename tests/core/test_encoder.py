@@ -214,6 +214,40 @@ def test_unknown_device_is_a_load_error() -> None:
         resolve_device("tpu")
 
 
+def test_a_device_request_is_settled_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from photoclip.core.encoder.device import forget_resolved_devices
+
+    real = torch.cuda.is_available
+    asked: list[bool] = []
+
+    def counting() -> bool:
+        asked.append(True)
+        return real()
+
+    forget_resolved_devices()
+    monkeypatch.setattr(torch.cuda, "is_available", counting)
+    try:
+        first = resolve_device("auto")
+        assert [resolve_device("auto"), resolve_device(" AUTO ")] == [first, first]
+        assert len(asked) == 1
+    finally:
+        forget_resolved_devices()
+
+
+def test_torch_parts_hand_over_the_encoders_model_and_tokenizer(tiny_clip_dir: Path) -> None:
+    from transformers import CLIPModel
+
+    encoder = ClipEncoder(str(tiny_clip_dir), device="cpu")
+    model, tokenizer = encoder.torch_parts()  # loads on demand
+    assert encoder.loaded
+    assert isinstance(model, CLIPModel)
+    assert model.config.projection_dim == encoder.dim
+    assert tokenizer(["a dog"])["input_ids"][0][0] == tokenizer.bos_token_id
+    assert encoder.torch_parts() == (model, tokenizer)  # the same objects, not copies
+
+
 def test_cuda_fp16_matches_cpu_fp32(tiny_clip_dir: Path, tiny_encoder: ClipEncoder) -> None:
     import torch
 

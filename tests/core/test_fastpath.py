@@ -71,3 +71,16 @@ def test_auto_precision_is_measured_once_and_remembered(tmp_path, tiny_clip_dir,
     lib.settings.precision = "fp32"
     assert lib.cpu_precision() == "fp32"
     lib.close()
+
+
+def test_a_fast_path_copy_leaves_the_fp32_encoder_as_it_was(tiny_encoder):
+    images = fastpath.calibration_images(4, tiny_encoder.image_size)
+    batch = np.stack([tiny_encoder.preprocess(im) for im in images])
+    before = tiny_encoder.encode_images(batch)
+    fast = tiny_encoder.at_precision("bf16")
+    assert (fast.precision, fast.model_id) == ("bf16", tiny_encoder.model_id)
+    assert float(np.min(np.sum(before * fast.encode_images(batch), axis=1))) >= 0.99
+    assert tiny_encoder.precision == "fp32"
+    np.testing.assert_array_equal(tiny_encoder.encode_images(batch), before)
+    with pytest.raises(ValueError, match="fp32"):
+        fast.at_precision("int8")

@@ -27,13 +27,8 @@ from photoclip.core.training.data import (
     stratified_split,
 )
 from photoclip.core.training.loss import contrastive_loss
-from photoclip.core.training.trainer import (
-    TrainConfig,
-    Trainer,
-    _contrastive_backward,
-    learning_rate,
-    trainable_names,
-)
+from photoclip.core.training.steps import contrastive_backward, learning_rate, trainable_names
+from photoclip.core.training.trainer import TrainConfig, Trainer
 from photoclip.core.training.wise import choose_alpha, interpolate
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
@@ -121,8 +116,8 @@ def test_gradient_caching_gives_the_full_batch_gradient(tiny_clip_dir):
 
     def grads(micro: int) -> tuple[float, dict[str, torch.Tensor]]:
         model.zero_grad()
-        loss = _contrastive_backward(model, None, _NoAutocast, "cpu", pixels,
-                                     tokens["input_ids"], tokens["attention_mask"], labels, micro)
+        loss = contrastive_backward(model, None, _NoAutocast, "cpu", pixels,
+                                    tokens["input_ids"], tokens["attention_mask"], labels, micro)
         return loss, {n: p.grad.clone() for n, p in model.named_parameters()
                       if p.grad is not None}
 
@@ -317,7 +312,7 @@ def test_partial_fine_tune_moves_only_the_last_blocks(small_albums, tiny_clip_di
     from transformers import CLIPModel
 
     # Keep all of the fine-tuning (alpha 1), so what moved is what trained.
-    monkeypatch.setattr("photoclip.core.training.trainer.choose_alpha", lambda scores: 1.0)
+    monkeypatch.setattr("photoclip.core.training.steps.choose_alpha", lambda scores: 1.0)
     trainer = Trainer(read_albums(small_albums), base=str(tiny_clip_dir),
                       checkpoints=tmp_path / "ckpt", device="cpu",
                       config=_config(blocks=1, lr=1e-2))

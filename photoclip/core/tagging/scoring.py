@@ -48,6 +48,8 @@ def prompts_for(labels: Sequence[str], templates: Sequence[str]) -> list[str]:
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as float32; all-zero rows stay zero. The one numpy
+    unit-normaliser: tagging, evaluation and training's figures all use it."""
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 

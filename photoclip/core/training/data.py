@@ -1,4 +1,4 @@
-"""Albums -> labelled photos -> a fixed held-out split -> model-ready pixels and captions.
+"""Albums -> labelled photos -> a fixed held-out split -> model-ready pixels.
 
 Training and evaluation read photos the same way the indexer does (one decode, the model's own
 resize and crop), so an accuracy measured here is the accuracy search and tagging will see.
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from photoclip.core.encoder import resize_for_model
+from photoclip.core.encoder.preprocess import normalise_pixels, pixel_transform, resize_for_model
 from photoclip.core.errors import ImageError, PhotoclipError
 from photoclip.core.imaging import decode, is_image_path
 from photoclip.core.indexing import file_hash
@@ -206,12 +206,7 @@ class Preprocessing:
 
     def normalise(self, pixels: np.ndarray) -> np.ndarray:
         """(..., H, W, 3) uint8 -> (..., 3, H, W) float32 with the model's mean and std."""
-        scale = (1.0 / (255.0 * np.asarray(self.std, dtype=np.float32))).astype(np.float32)
-        offset = (-np.asarray(self.mean, dtype=np.float32) / np.asarray(self.std)).astype(
-            np.float32
-        )
-        out = pixels.astype(np.float32) * scale + offset
-        return np.ascontiguousarray(np.moveaxis(out, -1, -3))
+        return normalise_pixels(pixels, *pixel_transform(self.mean, self.std))
 
 
 @dataclass
@@ -347,17 +342,7 @@ def load_photos(
                     return
 
 
-# -- captions ----------------------------------------------------------------------------------
-
-
-def captions(labels: Sequence[str], templates: Sequence[str]) -> list[list[str]]:
-    """Every label through every prompt template: captions[label][template]."""
-    return [[fill(t, label) for t in templates] for label in labels]
-
-
-def fill(template: str, label: str) -> str:
-    # str.replace, not str.format, as tagging does: other braces in a template stay as they are.
-    return template.replace("{}", label)
+# -- checkpoints -------------------------------------------------------------------------------
 
 
 def fingerprint(*parts: object) -> str:

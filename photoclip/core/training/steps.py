@@ -1,0 +1,329 @@
+"""The pieces of a training run that the Trainer drives: the schedule, which weights train, one
+optimiser step (with gradient caching and an out-of-memory fallback), the model seen through
+evaluation's interface, the held-out measurements and the WiSE-FT blend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from photoclip.core.encoder import ClipEncoder, pooled
+from photoclip.core.errors import PhotoclipError
+from photoclip.core.evaluation import (
+    SINGLE_TEMPLATE,
+    Evaluation,
+    embed_images,
+    evaluate,
+    text_classifier,
+    zero_shot_accuracy,
+)
+from photoclip.core.training.data import Photos
+from photoclip.core.training.loss import INIT_LOGIT_SCALE, contrastive_loss
+from photoclip.core.training.wise import ALPHAS, choose_alpha, interpolate
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+WARMUP_FRACTION = 0.1  # of all steps: short runs need Adam's moment estimates settled first
+WARMUP_MAX_STEPS = 500  # CLIP warmed up for 2000 of 380k steps; few runs here are that long
+WISE_DEFAULT_ALPHA = 0.5  # WiSE-FT's recommended blend when no photos are left to choose one
+
+
+# -- the state a run's steps share ------------------------------------------------------------
+
+
+@dataclass
+class PreparedRun:
+    """What prepare() settles: the model on its device and the photos, split."""
+
+    encoder: ClipEncoder
+    model: Any
+    tokenizer: Any
+    device: str
+    live: LiveModel
+    photos: Photos
+    held_out: tuple[int, ...]
+    train_idx: list[int]
+    select_idx: list[int]  # held-out photos that choose the WiSE alpha
+    test_idx: list[int]  # held-out photos the before/after figures are measured on
+    labels: np.ndarray
+    tokens: Any  # every caption, tokenised: row label * templates + template
+    fingerprint: str
+
+
+@dataclass
+class Optimisation:
+    """The training state that moves: weights that train, the optimiser, the step counter."""
+
+    names: list[str]
+    params: dict[str, Any]
+    original: dict[str, Any]  # the trainable weights before training, for WiSE-FT
+    optimizer: Any
+    scaler: Any
+    batch: int
+    steps_per_epoch: int
+    total: int
+    warmup: int
+    micro: int
+    step: int = 0
+    first_step: int = 0  # where this run started (a resumed one starts past 0)
+    started: float = 0.0
+    last_save: float = 0.0
+
+
+# -- schedule and parameters -------------------------------------------------------------------
+
+
+def learning_rate(step: int, total: int, warmup: int, base: float) -> float:
+    """Linear warmup from base/warmup to base over `warmup` steps, then cosine decay to 0."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    span = max(1, total - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    return 0.5 * base * (1.0 + math.cos(math.pi * progress))
+
+
+def warmup_steps(total: int) -> int:
+    return max(1, min(WARMUP_MAX_STEPS, round(WARMUP_FRACTION * total)))
+
+
+def trainable_names(model: Any, from_scratch: bool, blocks: int) -> list[str]:
+    """Parameters that train: all from scratch; else the last `blocks` transformer blocks of
+    each tower, the final norms, both projections and the temperature."""
+    names = [n for n, _ in model.named_parameters()]
+    if from_scratch:
+        return names
+    vision_layers = len(model.vision_model.encoder.layers)
+    text_layers = len(model.text_model.encoder.layers)
+    prefixes = [f"vision_model.encoder.layers.{i}." for i in
+                range(max(0, vision_layers - blocks), vision_layers)]
+    prefixes += [f"text_model.encoder.layers.{i}." for i in
+                 range(max(0, text_layers - blocks), text_layers)]
+    prefixes += ["vision_model.post_layernorm.", "text_model.final_layer_norm.",
+                 "visual_projection.", "text_projection.", "logit_scale"]
+    return [n for n in names if n.startswith(tuple(prefixes))]
+
+
+def parameter_groups(model: Any, names: Sequence[str], weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on matrices only: not on gains, biases or the logit scale (CLIP's rule)."""
+    wanted = set(names)
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if name not in wanted:
+            continue
+        if param.ndim < 2 or "logit_scale" in name:
+            no_decay.append(param)
+        else:
+            decay.append(param)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def reinitialise(model: Any) -> None:
+    """Every weight from a fresh random start of the same architecture (the caller seeds)."""
+    import torch
+    from transformers import CLIPModel
+
+    fresh = CLIPModel(model.config)
+    model.load_state_dict(fresh.state_dict())
+    with torch.no_grad():
+        model.logit_scale.fill_(INIT_LOGIT_SCALE)
+
+
+def autocast_for(device: str) -> Callable[[], Any]:
+    """Mixed precision on a CUDA GPU (bf16 where supported, else fp16); full precision else."""
+    if device != "cuda":
+        return contextlib.nullcontext
+    import torch
+
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    def ctx() -> Any:
+        return torch.autocast(device_type="cuda", dtype=dtype)
+
+    return ctx
+
+
+def grad_scaler_for(device: str) -> Any:
+    """fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none."""
+    if device != "cuda":
+        return None
+    import torch
+
+    if not torch.cuda.is_bf16_supported():
+        return torch.amp.GradScaler("cuda")
+    return None
+
+
+# -- the model being trained -------------------------------------------------------------------
+
+
+class LiveModel:
+    """The model being trained, seen through the interface evaluation uses."""
+
+    def __init__(self, model: Any, tokenizer: Any, device: str, autocast: Callable[[], Any],
+                 batch_size: int) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.autocast = autocast
+        self.batch_size = batch_size
+
+    def encode_images(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        self.model.eval()
+        with torch.inference_mode(), self.autocast():
+            pixels = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+            feats = pooled(self.model.get_image_features(pixel_values=pixels.to(self.device)))
+        return feats.float().cpu().numpy()
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        self.model.eval()
+        out = []
+        with torch.inference_mode(), self.autocast():
+            for start in range(0, len(texts), self.batch_size):
+                tokens = self.tokenizer(list(texts[start : start + self.batch_size]),
+                                        padding=True, truncation=True, return_tensors="pt")
+                feats = pooled(self.model.get_text_features(
+                    input_ids=tokens["input_ids"].to(self.device),
+                    attention_mask=tokens["attention_mask"].to(self.device)))
+                out.append(feats.float().cpu().numpy())
+        return np.concatenate(out)
+
+
+# -- one optimiser step ------------------------------------------------------------------------
+
+
+def optimiser_step(model: Any, optimizer: Any, scaler: Any, autocast: Callable[[], Any],
+                   device: str, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                             torch.Tensor], micro: int) -> tuple[float, int]:
+    """One optimiser step over (pixels, ids, mask, labels); returns (loss, micro-batch size that
+    fitted): out of GPU memory, the step is retried in passes half as large."""
+    import torch
+
+    while True:
+        try:
+            optimizer.zero_grad(set_to_none=True)
+            loss = contrastive_backward(model, scaler, autocast, device, *batch, micro)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            return loss, micro
+        except torch.cuda.OutOfMemoryError:  # torch.OutOfMemoryError only from 2.5
+            if micro <= 1:
+                raise PhotoclipError(
+                    "Out of GPU memory even one photo at a time: use --device cpu."
+                ) from None
+            micro = max(1, micro // 2)
+            log.warning("out of GPU memory; retrying with %d photos per pass", micro)
+            if device == "cuda":
+                torch.cuda.empty_cache()
+
+
+def contrastive_backward(model: Any, scaler: Any, autocast: Callable[[], Any], device: str,
+                         pixels: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor,
+                         labels: torch.Tensor, micro: int) -> float:
+    """Loss over the whole batch, gradients into the model, in passes of `micro` pairs.
+
+    With micro < batch this is gradient caching (Gao et al., 2021): embed every pair without a
+    graph, take the loss's gradient with respect to the embeddings, then re-run each slice with
+    a graph and push that gradient through. Plain accumulation would shrink the negatives to one
+    slice; this keeps the loss exactly that of the full batch.
+    """
+    import torch
+
+    n = len(pixels)
+    pixels, ids, mask = pixels.to(device), ids.to(device), mask.to(device)
+
+    def embed(sl: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        with autocast():
+            img = pooled(model.get_image_features(pixel_values=pixels[sl]))
+            txt = pooled(model.get_text_features(input_ids=ids[sl], attention_mask=mask[sl]))
+        return img.float(), txt.float()
+
+    scale = model.logit_scale.exp()
+    if micro >= n:
+        img, txt = embed(slice(0, n))
+        loss = contrastive_loss(img, txt, scale, labels)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        return float(loss.detach())
+
+    with torch.no_grad():
+        parts = [embed(slice(s, s + micro)) for s in range(0, n, micro)]
+    img_all = torch.cat([p[0] for p in parts]).requires_grad_(True)
+    txt_all = torch.cat([p[1] for p in parts]).requires_grad_(True)
+    loss = contrastive_loss(img_all, txt_all, scale, labels)
+    (scaler.scale(loss) if scaler is not None else loss).backward()
+    assert img_all.grad is not None
+    assert txt_all.grad is not None
+    for s in range(0, n, micro):
+        sl = slice(s, s + micro)
+        img, txt = embed(sl)
+        surrogate = (img * img_all.grad[sl]).sum() + (txt * txt_all.grad[sl]).sum()
+        surrogate.backward()
+    return float(loss.detach())
+
+
+# -- measuring and blending --------------------------------------------------------------------
+
+
+def measure(live: LiveModel, photos: Photos, labels: np.ndarray, label_texts: Sequence[str],
+            templates: Sequence[str], test_idx: Sequence[int],
+            fit_idx: Sequence[int]) -> Evaluation:
+    """The before/after figures on `test_idx`, the quick mode fitted on `fit_idx`."""
+    test = embed_images(live, photos, test_idx, live.batch_size)
+    fit = embed_images(live, photos, fit_idx, live.batch_size)
+    ensemble = text_classifier(live.encode_texts, label_texts, templates)
+    single = text_classifier(live.encode_texts, label_texts, [SINGLE_TEMPLATE])
+    return evaluate(test, labels[list(test_idx)], ensemble, single,
+                    fit=fit, fit_labels=labels[list(fit_idx)])
+
+
+def held_out_accuracy(live: LiveModel, photos: Photos, labels: np.ndarray,
+                      label_texts: Sequence[str], templates: Sequence[str],
+                      indices: Sequence[int]) -> float:
+    """Zero-shot accuracy (prompt ensemble) on photos[indices]."""
+    emb = embed_images(live, photos, indices, live.batch_size)
+    classifier = text_classifier(live.encode_texts, label_texts, templates)
+    return zero_shot_accuracy(emb, labels[list(indices)], classifier)
+
+
+def blend(original: dict[str, torch.Tensor], params: dict[str, torch.Tensor],
+          names: Sequence[str], score: Callable[[], float],
+          can_choose: bool) -> tuple[float, dict[str, float]]:
+    """WiSE-FT: set the trained weights to the best blend with the original ones.
+
+    Each alpha is scored by `score()` on the weights as blended; without photos to choose on
+    (`can_choose` false) WiSE-FT's default alpha is used. Returns (alpha, score per alpha).
+    """
+    alpha = WISE_DEFAULT_ALPHA
+    scores: dict[str, float] = {}
+    tuned = {n: params[n].detach().clone() for n in names}
+    if can_choose:
+        by_alpha: dict[float, float] = {}
+        for a in ALPHAS:
+            _set(params, interpolate(original, tuned, a))
+            by_alpha[a] = score()
+        alpha = choose_alpha(by_alpha)
+        scores = {str(a): round(s, 4) for a, s in by_alpha.items()}
+    _set(params, interpolate(original, tuned, alpha))
+    return alpha, scores
+
+
+def _set(params: dict[str, torch.Tensor], values: dict[str, torch.Tensor]) -> None:
+    for name, value in values.items():
+        params[name].data.copy_(value)
