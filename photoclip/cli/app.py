@@ -3,6 +3,7 @@ an exit code. The contract (names, flags, JSON shapes, exit codes) is CLI.md."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Sequence
@@ -18,18 +19,7 @@ _GLOBALS: dict[str, Any] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    unknown_options = [e for e in extra if e.startswith("--")]
-    if args.command == "search" and not unknown_options:
-        args.query += extra
-        if not args.query:
-            parser.error("search needs a QUERY, e.g. photoclip search 'dog on a beach'")
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(unknown_options or extra)}")
-    for key, default in _GLOBALS.items():
-        if not hasattr(args, key) or getattr(args, key) is None:
-            setattr(args, key, default)
+    args = _parse(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -56,6 +46,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _unexpected(args, exc)
 
 
-def _unexpected(args: Any, exc: Exception) -> int:
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed command line; a usage error exits 2 with the reason (argparse)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    unknown_options = [e for e in extra if e.startswith("--")]
+    if args.command == "search" and not unknown_options:
+        args.query += extra
+        if not args.query:
+            parser.error("search needs a QUERY, e.g. photoclip search 'dog on a beach'")
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(unknown_options or extra)}")
+    for key, default in _GLOBALS.items():
+        if not hasattr(args, key) or getattr(args, key) is None:
+            setattr(args, key, default)
+    return args
+
+
+def _unexpected(args: argparse.Namespace, exc: Exception) -> int:
     return fail(args, f"unexpected error: {type(exc).__name__}: {exc} "
                 "(run again with --debug for details)", EXIT_FAIL)

@@ -195,30 +195,30 @@ def cmd_tags(args: argparse.Namespace) -> int:
             ls, label = tagger.resolve(args.why, photo_id=photo.id)
             asked = tagger.explain(photo.id, label.id)
             data["why"] = {"label": label.name, "set": ls.name, **_why_json(asked)}
-
-        def text() -> str:
-            lines = [photo.path]
-            for t in tags:
-                score = "-" if t["score"] is None else f"{t['score']:.3f}"
-                note = "user" if t["source"] == "user" else (
-                    "auto, accepted" if t["accepted"] else "auto")
-                why = t["why"]
-                lines.append(f"  {t['set'] + '|' + t['label']:<28} {score:>6}  {note:<14}"
-                             + (f"  threshold {why['threshold']:.3f}, similarity "
-                                f"{why['similarity']:.3f}" if why else ""))
-            if not tags:
-                lines.append("  (no tags: `photoclip tag` applies your label sets)")
-            if rejected:
-                lines.append("rejected: " + ", ".join(f"{r['set']}|{r['label']}"
-                                                      for r in rejected))
-            if asked is not None:
-                lines.append(f"why {asked.set_name}|{asked.label}: {_why_line(asked)} -> "
-                             + ("tags it" if asked.passes else "does not tag it"))
-                lines += [f"  {t.similarity:+.3f}  {t.prompt}" for t in asked.templates]
-            return "\n".join(lines)
-
-        out(args, data, text)
+        out(args, data, lambda: _tags_text(data, asked))
     return EXIT_OK
+
+
+def _tags_text(data: dict[str, Any], asked: TagScore | None) -> str:
+    tags, rejected = data["tags"], data["rejected"]
+    lines = [data["path"]]
+    for t in tags:
+        score = "-" if t["score"] is None else f"{t['score']:.3f}"
+        note = "user" if t["source"] == "user" else (
+            "auto, accepted" if t["accepted"] else "auto")
+        why = t["why"]
+        lines.append(f"  {t['set'] + '|' + t['label']:<28} {score:>6}  {note:<14}"
+                     + (f"  threshold {why['threshold']:.3f}, similarity "
+                        f"{why['similarity']:.3f}" if why else ""))
+    if not tags:
+        lines.append("  (no tags: `photoclip tag` applies your label sets)")
+    if rejected:
+        lines.append("rejected: " + ", ".join(f"{r['set']}|{r['label']}" for r in rejected))
+    if asked is not None:
+        lines.append(f"why {asked.set_name}|{asked.label}: {_why_line(asked)} -> "
+                     + ("tags it" if asked.passes else "does not tag it"))
+        lines += [f"  {t.similarity:+.3f}  {t.prompt}" for t in asked.templates]
+    return "\n".join(lines)
 
 
 def _tags_change(args: argparse.Namespace, action: str, path: str, ref: str) -> int:
