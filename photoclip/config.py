@@ -66,6 +66,28 @@ def default_model() -> str:
     return DEFAULT_MODEL
 
 
+def _looks_like_path(model: str) -> bool:
+    """Hub ids are "name" or "org/name"; anything else the user typed is meant as a folder."""
+    if model.startswith(("~", ".", "/", "\\")) or "\\" in model or Path(model).is_absolute():
+        return True
+    return model.count("/") > 1
+
+
+def model_id(model: str) -> str:
+    """A model's one name (settings, catalog, vectors): a local folder by its absolute path, a
+    hub id as given; an empty name means the default model."""
+    model = model.strip() or DEFAULT_MODEL
+    if Path(model).expanduser().exists() or _looks_like_path(model):
+        return str(Path(model).expanduser().resolve())
+    return model
+
+
+def requested_model(override: str | None = None) -> str | None:
+    """The model asked for this run: --model, else PHOTOCLIP_MODEL; None when neither."""
+    asked = (override or os.environ.get(ENV_MODEL) or "").strip()
+    return model_id(asked) if asked else None
+
+
 @dataclass(frozen=True)
 class LibraryPaths:
     root: Path
@@ -152,3 +174,37 @@ class Settings:
 
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps(asdict(self), indent=2).encode("utf-8"), mode=0o644)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Which model and device one process uses, settled once, here, for every front end.
+
+    `--model` (or PHOTOCLIP_MODEL) and `--device` are for this run only: they pick the model of
+    a new library (no settings.json yet) and otherwise never change the library's settings;
+    only `models use` (or the window's Settings) switches a library's model.
+    """
+
+    settings: Settings  # the library's own, as saved (or as a new library starts)
+    asked_model: str | None  # the model asked for this run (a model id), None = the library's
+    asked_device: str | None  # the device asked for this run, None = the library's setting
+    new: bool  # no settings.json yet
+
+    @property
+    def model(self) -> str:
+        return self.asked_model or self.settings.model
+
+    @property
+    def device(self) -> str:
+        return self.asked_device or self.settings.device
+
+
+def resolve_run(
+    settings_path: Path, model: str | None = None, device: str | None = None
+) -> Run:
+    new = not settings_path.exists()
+    settings = Settings.load(settings_path)
+    asked = requested_model(model)
+    if new and asked:
+        settings.model = asked  # a new library starts with the model it was first opened with
+    return Run(settings, asked, device or None, new)

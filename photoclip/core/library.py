@@ -1,26 +1,45 @@
 """One open library: its paths, settings, catalog, and (lazily) model, vectors and jobs.
 
-The CLI and the GUI both go through this, so they agree on which model a library uses and
-when its vector cache is rebuilt.
+The one door for the CLI and the GUI: they agree through it on which model and device a run
+uses (settled once, in `config.resolve_run`), when the vector cache is rebuilt, and how the
+jobs (index, watch, search, tag, train, evaluate, duplicates) are put together.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from photoclip.config import ENV_MODEL, ENV_PRECISION, LibraryPaths, Settings, library_dir
+import numpy as np
+
+from photoclip.config import (
+    ENV_PRECISION,
+    LibraryPaths,
+    Run,
+    Settings,
+    library_dir,
+    model_id,
+    resolve_run,
+)
 from photoclip.core.catalog import Catalog
+from photoclip.core.duplicates import DEFAULT_THRESHOLD, DuplicateFinder
 from photoclip.core.encoder import ClipEncoder, Encoder, resolve_device
 from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
-from photoclip.core.indexing import Indexer
+from photoclip.core.evaluation import AlbumEvaluation
+from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
+from photoclip.core.library_labels import LabelSets
+from photoclip.core.library_models import ModelInfo, find_model, list_models
 from photoclip.core.search import Searcher
-from photoclip.core.storage import remove_stale_temps
+from photoclip.core.storage import remove_stale_temps, storage_error
 from photoclip.core.tagging import SidecarWriter, Tagger
+from photoclip.core.training.data import Albums, read_albums, read_label_set
+from photoclip.core.training.trainer import TrainConfig, Trainer
 from photoclip.core.types import Progress, Root
 from photoclip.core.vectors import VectorIndex
 from photoclip.core.watching import Watcher
@@ -38,24 +57,21 @@ class Library:
         encoder: Encoder | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
+        """`model` (else PHOTOCLIP_MODEL) and `device` are for this run only: `model` picks the
+        model of a new library, the base of `trainer()` and the model of `evaluate()`; the
+        library's own model changes only through `switch_model` or `apply_settings`.
+        `encoder` replaces the library's model outright (tests, bench)."""
         self.paths = LibraryPaths(library_dir(root)).ensure()
-        self.settings = Settings.load(self.paths.settings)
-        model = model or os.environ.get(ENV_MODEL)
-        changed = False
-        if model and model != self.settings.model:
-            # A library remembers its model; choosing another re-embeds it on the next index.
-            log.info("library model: %s -> %s", self.settings.model, model)
-            self.settings.model = model
-            changed = True
-        if device and device != self.settings.device:
-            self.settings.device = device
-            changed = True
+        run = resolve_run(self.paths.settings, model=model, device=device)
+        self.settings = run.settings
+        self._model = run.asked_model
+        self._device = run.asked_device
         self.catalog = Catalog(self.paths.catalog, backup_dir=self.paths.backups)
         # What the user should hear about this open, once (a restored catalog, read-only...).
         self.notices: list[str] = list(self.catalog.notices)
         if not self.catalog.read_only:  # settings.json temp files of a killed process
             remove_stale_temps(self.paths.root, lambda target: target == "settings.json")
-        if (changed or not self.paths.settings.exists()) and not self.catalog.read_only:
+        if run.new and not self.catalog.read_only:
             self.save_settings()
         if self.catalog.broken_copy is not None:
             # The catalog went back in time, so photo ids in the vector files may now name other
@@ -64,23 +80,64 @@ class Library:
                 for path in (cache, Path(f"{cache}.meta.json")):
                     path.unlink(missing_ok=True)
         self._encoder = encoder
+        self._given_encoder = encoder is not None
         self._progress = progress
         self._vectors: VectorIndex | None = None
         self._tagger: Tagger | None = None
+        self._label_sets: LabelSets | None = None
+
+    @staticmethod
+    def resolve_run(
+        root: str | os.PathLike[str] | None = None,
+        *,
+        model: str | None = None,
+        device: str | None = None,
+    ) -> Run:
+        """The model and device a run would use, without opening (or creating) the library:
+        what `photoclip bench` measures."""
+        return resolve_run(LibraryPaths(library_dir(root)).settings, model=model, device=device)
+
+    # -- which model, which device ----------------------------------------------------------
+
+    @property
+    def model(self) -> str:
+        """This run's model: the one asked for (--model, PHOTOCLIP_MODEL), else the library's."""
+        return self._model or model_id(self.settings.model)
+
+    @property
+    def device(self) -> str:
+        """This run's device setting: the one asked for (--device), else the library's."""
+        return self._device or self.settings.device
+
+    @property
+    def one_off_model(self) -> bool:
+        """True when this run asked for another model than the library's own."""
+        return not self._given_encoder and self.model != model_id(self.settings.model)
+
+    def require_own_model(self) -> None:
+        """Search, indexing, tagging and duplicates need the library's own vectors: a run
+        given another model says so, and how to switch, instead of answering from nothing."""
+        if self.one_off_model:
+            raise PhotoclipError(
+                f"This library uses the model {self.settings.model}; {self.model} (--model or "
+                "PHOTOCLIP_MODEL) is for this run only and has no vectors here. Leave it out, "
+                f"or switch the library: photoclip models use {shlex.quote(self.model)} "
+                "(re-embeds every photo in the background; search keeps working meanwhile)."
+            )
 
     # -- lazily built heavy parts -----------------------------------------------------------
 
     @property
     def encoder(self) -> Encoder:
+        """The library's model, on this run's device: the one its vectors come from."""
         if self._encoder is None:
-            self._encoder = ClipEncoder(
-                self.settings.model,
-                device=self.settings.device,
-                batch_size=self.settings.batch_size,
-                progress=self._progress,
-                precision=self.cpu_precision(),
-            )
+            self.require_own_model()
+            self._encoder = self._new_encoder(self.settings.model)
         return self._encoder
+
+    def _new_encoder(self, model: str) -> ClipEncoder:
+        return ClipEncoder(model, device=self.device, batch_size=self.settings.batch_size,
+                           progress=self._progress, precision=self.cpu_precision(model))
 
     def cpu_precision(self, model: str | None = None) -> str:
         """fp32, bf16 or int8 for the CPU (for `model`, default the library's); "auto" is
@@ -88,7 +145,7 @@ class Library:
         wanted = os.environ.get(ENV_PRECISION) or self.settings.precision
         if wanted != "auto":
             return wanted
-        if resolve_device(self.settings.device) != "cpu":
+        if resolve_device(self.device) != "cpu":
             return "fp32"  # a GPU runs fp16 whatever this says
         model = model or self.settings.model
         choice = self.settings.fast_path.get(model)
@@ -132,16 +189,21 @@ class Library:
                         exc.strerror or exc)
 
     def indexer(self) -> Indexer:
+        # New photos are tagged as they are indexed.
+        return self._indexer(self.encoder, self.vectors, on_batch=self.tagger().on_indexed)
+
+    def _indexer(self, encoder: Encoder, vectors: VectorIndex,
+                 on_batch: Callable[[list[int], np.ndarray], None] | None = None) -> Indexer:
         return Indexer(
             self.catalog,
-            self.encoder,
-            self.vectors,
+            encoder,
+            vectors,
             thumbnails=self.paths.thumbnails,
             batch_size=self.settings.batch_size,
             workers=self.settings.decode_workers,
             skip=[str(self.paths.root)],
             decode_timeout=self.settings.decode_timeout_s,
-            on_batch=self.tagger().on_indexed,  # new photos are tagged as they are indexed
+            on_batch=on_batch,
         )
 
     def watcher(self, indexer: Indexer | None = None, **options: Any) -> Watcher:
@@ -161,11 +223,66 @@ class Library:
     def sidecar_writer(self, style: str | None = None) -> SidecarWriter:
         return SidecarWriter(self.catalog, style or self.settings.sidecar_style)
 
+    def duplicates(self, threshold: float | None = None,
+                   folder: str | None = None) -> DuplicateFinder:
+        """Groups of near-identical photos (run() it); `folder` limits it to one folder."""
+        if folder:
+            folder = str(Path(folder).expanduser().resolve())
+        enc = self.encoder
+        return DuplicateFinder(self.catalog, self.vectors, enc.model_id, enc.dim,
+                               threshold or DEFAULT_THRESHOLD, folder)
+
+    def failures(self, examples: int = 3) -> list[FailureGroup]:
+        """Files that failed to index, grouped by kind of reason, most common first."""
+        return failure_summary(self.catalog, examples=examples)
+
+    @property
+    def label_sets(self) -> LabelSets:
+        """The label sets for auto-tagging (a TagStore, with what the front ends do to it)."""
+        if self._label_sets is None:
+            self._label_sets = LabelSets(self.catalog)
+        return self._label_sets
+
+    # -- models: training, evaluation -------------------------------------------------------
+
+    def models(self) -> list[ModelInfo]:
+        """Base and fine-tuned models, the library's own first when it is not registered."""
+        return list_models(self.catalog, self.settings.model, self.settings.pending_model)
+
+    def find_model(self, name: str) -> ModelInfo | None:
+        return find_model(self.catalog, name, self.settings.model, self.settings.pending_model)
+
+    def read_albums(self, folder: str | os.PathLike[str]) -> Albums:
+        """Training or evaluation data: one subfolder of photos per label."""
+        return read_albums(folder)
+
+    def read_label_set(self, name: str) -> Albums:
+        """Training or evaluation data: the photos a label set's tags were set or accepted on."""
+        return read_label_set(self.catalog, name)
+
+    def trainer(self, albums: Albums, *, name: str | None = None,
+                config: TrainConfig | None = None, **options: Any) -> Trainer:
+        """Fine-tune this run's model (--model, else the library's) on `albums`; `options`
+        are TrainConfig fields. The new model is registered; `switch_model` puts it to use."""
+        return Trainer(albums, base=self.model, checkpoints=self.paths.checkpoints,
+                       catalog=self.catalog, name=name, device=self.device,
+                       config=replace(config or TrainConfig(), **options))
+
+    def evaluate(self, albums: Albums) -> AlbumEvaluation:
+        """This run's model (--model, else the library's) measured on `albums` (run() it)."""
+        encoder = self._new_encoder(self.model) if self.one_off_model else self.encoder
+        return AlbumEvaluation(encoder, albums, batch_size=self.settings.batch_size)
+
     def apply_settings(self, new: Settings) -> bool:
-        """Save new settings; True when the model must be (re)loaded to honour them."""
+        """Save new settings; True when the model must be (re)loaded to honour them. A model
+        or device chosen here replaces this run's one-off choice of it."""
         old = self.settings
         self.settings = new
         new.save(self.paths.settings)
+        if new.model != old.model:
+            self._model = None
+        if new.device != old.device:
+            self._device = None
         reload = ((new.model, new.device, new.batch_size, new.precision)
                   != (old.model, old.device, old.batch_size, old.precision))
         if reload:
@@ -184,12 +301,10 @@ class Library:
         (cancel, closing the generator, a crash) leaves the current model in use; switching
         again resumes, since new embeddings are committed batch by batch.
         """
-        encoder = ClipEncoder(model, device=self.settings.device,
-                              batch_size=self.settings.batch_size, progress=self._progress,
-                              precision=self.cpu_precision(model))
+        encoder = self._new_encoder(model)
         encoder.load()  # a model that cannot load never becomes pending
         target = encoder.model_id
-        if target == ClipEncoder(self.settings.model).model_id:
+        if target == model_id(self.settings.model):
             if self.settings.pending_model is not None:
                 self.settings.pending_model = None
                 self.settings.save(self.paths.settings)
@@ -199,10 +314,7 @@ class Library:
         self.settings.save(self.paths.settings)
         pending = open_vectors(self.catalog, self.paths.pending_vectors, encoder.dim, target)
         # No tagging hook: auto tags follow the model in use, which is still the old one.
-        indexer = Indexer(self.catalog, encoder, pending, thumbnails=self.paths.thumbnails,
-                          batch_size=self.settings.batch_size,
-                          workers=self.settings.decode_workers, skip=[str(self.paths.root)],
-                          decode_timeout=self.settings.decode_timeout_s)
+        indexer = self._indexer(encoder, pending)
         try:
             yield from indexer.run(cancel=cancel)
         finally:
@@ -275,12 +387,17 @@ class Library:
             "pending_model": self.settings.pending_model,
         }
 
+    @staticmethod
+    def disk_error(exc: OSError) -> PhotoclipError | None:
+        """The user-facing error for an OSError whose reason is the disk (full, read-only)."""
+        return storage_error(exc, None)
+
     def _device_name(self) -> str:
         """The device the model would run on, without loading it (torch import only)."""
         try:
-            return resolve_device(self.settings.device)
+            return resolve_device(self.device)
         except PhotoclipError as exc:
-            return f"{self.settings.device} (unavailable: {exc})"
+            return f"{self.device} (unavailable: {exc})"
 
     def close(self) -> None:
         if self._vectors is not None:

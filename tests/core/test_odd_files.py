@@ -742,14 +742,14 @@ def test_a_watched_file_with_a_non_utf8_name_is_recorded_not_fatal(tmp_path, tin
 
 
 def test_status_text_survives_a_terminal_that_cannot_show_the_names(monkeypatch):
-    from photoclip import cli
+    from photoclip.cli import output
 
     class AsciiTerminal(io.StringIO):
         encoding = "ascii"
 
     monkeypatch.setattr("sys.stdout", AsciiTerminal())
-    assert cli._printable("/photos/猫 café.jpg") == "/photos/\\u732b caf\\xe9.jpg"
-    assert cli._printable("/photos/plain.jpg") == "/photos/plain.jpg"
+    assert output.printable("/photos/猫 café.jpg") == "/photos/\\u732b caf\\xe9.jpg"
+    assert output.printable("/photos/plain.jpg") == "/photos/plain.jpg"
 
 
 @pytest.mark.skipif(not POSIX, reason="file names are bytes only on POSIX")

@@ -1,0 +1,134 @@
+"""The library's folders: gui, add, remove, index, watch, status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from photoclip.cli.output import EXIT_OK, drive, out, printable
+from photoclip.cli.session import open_library
+from photoclip.core.errors import PhotoclipError
+from photoclip.core.types import Root
+
+if TYPE_CHECKING:
+    from photoclip.core.library import Library
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from photoclip.gui.app import main as gui_main
+
+    return gui_main(library=args.library, model=args.model, device=args.device,
+                    paths=getattr(args, "paths", ()))
+
+
+def _index(args: argparse.Namespace, lib: Library,
+           roots: list[Root] | None = None) -> dict[str, Any]:
+    indexer = lib.indexer()
+    drive(indexer.run(roots))
+    r = indexer.report
+    summary = {
+        "indexed": r.indexed, "failed": r.failed, "moved": r.moved, "removed": r.removed,
+        "unchanged": r.unchanged, "offline_roots": r.offline_roots,
+        "seconds": round(r.seconds, 3), "photos_per_s": round(r.rate, 2),
+    }
+    if not args.json:
+        print(indexer.summary(), file=sys.stderr)
+    return summary
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        lib.require_own_model()  # before the folders are added, not after
+        roots = lib.add_roots(args.folders)
+        summary = _index(args, lib, roots)
+        out(args, {"roots": [r.path for r in roots], **summary}, lambda: "")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        removed = lib.remove_roots(args.folders)
+        out(args, {"removed_photos": removed},
+            lambda: f"removed {len(args.folders)} folder(s), {removed} photo(s) forgotten "
+                    "(files untouched)")
+    return EXIT_OK
+
+
+def _require_roots(lib: Library) -> None:
+    if not lib.catalog.roots():
+        raise PhotoclipError("The library has no folders yet: add one with "
+                             "`photoclip add FOLDER`.")
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        _require_roots(lib)
+        summary = _index(args, lib)
+        out(args, summary, lambda: "")
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        _require_roots(lib)
+        options: dict[str, Any] = {"polling": args.polling}
+        if args.poll_interval:
+            options["poll_interval_s"] = args.poll_interval
+        stop = threading.Event()
+        try:  # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C
+            previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        except ValueError:  # not the main thread
+            previous = None
+        job = lib.watcher(**options).run(stop)
+        try:
+            for p in job:
+                if p.job != "watch":
+                    continue
+                if args.json:  # JSON lines: one object per batch or event
+                    print(json.dumps(p.extra), flush=True)
+                    continue
+                hint = " (Ctrl-C to stop)" if p.extra.get("event") == "watching" else ""
+                print(f"{time.strftime('%H:%M:%S')} {p.message}{hint}", file=sys.stderr,
+                      flush=True)
+        except KeyboardInterrupt:
+            pass  # the usual way to stop: the watcher has closed and saved in its finally
+        finally:
+            getattr(job, "close", lambda: None)()  # a generator: stops, saves, closes
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        if not args.json:
+            print("stopped watching", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        st = lib.status()
+        groups = lib.failures(examples=3)
+        st["failures"] = [{"reason": g.reason, "count": g.count, "examples": g.examples}
+                          for g in groups]
+
+        def text() -> str:
+            lines = [f"library: {st['library']}", f"model:   {st['model']}",
+                     f"device:  {st['device']}", f"photos:  {st['photos']} indexed, "
+                     f"{st['failed']} failed", "folders:"]
+            lines += [f"  {r}" + (" (offline)" if r in st["offline_roots"] else "")
+                      for r in st["roots"]] or ["  (none: add one with `photoclip add FOLDER`)"]
+            if groups:
+                lines.append("failed files, by reason:")
+                width = len(str(groups[0].count))
+                for g in groups:
+                    lines.append(f"  {g.count:>{width}}  {g.reason}")
+                    lines += [f"  {'':>{width}}    {p}" for p in g.examples]
+                    if g.count > len(g.examples):
+                        lines.append(f"  {'':>{width}}    ... and {g.count - len(g.examples)} "
+                                     "more")
+            return printable("\n".join(lines))
+
+        out(args, st, text)
+    return EXIT_OK
