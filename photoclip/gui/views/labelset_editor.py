@@ -95,6 +95,33 @@ class LabelSetEditor(QWidget):
         self.store = store
         self.current: LabelSet | None = None
 
+        templates_title = QLabel("Prompt templates")
+        templates_title.setStyleSheet("font-weight: bold;")
+        self.templates_note = QLabel()
+        self.templates_note.setStyleSheet(MUTED)
+        self.templates_note.setWordWrap(True)
+        self.templates_edit = TemplatesEdit()
+        self.templates_edit.setTabChangesFocus(True)
+        self.templates_edit.setFixedHeight(96)
+        self.templates_edit.editingFinished.connect(self._templates_changed)
+
+        form = self._build_form()
+        add_row = self._build_labels()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addSpacing(4)
+        layout.addWidget(templates_title)
+        layout.addWidget(self.templates_note)
+        layout.addWidget(self.templates_edit)
+        layout.addSpacing(4)
+        layout.addLayout(self._labels_head())
+        layout.addWidget(self.labels_table, 1)
+        layout.addLayout(add_row)
+
+    def _build_form(self) -> QGridLayout:
+        """Labels per photo, threshold and similarity floor, on one row."""
         self.kind_combo = QComboBox()
         self.kind_combo.addItem("One — the best matching label", False)
         self.kind_combo.addItem("Several — every label that passes", True)
@@ -121,22 +148,21 @@ class LabelSetEditor(QWidget):
         form.addWidget(QLabel("Similarity floor"), 0, 4)
         form.addWidget(self.floor_edit, 0, 5)
         form.setColumnStretch(6, 1)
+        return form
 
-        templates_title = QLabel("Prompt templates")
-        templates_title.setStyleSheet("font-weight: bold;")
-        self.templates_note = QLabel()
-        self.templates_note.setStyleSheet(MUTED)
-        self.templates_note.setWordWrap(True)
-        self.templates_edit = TemplatesEdit()
-        self.templates_edit.setTabChangesFocus(True)
-        self.templates_edit.setFixedHeight(96)
-        self.templates_edit.editingFinished.connect(self._templates_changed)
-
+    def _labels_head(self) -> QHBoxLayout:
         labels_title = QLabel("Labels")
         labels_title.setStyleSheet("font-weight: bold;")
         labels_note = QLabel("Double-click a name or threshold to change it; empty the "
                              "threshold to use the set's.")
         labels_note.setStyleSheet(MUTED)
+        labels_head = QHBoxLayout()
+        labels_head.addWidget(labels_title)
+        labels_head.addWidget(labels_note, 1)
+        return labels_head
+
+    def _build_labels(self) -> QHBoxLayout:
+        """The labels table; returns the row under it (new label, add, remove)."""
         self.labels_table = QTableWidget(0, 6)
         self.labels_table.setHorizontalHeaderLabels(
             ["Label", "Threshold", "From", "Photos", "Confirmed", "Rejected"])
@@ -175,21 +201,7 @@ class LabelSetEditor(QWidget):
         add_row.addWidget(self.new_label, 1)
         add_row.addWidget(self.add_label_button)
         add_row.addWidget(self.remove_label_button)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(form)
-        layout.addSpacing(4)
-        layout.addWidget(templates_title)
-        layout.addWidget(self.templates_note)
-        layout.addWidget(self.templates_edit)
-        layout.addSpacing(4)
-        labels_head = QHBoxLayout()
-        labels_head.addWidget(labels_title)
-        labels_head.addWidget(labels_note, 1)
-        layout.addLayout(labels_head)
-        layout.addWidget(self.labels_table, 1)
-        layout.addLayout(add_row)
+        return add_row
 
     def show_set(self, ls: LabelSet | None) -> None:
         """Show `ls` (None: no set is selected; the editor is hidden then)."""
@@ -364,8 +376,8 @@ class LabelSetEditor(QWidget):
         if ls is None:
             return
         rows = sorted({i.row() for i in self.labels_table.selectedItems()})
-        ids = {int(self.labels_table.item(r, L_NAME).data(Qt.ItemDataRole.UserRole))
-               for r in rows}
+        cells = [self.labels_table.item(r, L_NAME) for r in rows]
+        ids = {int(item.data(Qt.ItemDataRole.UserRole)) for item in cells if item is not None}
         gone = [lb for lb in ls.labels if lb.id in ids]
         if not gone:
             return

@@ -175,25 +175,25 @@ class PhotosPage(QWidget):
     def _schedule_search(self) -> None:
         self._debounce.start()
 
-    def _filters(self) -> dict[str, str | None]:
+    def _filters(self) -> tuple[str | None, str | None, str | None]:
+        """(folder, taken on or after, taken before) as chosen; None: any."""
         def day(edit: QDateEdit) -> str | None:
             d = edit.date()
             return None if d == NO_DATE else d.toString("yyyy-MM-dd")
 
-        return {"folder": self.folder_filter.currentData(),
-                "after": day(self.after_filter), "before": day(self.before_filter)}
+        return self.folder_filter.currentData(), day(self.after_filter), day(self.before_filter)
 
     def run_search(self) -> None:
         self._debounce.stop()
         query = self.search_field.text().strip()
-        filters = self._filters()
+        folder, after, before = self._filters()
         lib = self.library
         if not query:
             # No query: browse the library, newest first (no model needed).
             self._searches.drop()
-            photos = lib.catalog.browse(BROWSE_LIMIT, folder=filters["folder"])
-            allowed = (lib.catalog.filter_ids(**filters)
-                       if filters["after"] or filters["before"] else None)
+            photos = lib.catalog.browse(BROWSE_LIMIT, folder=folder)
+            allowed = (lib.catalog.filter_ids(folder=folder, after=after, before=before)
+                       if after or before else None)
             self._show_photos([(p, None) for p in photos if allowed is None or p.id in allowed])
             return
         if not self._model_ready:
@@ -201,7 +201,8 @@ class PhotosPage(QWidget):
             self.message.emit("")
             self.status.emit("Search starts when the model is ready…")
             return
-        self._searches.run(lambda: lib.searcher().search(query, top=SEARCH_TOP, **filters),
+        self._searches.run(lambda: lib.searcher().search(query, top=SEARCH_TOP, folder=folder,
+                                                         after=after, before=before),
                            self._show_hits, self.message.emit)
 
     def refresh_if_browsing(self) -> None:

@@ -87,26 +87,7 @@ class PreviewPane(QWidget):
         self.folder.setStyleSheet("color: #555;")
         self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.folder.setToolTip("Folder")
-        # One line of facts: date · pixels · file size · search score.
-        self.date = QLabel()
-        self.date.setToolTip("Date taken (EXIF), else the file's date")
-        self.dims = QLabel()
-        self.dims.setToolTip("Width × height in pixels")  # noqa: RUF001
-        self.size = QLabel()
-        self.size.setToolTip("File size")
-        self.score = QLabel()
-        self.score.setToolTip("Similarity to the search")
-        facts = QHBoxLayout()
-        facts.setSpacing(6)
-        self._dots: list[QLabel] = []
-        for n, label in enumerate((self.date, self.dims, self.size, self.score)):
-            if n:
-                dot = QLabel("·")
-                dot.setStyleSheet("color: #888;")
-                self._dots.append(dot)
-                facts.addWidget(dot)
-            facts.addWidget(label)
-        facts.addStretch(1)
+        facts = self._build_facts()
 
         self.similar_button = QPushButton("Find similar")
         self.similar_button.clicked.connect(self._similar)
@@ -134,6 +115,29 @@ class PreviewPane(QWidget):
         layout.addLayout(self.extra)
         self.show_photo(None)
 
+    def _build_facts(self) -> QHBoxLayout:
+        """One line of facts: date · pixels · file size · search score."""
+        self.date = QLabel()
+        self.date.setToolTip("Date taken (EXIF), else the file's date")
+        self.dims = QLabel()
+        self.dims.setToolTip("Width × height in pixels")  # noqa: RUF001
+        self.file_size = QLabel()
+        self.file_size.setToolTip("File size")
+        self.score = QLabel()
+        self.score.setToolTip("Similarity to the search")
+        facts = QHBoxLayout()
+        facts.setSpacing(6)
+        self._dots: list[QLabel] = []
+        for n, label in enumerate((self.date, self.dims, self.file_size, self.score)):
+            if n:
+                dot = QLabel("·")
+                dot.setStyleSheet("color: #888;")
+                self._dots.append(dot)
+                facts.addWidget(dot)
+            facts.addWidget(label)
+        facts.addStretch(1)
+        return facts
+
     def show_photo(self, photo: Photo | None, score: float | None = None) -> None:
         self.photo = photo
         self._loads.drop()
@@ -145,7 +149,8 @@ class PreviewPane(QWidget):
             self._image = QPixmap()
             self.image_label.setPixmap(QPixmap())
             self.image_label.setText("Select a photo")
-            for label in (self.name, self.folder, self.date, self.dims, self.size, self.score):
+            for label in (self.name, self.folder, self.date, self.dims, self.file_size,
+                          self.score):
                 label.setText("")
             for dot in self._dots:
                 dot.setVisible(False)
@@ -156,7 +161,7 @@ class PreviewPane(QWidget):
         self.date.setText(_date_text(photo))
         self.dims.setText(f"{photo.width} × {photo.height}"  # noqa: RUF001
                           if photo.width else "size unknown")
-        self.size.setText(human_size(photo.size))
+        self.file_size.setText(human_size(photo.size))
         self.score.setText(f"score {score:.3f}" if score is not None else "")
         for dot in self._dots:
             dot.setVisible(True)
@@ -164,8 +169,8 @@ class PreviewPane(QWidget):
         self._image = QPixmap()
         self.image_label.setText("Loading…")
         self._calls.clear()
-        self._loads.run(lambda path=photo.path: load_preview(path), self._on_loaded,
-                        self._on_unreadable)
+        path = photo.path
+        self._loads.run(lambda: load_preview(path), self._on_loaded, self._on_unreadable)
 
     def _on_loaded(self, image: QImage) -> None:
         if image.isNull():

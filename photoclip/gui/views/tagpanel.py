@@ -126,8 +126,20 @@ class TagPanel(QWidget):
         add_row.addWidget(self.add_button)
 
         # "Why this tag": the numbers Tagger.explain gives, for the selected row.
-        self.why_box = QFrame()
-        self.why_box.setFrameShape(QFrame.Shape.StyledPanel)
+        self.why_box = self._build_why()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(title)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.empty)
+        layout.addLayout(add_row)
+        layout.addWidget(self.why_box)
+        self.show_photo(None)
+
+    def _build_why(self) -> QFrame:
+        box = QFrame()
+        box.setFrameShape(QFrame.Shape.StyledPanel)
         self.why_title = QLabel()
         self.why_title.setWordWrap(True)
         self.why_title.setTextFormat(Qt.TextFormat.RichText)
@@ -145,19 +157,11 @@ class TagPanel(QWidget):
         why_header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         why_header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.why_table.setVisible(False)
-        why_layout = QVBoxLayout(self.why_box)
+        why_layout = QVBoxLayout(box)
         why_layout.setContentsMargins(6, 6, 6, 6)
         why_layout.addWidget(self.why_title)
         why_layout.addWidget(self.why_table)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(title)
-        layout.addWidget(self.tree, 1)
-        layout.addWidget(self.empty)
-        layout.addLayout(add_row)
-        layout.addWidget(self.why_box)
-        self.show_photo(None)
+        return box
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -267,10 +271,9 @@ class TagPanel(QWidget):
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(set, label, score, state) as shown, top to bottom."""
         out = []
-        for n in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(n)
-            for k in range(group.childCount()):
-                item = group.child(k)
+        groups = (self.tree.topLevelItem(n) for n in range(self.tree.topLevelItemCount()))
+        for group in filter(None, groups):
+            for item in filter(None, (group.child(k) for k in range(group.childCount()))):
                 out.append((group.text(_TAG), item.text(_TAG), item.text(_SCORE),
                             item.text(_STATE)))
         return out
@@ -398,8 +401,10 @@ class TagPanel(QWidget):
 
     def why_values(self) -> dict[str, str]:
         """What the "why" table shows, row name -> value text."""
-        return {self.why_table.item(n, 0).text(): self.why_table.item(n, 1).text()
-                for n in range(self.why_table.rowCount())}
+        cells = ((self.why_table.item(n, 0), self.why_table.item(n, 1))
+                 for n in range(self.why_table.rowCount()))
+        return {key.text(): value.text() for key, value in cells
+                if key is not None and value is not None}
 
 
 def _name(tag: PhotoTag) -> str:

@@ -95,6 +95,15 @@ class TrainingPage(QWidget):
         left_widget.setFixedWidth(440)
         left.setContentsMargins(0, 0, 0, 0)
 
+        layout = QHBoxLayout(self)
+        layout.addWidget(left_widget)
+        layout.addLayout(self._build_progress(), 1)
+        self.refresh()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build_progress(self) -> QVBoxLayout:
+        """The right side: the phase, the progress bar, the plot, the figures, the message."""
         right = QVBoxLayout()
         self.phase_label = QLabel("Choose the photos to learn from, then Start training.")
         self.phase_label.setStyleSheet("font-weight: bold; font-size: 14px;")
@@ -114,13 +123,7 @@ class TrainingPage(QWidget):
         right.addWidget(self.results)
         self.message_label = MessageLabel()
         right.addWidget(self.message_label)
-
-        layout = QHBoxLayout(self)
-        layout.addWidget(left_widget)
-        layout.addLayout(right, 1)
-        self.refresh()
-
-    # -- building ---------------------------------------------------------------------------
+        return right
 
     def _build_settings(self) -> QGroupBox:
         box = QGroupBox("Settings")
