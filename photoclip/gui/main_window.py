@@ -1,7 +1,8 @@
-"""The main window: search field with filters, photo grid, preview pane, status bar.
+"""The main window: a shell around the pages (Photos, Label sets, Training), with the menus, the
+status bar, dropped folders and photos, and the library's model and background indexer.
 
-Everything slow (model load, search, indexing, thumbnails, previews) runs off the UI thread;
-the window only ever waits for signals.
+Everything slow (model load, search, indexing, thumbnails, previews) runs off the UI thread
+(`photoclip.gui.jobs`); the window only ever waits for signals.
 """
 
 from __future__ import annotations
@@ -10,72 +11,33 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (
-    QDate,
-    QEvent,
-    QMargins,
-    QModelIndex,
-    QSettings,
-    QSize,
-    Qt,
-    QThreadPool,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QHelpEvent,
-    QKeyEvent,
-    QKeySequence,
-    QPainter,
-    QPaintEvent,
-)
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDateEdit,
     QFileDialog,
-    QHBoxLayout,
     QInputDialog,
-    QLabel,
-    QLineEdit,
-    QListView,
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QSplitter,
     QStatusBar,
     QTabWidget,
-    QToolTip,
-    QVBoxLayout,
-    QWidget,
 )
 
 from photoclip.core.encoder import report_downloads
 from photoclip.core.imaging import is_image_path
-from photoclip.core.indexer import thumbnail_path
 from photoclip.core.library import Library
 from photoclip.core.tagging import Tagger
-from photoclip.core.types import Photo, Progress, SearchHit
+from photoclip.core.types import Progress
 from photoclip.core.watcher import Watcher
-from photoclip.gui.models import GridItem, PhotoGridModel
-from photoclip.gui.thumbnails import THUMB
+from photoclip.gui.jobs import Calls, JobEnd, JobRunner
 from photoclip.gui.views.labelsets import LabelSetsPage
-from photoclip.gui.views.preview import PreviewPane
+from photoclip.gui.views.messages import ElidedLabel
+from photoclip.gui.views.photos import PhotosPage
 from photoclip.gui.views.settings import SettingsDialog
 from photoclip.gui.views.training import TrainingPage
-from photoclip.gui.workers import Call, JobWorker
 
 log = logging.getLogger(__name__)
 
-# Wait this long after the last keystroke before searching: fast typists send one query.
-SEARCH_DEBOUNCE_MS = 250
-SEARCH_TOP = 500
-# Browsing with no query lists the newest photos; the grid is virtual, so this is cheap.
-BROWSE_LIMIT = 200_000
-_NO_DATE = QDate(1900, 1, 1)  # QDateEdit's minimum, shown as "any"
 # Why the pages' model-bound buttons (Re-tag library, Use model) are disabled: their tooltips.
 MODEL_LOADING = "Available once the model is ready: waiting for the model to load…"
 MODEL_FAILED = ("Needs the model, which did not load: see the message at the bottom of the "
@@ -85,7 +47,6 @@ MODEL_FAILED = ("Needs the model, which did not load: see the message at the bot
 class MainWindow(QMainWindow):
     model_ready = Signal()
     model_download = Signal()  # a first download made progress: see _download
-    search_done = Signal(int)  # number of photos shown
     index_finished = Signal()
 
     def __init__(self, *, library: Library | None = None, load_model: bool = True,
@@ -95,14 +56,15 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setAcceptDrops(True)
         self.library = library if library is not None else Library()
-        self.pool = QThreadPool.globalInstance()
-        self._calls: set[Call] = set()
+        self.calls = Calls(self)
         # The background indexer: a Watcher that catches up every folder, then follows the
-        # disk. It runs in one worker for as long as the window is open.
-        self._job: JobWorker | None = None
+        # disk. It runs in the runner for as long as the window is open.
+        self.indexing = JobRunner(self)
+        self.indexing.progress.connect(self._on_progress)
+        self.indexing.failed.connect(self.show_message)
+        self.indexing.finished.connect(self._on_indexing_done)
         self._watcher: Watcher | None = None
         self._watch_options = watch_options or {}
-        self._search_seq = 0
         self._model_loaded = False
         # The newest (bytes done, total) of a model download, and whether a signal for it is
         # queued: a download reports every chunk from several threads, the label needs only the
@@ -112,35 +74,16 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._sticky = False  # the message shown is the library's notices (see show_notices)
 
-        self._build_search_bar()
-        self._build_grid()
-        self.preview = PreviewPane()
-        self.preview.find_similar.connect(self.find_similar)
-        self.preview.tags.attach(self.library, self._ready_tagger)
-        self.preview.tags.message.connect(self.show_message)
-        self.model_ready.connect(self.preview.tags.refresh)
-        self.model_download.connect(self._on_model_download)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.empty_label)
-        left_layout.addWidget(self.grid, 1)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(self.preview)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([880, 400])
-
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.addLayout(self.search_bar)
-        layout.addWidget(self.splitter, 1)
         # Pages: the photos (search, grid, preview), label sets, training (View menu, Ctrl+1-3).
+        self.photos = PhotosPage(self.library, self.calls, self._ready_tagger)
+        self.photos.message.connect(self.show_message)
+        self.photos.status.connect(self._show_state)
+        self.photos.preview.tags.message.connect(self.show_message)
+        self.model_ready.connect(self.photos.preview.tags.refresh)
+        self.model_download.connect(self._on_model_download)
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
-        self.pages.addTab(central, "Photos")
+        self.pages.addTab(self.photos, "Photos")
         self.labelsets_page = LabelSetsPage(self.library)
         self.pages.addTab(self.labelsets_page, "Label sets")
         self.training_page = TrainingPage(self.library)
@@ -150,7 +93,7 @@ class MainWindow(QMainWindow):
         # Tags changed on one page show on the other: the label sets' counts follow the
         # preview's accept / reject / add; the preview's rows and completer follow label set
         # edits and re-tag runs.
-        self.preview.tags.changed.connect(self.labelsets_page.tags_changed)
+        self.photos.preview.tags.changed.connect(self.labelsets_page.tags_changed)
         self.labelsets_page.sets_changed.connect(self._label_sets_changed)
         self.labelsets_page.retag_finished.connect(self._label_sets_changed)
         self._set_model_state(MODEL_LOADING)  # no model until load_model() says so
@@ -158,70 +101,12 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menu()
         self._restore_window_state()
-        self.refresh_filters()
         self.show_notices()
-        self.run_search()  # browse the library until the user types
+        self.photos.run_search()  # browse the library until the user types
         if load_model:
             self.load_model()
 
     # -- building ---------------------------------------------------------------------------
-
-    def _build_search_bar(self) -> None:
-        self.search_field = QLineEdit()
-        self.search_field.setPlaceholderText(
-            "Describe a photo: 'dog on a beach -people'   (Ctrl+F)")
-        self.search_field.setClearButtonEnabled(True)
-        self.search_field.textChanged.connect(self._schedule_search)
-        self.search_field.returnPressed.connect(self.run_search)
-        self._debounce = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
-        self._debounce.timeout.connect(self.run_search)
-
-        self.folder_filter = QComboBox()
-        self.folder_filter.setMinimumWidth(180)
-        self.folder_filter.setToolTip("Only photos in this folder")
-        self.folder_filter.currentIndexChanged.connect(self._schedule_search)
-        self.after_filter = self._date_edit("Taken on or after")
-        self.before_filter = self._date_edit("Taken before")
-
-        self.search_bar = QHBoxLayout()
-        self.search_bar.addWidget(self.search_field, 1)
-        self.search_bar.addWidget(self.folder_filter)
-        self.search_bar.addWidget(QLabel("from"))
-        self.search_bar.addWidget(self.after_filter)
-        self.search_bar.addWidget(QLabel("to"))
-        self.search_bar.addWidget(self.before_filter)
-
-    def _date_edit(self, tip: str) -> QDateEdit:
-        edit = QDateEdit()
-        edit.setCalendarPopup(True)
-        edit.setMinimumDate(_NO_DATE)
-        edit.setSpecialValueText("any")
-        edit.setDate(_NO_DATE)
-        edit.setDisplayFormat("yyyy-MM-dd")
-        edit.setToolTip(tip)
-        edit.dateChanged.connect(self._schedule_search)
-        return edit
-
-    def _build_grid(self) -> None:
-        self.grid_model = PhotoGridModel()
-        self.grid = QListView()
-        self.grid.setViewMode(QListView.ViewMode.IconMode)
-        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
-        self.grid.setUniformItemSizes(True)
-        self.grid.setLayoutMode(QListView.LayoutMode.Batched)  # smooth with 100k rows
-        self.grid.setIconSize(THUMB)
-        self.grid.setGridSize(THUMB.grownBy(QMargins(12, 12, 12, 30)))
-        self.grid.setWordWrap(False)
-        self.grid.setMovement(QListView.Movement.Static)
-        self.grid.setModel(self.grid_model)
-        self.grid.selectionModel().currentChanged.connect(self._current_changed)
-        self.grid.activated.connect(lambda _i: self.preview.open_photo())
-        self.grid.installEventFilter(self)
-
-        self.empty_label = QLabel()
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setStyleSheet("color: #555; font-size: 15px; padding: 24px;")
 
     def _build_status_bar(self) -> None:
         self.status = QStatusBar()
@@ -263,8 +148,7 @@ class MainWindow(QMainWindow):
                          lambda _=False, n=n: self.pages.setCurrentIndex(n))
         view_menu.addSeparator()
         self._action(view_menu, "&Find", "Ctrl+F", self.focus_search)
-        self._action(view_menu, "Toggle &Preview", "Ctrl+P",
-                     lambda: self.preview.setVisible(not self.preview.isVisible()))
+        self._action(view_menu, "Toggle &Preview", "Ctrl+P", self.photos.toggle_preview)
 
     def _action(self, menu: Any, text: str, shortcut: str, slot: Any) -> QAction:
         action = QAction(text, self)
@@ -278,16 +162,19 @@ class MainWindow(QMainWindow):
         geometry = qs.value("window/geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        sizes = qs.value("window/splitter")
-        if sizes is not None:
-            self.splitter.restoreState(sizes)
+        self.photos.restore_state(qs)
+
+    def focus_search(self) -> None:
+        self.pages.setCurrentWidget(self.photos)
+        self.photos.focus_search()
 
     # -- model ------------------------------------------------------------------------------
 
     def load_model(self) -> None:
         self._model_loaded = False
+        self.photos.set_model_ready(False)
         self.state_label.setText(f"Loading model {self.library.settings.model}…")
-        self.preview.tags.refresh()  # tag changes wait for the model
+        self.photos.preview.tags.refresh()  # tag changes wait for the model
         self._set_model_state(MODEL_LOADING)
         lib = self.library
 
@@ -296,7 +183,7 @@ class MainWindow(QMainWindow):
                 _ = lib.vectors  # loads the encoder, then heals the vector cache
             return lib.encoder.device
 
-        self._call(load, "model")
+        self.calls.run(load, self._on_model, self._on_model_failed)
 
     def _downloaded(self, done: int, total: int) -> None:
         """Download progress, called on the loading thread (see _download)."""
@@ -336,8 +223,13 @@ class MainWindow(QMainWindow):
         self._show_counts(f"Model ready on {device}")
         self.model_ready.emit()
         self.start_watching()
-        if self.search_field.text().strip():
-            self.run_search()
+        self.photos.set_model_ready(True)
+
+    def _on_model_failed(self, message: str) -> None:
+        self.state_label.setText("No model")
+        self.progress_bar.setVisible(False)
+        self._set_model_state(MODEL_FAILED)
+        self.show_message(message)
 
     def _show_counts(self, prefix: str) -> None:
         n = self.library.catalog.count_photos("ok")
@@ -345,37 +237,10 @@ class MainWindow(QMainWindow):
         extra = f" · {failed} could not be read" if failed else ""
         self.state_label.setText(f"{prefix} · {n} photos{extra}")
 
-    # -- short calls ------------------------------------------------------------------------
+    # -- messages ---------------------------------------------------------------------------
 
-    def _call(self, fn: Any, tag: object) -> None:
-        call = Call(fn, tag)
-        call.setAutoDelete(False)
-        self._calls.add(call)
-        call.signals.result.connect(self._on_result)
-        call.signals.error.connect(self._on_error)
-        self.pool.start(call)
-
-    def _forget(self, tag: object) -> None:
-        self._calls = {c for c in self._calls if c.tag != tag}
-
-    def _on_result(self, tag: object, value: Any) -> None:
-        self._forget(tag)
-        if self._closed:
-            return  # a call that finished while the window closed
-        if tag == "model":
-            self._on_model(value)
-        elif isinstance(tag, tuple) and tag == ("search", self._search_seq):
-            self._show_hits(value)  # (results of a superseded query are dropped)
-
-    def _on_error(self, tag: object, message: str) -> None:
-        self._forget(tag)
-        if self._closed:
-            return
-        if tag == "model":
-            self.state_label.setText("No model")
-            self.progress_bar.setVisible(False)
-            self._set_model_state(MODEL_FAILED)
-        self.show_message(message)
+    def _show_state(self, text: str) -> None:
+        self.state_label.setText(text)
 
     def show_message(self, message: str) -> None:
         """Non-modal: the message stays in the status bar; the window keeps working.
@@ -402,119 +267,6 @@ class MainWindow(QMainWindow):
         self.message_label.setToolTip("\n\n".join(notices))
         self._sticky = True
 
-    # -- search and browse ------------------------------------------------------------------
-
-    def focus_search(self) -> None:
-        self.pages.setCurrentIndex(0)
-        self.search_field.setFocus()
-        self.search_field.selectAll()
-
-    def _schedule_search(self) -> None:
-        self._debounce.start()
-
-    def _filters(self) -> dict[str, str | None]:
-        def day(edit: QDateEdit) -> str | None:
-            d = edit.date()
-            return None if d == _NO_DATE else d.toString("yyyy-MM-dd")
-
-        return {"folder": self.folder_filter.currentData(),
-                "after": day(self.after_filter), "before": day(self.before_filter)}
-
-    def run_search(self) -> None:
-        self._debounce.stop()
-        query = self.search_field.text().strip()
-        self._search_seq += 1
-        filters = self._filters()
-        lib = self.library
-        if not query:
-            # No query: browse the library, newest first (no model needed).
-            photos = lib.catalog.browse(BROWSE_LIMIT, folder=filters["folder"])
-            allowed = (lib.catalog.filter_ids(**filters)
-                       if filters["after"] or filters["before"] else None)
-            self._show_photos([(p, None) for p in photos if allowed is None or p.id in allowed])
-            return
-        if not self._model_loaded:
-            self.show_message("")
-            self.state_label.setText("Search starts when the model is ready…")
-            return
-        self._call(lambda: lib.searcher().search(query, top=SEARCH_TOP, **filters),
-                   ("search", self._search_seq))
-
-    def find_similar(self, photo_id: int) -> None:
-        photo = self.library.catalog.photo(photo_id)
-        if photo is None or not self._model_loaded:
-            return
-        self._search_seq += 1
-        self.search_field.blockSignals(True)
-        self.search_field.setText(f"similar to {Path(photo.path).name}")
-        self.search_field.blockSignals(False)
-        lib = self.library
-        self._call(lambda: lib.searcher().similar(photo.path, top=SEARCH_TOP),
-                   ("search", self._search_seq))
-
-    def _show_hits(self, hits: list[SearchHit]) -> None:
-        photos = self.library.catalog.photos_by_ids(h.photo_id for h in hits)
-        self._show_photos([(photos[h.photo_id], h.score) for h in hits if h.photo_id in photos])
-
-    def _show_photos(self, rows: list[tuple[Photo, float | None]]) -> None:
-        thumbs = self.library.paths.thumbnails
-        items = [GridItem(p.id, p.path, thumbnail_path(thumbs, p.hash) if p.hash else None, s)
-                 for p, s in rows]
-        self.grid_model.set_items(items)
-        self._refresh_empty_state()
-        if items:
-            self.grid.setCurrentIndex(self.grid_model.index(0))
-        else:
-            self.preview.show_photo(None)
-        self.search_done.emit(len(items))
-
-    def _refresh_empty_state(self) -> None:
-        if self.grid_model.rowCount():
-            self.empty_label.setVisible(False)
-            return
-        if not self.library.catalog.roots():
-            text = ("Drop a folder of photos here (or File ▸ Add Folder…).\n"
-                    "photoclip indexes it, then you find any photo by typing what is in it.")
-        elif self.search_field.text().strip():
-            text = "No matching photos. Try other words, or clear the filters."
-        elif self._job is not None:
-            text = "Indexing… photos appear here as they are added."
-        else:
-            text = "No photos yet in these folders."
-        self.empty_label.setText(text)
-        self.empty_label.setVisible(True)
-
-    def refresh_filters(self) -> None:
-        current = self.folder_filter.currentData()
-        self.folder_filter.blockSignals(True)
-        self.folder_filter.clear()
-        self.folder_filter.addItem("All folders", None)
-        for root in self.library.catalog.roots():
-            self.folder_filter.addItem(Path(root.path).name or root.path, root.path)
-            self.folder_filter.setItemData(self.folder_filter.count() - 1, root.path,
-                                           Qt.ItemDataRole.ToolTipRole)
-        self.folder_filter.setCurrentIndex(max(0, self.folder_filter.findData(current)))
-        self.folder_filter.blockSignals(False)
-
-    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        if not current.isValid():
-            self.preview.show_photo(None)
-            return
-        item = self.grid_model.item(current.row())
-        self.preview.show_photo(self.library.catalog.photo(item.photo_id), item.score)
-
-    def eventFilter(self, obj: Any, event: Any) -> bool:
-        if obj is self.grid and isinstance(event, QKeyEvent) and (
-                event.type() == event.Type.KeyPress):
-            if event.key() == Qt.Key.Key_Space:
-                self.preview.setVisible(not self.preview.isVisible())
-                return True
-            if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-                self.show_message("photoclip never deletes your photos; to stop showing a "
-                                  "folder, use File ▸ Remove Folder….")
-                return True
-        return super().eventFilter(obj, event)
-
     # -- adding and indexing ----------------------------------------------------------------
 
     def _choose_folder(self) -> None:
@@ -540,9 +292,9 @@ class MainWindow(QMainWindow):
             return
         if self._watcher is not None:
             self._watcher.roots_changed()
-        self.refresh_filters()
+        self.photos.refresh_filters()
         self._show_counts("Folder removed")
-        self.run_search()
+        self.photos.run_search()
 
     def add_folders(self, folders: list[str]) -> None:
         try:
@@ -550,8 +302,8 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             self.show_message(str(exc))
             return
-        self.refresh_filters()
-        self._refresh_empty_state()
+        self.photos.refresh_filters()
+        self.photos.refresh_empty_state()
         self.state_label.setText(f"Added {_folders(len(roots))}" + (
             "" if self._model_loaded else "; indexing starts when the model is ready…"))
         if self._watcher is not None:
@@ -567,17 +319,15 @@ class MainWindow(QMainWindow):
             self.start_watching()
 
     def start_watching(self) -> None:
-        if self._job is not None or not self._model_loaded or self._closed:
+        if self.indexing.busy or not self._model_loaded or self._closed:
             return
         watcher = self.library.watcher(**self._watch_options)
         self._watcher = watcher
-        self._job = JobWorker(watcher.run, self)
-        self._job.progress.connect(self._on_progress)
-        self._job.failed.connect(self.show_message)
-        self._job.done.connect(self._on_job_done)
         self.pause_button.setChecked(False)
         self.state_label.setText("Checking folders for changes…")
-        self._job.start()
+        self.photos.set_indexing(True)
+        # Paused, the watcher still collects the disk's events: nothing is lost.
+        self.indexing.start(watcher.run, pauser=watcher)
 
     def _set_busy(self, busy: bool) -> None:
         for w in (self.progress_bar, self.pause_button, self.cancel_button):
@@ -598,7 +348,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setValue(p.done)
         rate = f" · {p.rate:.1f} photos/s" if p.rate else ""
         failed = f" · {p.failed} skipped" if p.failed else ""
-        paused = " · paused" if self._watcher is not None and self._watcher.paused else ""
+        paused = " · paused" if self.indexing.busy and self.indexing.paused else ""
         self.state_label.setText(f"Indexing {p.done} / {p.total}{rate}{failed}{paused}")
 
     def _on_watch_note(self, p: Progress) -> None:
@@ -607,8 +357,7 @@ class MainWindow(QMainWindow):
             self._set_busy(False)
             self.state_label.setText(f"{_sentence(p.message)} · watching for changes")
             self.index_finished.emit()
-            if not self.search_field.text().strip():
-                self.run_search()  # browsing: show what just arrived
+            self.photos.refresh_if_browsing()  # browsing: show what just arrived
         elif event == "watching":
             self._set_busy(False)
             self.state_label.setText(_sentence(p.message))  # folder names keep their case
@@ -616,33 +365,30 @@ class MainWindow(QMainWindow):
             self.state_label.setText(p.message)
 
     def _toggle_pause(self, paused: bool) -> None:
-        if self._watcher is None:
+        if not self.indexing.busy:
             return
         if paused:
-            self._watcher.pause()  # events are still collected; nothing is lost
+            self.indexing.pause()
             self.pause_button.setText("Resume")
             self.state_label.setText(self.state_label.text() + " · pausing after this batch")
         else:
-            self._watcher.resume()
+            self.indexing.resume()
             self.pause_button.setText("Pause")
         self._set_busy(self.progress_bar.isVisible())
 
     def cancel_job(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
+        if self.indexing.busy:
+            self.indexing.cancel()
             self.state_label.setText("Stopping after this batch…")
 
-    def _on_job_done(self) -> None:
-        job, self._job = self._job, None
+    def _on_indexing_done(self, _end: JobEnd) -> None:
         self._watcher = None
-        if job is not None:
-            job.wait()
-            job.deleteLater()
+        self.photos.set_indexing(False)
         self._set_busy(False)
         self.pause_button.setChecked(False)
         if not self._closed:
             self._show_counts("Not watching folders (File ▸ Update Library to resume)")
-            self.run_search()
+            self.photos.run_search()
 
     # -- label sets and tags -----------------------------------------------------------------
 
@@ -650,16 +396,13 @@ class MainWindow(QMainWindow):
         """Label sets were edited or re-tagged: the preview's rows and its completer follow
         (a renamed label shows its new name, a removed one goes)."""
         if not self._closed:
-            self.preview.tags.refresh()
+            self.photos.preview.tags.refresh()
 
     # -- settings ---------------------------------------------------------------------------
 
-    def _on_model_switched(self, model: str) -> None:
+    def _on_model_switched(self, _model: str) -> None:
         """The training page switched the library's model: index with the new one from now."""
-        if self._job is not None:
-            self._job.cancel()  # the watcher's indexer holds the old model
-            self._job.wait()
-            self._on_job_done()
+        self.indexing.stop()  # the watcher's indexer holds the old model
         self.load_model()
 
     def open_settings(self) -> None:
@@ -670,10 +413,7 @@ class MainWindow(QMainWindow):
             return
         qs.setValue("library", dialog.library_folder())
         if self.library.apply_settings(dialog.result_settings()):
-            if self._job is not None:
-                self._job.cancel()
-                self._job.wait()
-                self._on_job_done()
+            self.indexing.stop()
             self.load_model()
 
     # -- drag and drop ----------------------------------------------------------------------
@@ -694,9 +434,8 @@ class MainWindow(QMainWindow):
         elif photos:
             # A dropped photo is a query: photos like it (it need not be in the library).
             event.acceptProposedAction()
-            self.pages.setCurrentIndex(0)
-            self.search_field.setText(" + ".join(f'similar:"{p}"' for p in photos))
-            self.run_search()
+            self.pages.setCurrentWidget(self.photos)
+            self.photos.find_like_files(photos)
         elif event.mimeData().urls():
             self.show_message("Drop folders to add them, or a photo to find ones like it.")
 
@@ -709,44 +448,14 @@ class MainWindow(QMainWindow):
         self._closed = True
         qs = QSettings()
         qs.setValue("window/geometry", self.saveGeometry())
-        qs.setValue("window/splitter", self.splitter.saveState())
-        if self._job is not None:
-            self._job.cancel()
-            self._job.wait()
-        self.pool.waitForDone(5000)
-        self.grid_model.loader.wait()
-        self.preview.wait()
+        self.photos.save_state(qs)
+        self.indexing.stop()
+        self.calls.close()
+        self.photos.shutdown()
         self.labelsets_page.shutdown()
         self.training_page.shutdown()
         self.library.close()
         super().closeEvent(event)
-
-
-class ElidedLabel(QLabel):
-    """A one-line label that shows as much of its text as fits, ending in "…", rather than
-    widening the window to fit all of it. text() is the whole text; so is the tooltip (its own,
-    else the text when cut)."""
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(0, super().minimumSizeHint().height())
-
-    def elided(self) -> str:
-        """The text as shown."""
-        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight,
-                                             self.contentsRect().width())
-
-    def paintEvent(self, _event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()),
-                                  self.palette(), self.isEnabled(), self.elided(),
-                                  self.foregroundRole())
-
-    def event(self, e: QEvent) -> bool:
-        if isinstance(e, QHelpEvent) and e.type() == QEvent.Type.ToolTip and (
-                not self.toolTip() and self.elided() != self.text()):
-            QToolTip.showText(e.globalPos(), self.text(), self)
-            return True
-        return super().event(e)
 
 
 def _sentence(text: str) -> str:

@@ -7,11 +7,12 @@ import logging
 from collections import OrderedDict
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 
 from photoclip.core.errors import ImageError
 from photoclip.core.imaging import decode, save_thumbnail
+from photoclip.gui.jobs import Calls
 
 log = logging.getLogger(__name__)
 
@@ -21,26 +22,19 @@ MEMORY_CACHE = 2000
 CACHE_SIDE = 256  # what the indexer writes; regenerated thumbnails use the same size
 
 
-class _Signals(QObject):
-    loaded = Signal(str, QImage)  # cache path, image (QImage is safe to make off the UI thread)
-
-
-class _Load(QRunnable):
-    def __init__(self, cache: Path, original: str, signals: _Signals) -> None:
-        super().__init__()
-        self.cache, self.original, self.signals = cache, original, signals
-
-    def run(self) -> None:
-        if not self.cache.exists():
-            try:
-                save_thumbnail(decode(self.original, CACHE_SIDE).image, self.cache, CACHE_SIDE)
-            except (ImageError, OSError) as exc:
-                log.debug("no thumbnail for %s: %s", self.original, exc)
-                return
-        image = QImage(str(self.cache))
-        if image.isNull():
-            return
-        self.signals.loaded.emit(str(self.cache), fit(image, THUMB))
+def load_thumbnail(cache: Path, original: str) -> QImage | None:
+    """A photo's grid image: its cached thumbnail (made from the original when missing),
+    fitted to THUMB; None when neither can be read. Safe off the UI thread (QImage is)."""
+    if not cache.exists():
+        try:
+            save_thumbnail(decode(original, CACHE_SIDE).image, cache, CACHE_SIDE)
+        except (ImageError, OSError) as exc:
+            log.debug("no thumbnail for %s: %s", original, exc)
+            return None
+    image = QImage(str(cache))
+    if image.isNull():
+        return None
+    return fit(image, THUMB)
 
 
 def fit(image: QImage, size: QSize) -> QImage:
@@ -64,8 +58,7 @@ class ThumbnailLoader(QObject):
         # A pool of its own: thumbnails must not queue behind a search or a model load.
         self.pool = pool or QThreadPool()
         self.pool.setMaxThreadCount(2)
-        self._signals = _Signals()
-        self._signals.loaded.connect(self._on_loaded)
+        self._calls = Calls(self, self.pool)
         self._cache: OrderedDict[str, QPixmap] = OrderedDict()
         self._pending: set[str] = set()
 
@@ -76,11 +69,15 @@ class ThumbnailLoader(QObject):
             self._cache.move_to_end(key)
             return pix
         if key not in self._pending:
+            # One that cannot be read stays pending: not tried again until the grid changes.
             self._pending.add(key)
-            self.pool.start(_Load(cache, original, self._signals))
+            self._calls.run(lambda: load_thumbnail(cache, original),
+                            lambda image: self._on_loaded(key, image))
         return None
 
-    def _on_loaded(self, key: str, image: QImage) -> None:
+    def _on_loaded(self, key: str, image: QImage | None) -> None:
+        if image is None:
+            return
         self._pending.discard(key)
         self._cache[key] = QPixmap.fromImage(image)
         if len(self._cache) > MEMORY_CACHE:
@@ -88,7 +85,7 @@ class ThumbnailLoader(QObject):
         self.ready.emit(key)
 
     def clear_pending(self) -> None:
-        self.pool.clear()  # drop queued loads for rows no longer shown
+        self._calls.clear()  # drop queued loads for rows no longer shown
         self._pending.clear()
 
     def wait(self, msecs: int = 5000) -> None:

@@ -14,15 +14,8 @@ from photoclip.cli import drive
 from photoclip.core.tagging import LabelSetSpec, LabelSpec, TagStore
 from photoclip.core.training import registry
 from photoclip.gui.main_window import MainWindow
-from photoclip.gui.views.labelsets import (
-    L_FROM,
-    L_NAME,
-    L_PHOTOS,
-    L_THRESHOLD,
-    S_NAME,
-    S_TAGS,
-    LabelSetsPage,
-)
+from photoclip.gui.views.labelset_editor import L_FROM, L_NAME, L_PHOTOS, L_THRESHOLD
+from photoclip.gui.views.labelsets import S_NAME, S_TAGS, LabelSetsPage
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
@@ -41,8 +34,8 @@ def _create(qtbot, page: LabelSetsPage, name: str, labels: str = "") -> None:
     page.new_set_name.setText(name)
     page.create_button.click()
     if labels:
-        page.new_label.setText(labels)
-        page.add_label_button.click()
+        page.editor.new_label.setText(labels)
+        page.editor.add_label_button.click()
 
 
 def _edit(widget, text: str) -> None:
@@ -51,8 +44,8 @@ def _edit(widget, text: str) -> None:
 
 
 def _row(page: LabelSetsPage, label: str) -> int:
-    return next(r for r in range(page.labels_table.rowCount())
-                if page.labels_table.item(r, L_NAME).text() == label)
+    return next(r for r in range(page.editor.labels_table.rowCount())
+                if page.editor.labels_table.item(r, L_NAME).text() == label)
 
 
 def _error(page: LabelSetsPage) -> str:
@@ -70,26 +63,26 @@ def test_create_a_set_and_add_labels(qtbot, page):
     assert [lb.name for lb in saved.labels] == ["cat", "dog", "rabbit"]
     assert page.title.text() == "pets"
     assert page.sets_table.item(0, S_NAME).text() == "pets"
-    assert page.labels_table.rowCount() == 3
+    assert page.editor.labels_table.rowCount() == 3
 
     # Mistakes are explained in the page and nothing is saved.
     _create(qtbot, page, "Pets")
     assert "already" in _error(page)
-    page.new_label.setText("  ")
-    page.add_label_button.click()
+    page.editor.new_label.setText("  ")
+    page.editor.add_label_button.click()
     assert "cannot be empty" in _error(page)
-    page.new_label.setText("Dog")
-    page.add_label_button.click()
+    page.editor.new_label.setText("Dog")
+    page.editor.add_label_button.click()
     assert "'dog' is already a label" in _error(page)
-    page.new_label.setText("cat|dog")
-    page.add_label_button.click()
+    page.editor.new_label.setText("cat|dog")
+    page.editor.add_label_button.click()
     assert "'|'" in _error(page)
     assert [lb.name for lb in _store(page).label_set("pets").labels] == ["cat", "dog", "rabbit"]
     assert len(_store(page).label_sets()) == 1
 
     # Remove one label (no tags yet: no question asked).
-    page.labels_table.selectRow(_row(page, "dog"))
-    page.remove_label_button.click()
+    page.editor.labels_table.selectRow(_row(page, "dog"))
+    page.editor.remove_label_button.click()
     assert [lb.name for lb in _store(page).label_set("pets").labels] == ["cat", "rabbit"]
 
 
@@ -97,43 +90,44 @@ def test_thresholds_floor_kind_and_templates_are_saved(qtbot, page):
     _create(qtbot, page, "pets", "cat, dog")
     store = _store(page)
 
-    _edit(page.threshold_edit, "0.7")
+    _edit(page.editor.threshold_edit, "0.7")
     assert store.label_set("pets").threshold == pytest.approx(0.7)
-    _edit(page.threshold_edit, "1.5")
+    _edit(page.editor.threshold_edit, "1.5")
     assert "out of range" in _error(page)
     assert store.label_set("pets").threshold == pytest.approx(0.7)
-    _edit(page.threshold_edit, "high")
+    _edit(page.editor.threshold_edit, "high")
     assert "not a number" in _error(page)
-    _edit(page.threshold_edit, "")  # empty: back to the default
+    _edit(page.editor.threshold_edit, "")  # empty: back to the default
     assert store.label_set("pets").threshold is None
 
-    _edit(page.floor_edit, "0,3")  # a decimal comma is fine
+    _edit(page.editor.floor_edit, "0,3")  # a decimal comma is fine
     assert store.label_set("pets").floor == pytest.approx(0.3)
 
-    page.kind_combo.setCurrentIndex(1)
-    page.kind_combo.activated.emit(1)
+    page.editor.kind_combo.setCurrentIndex(1)
+    page.editor.kind_combo.activated.emit(1)
     assert store.label_set("pets").multi_label
 
     # A label's own threshold, typed into the table.
-    page.labels_table.item(_row(page, "dog"), L_THRESHOLD).setText("0.8")
+    page.editor.labels_table.item(_row(page, "dog"), L_THRESHOLD).setText("0.8")
     qtbot.waitUntil(lambda: store.label_set("pets").labels[1].threshold == pytest.approx(0.8),
                     timeout=5_000)
-    assert page.labels_table.item(_row(page, "dog"), L_FROM).text() == "yours"
-    page.labels_table.item(_row(page, "cat"), L_THRESHOLD).setText("2")
+    assert page.editor.labels_table.item(_row(page, "dog"), L_FROM).text() == "yours"
+    page.editor.labels_table.item(_row(page, "cat"), L_THRESHOLD).setText("2")
     qtbot.waitUntil(lambda: "out of range" in page.message_label.text(), timeout=5_000)
     assert "cat" in _error(page)
     assert store.label_set("pets").labels[0].threshold is None
-    assert page.labels_table.item(_row(page, "cat"), L_THRESHOLD).text() == "0.25"  # restored
+    assert (page.editor.labels_table.item(_row(page, "cat"), L_THRESHOLD).text()
+            == "0.25")  # restored
 
-    page.templates_edit.setPlainText("a photo of my {}.\n{} at home")
-    page.templates_edit.editingFinished.emit()
+    page.editor.templates_edit.setPlainText("a photo of my {}.\n{} at home")
+    page.editor.templates_edit.editingFinished.emit()
     assert store.label_set("pets").templates == ("a photo of my {}.", "{} at home")
-    page.templates_edit.setPlainText("a photo of my pet")
-    page.templates_edit.editingFinished.emit()
+    page.editor.templates_edit.setPlainText("a photo of my pet")
+    page.editor.templates_edit.editingFinished.emit()
     assert "{}" in _error(page)
     assert store.label_set("pets").templates == ("a photo of my {}.", "{} at home")
-    page.templates_edit.setPlainText("")
-    page.templates_edit.editingFinished.emit()
+    page.editor.templates_edit.setPlainText("")
+    page.editor.templates_edit.editingFinished.emit()
     assert store.label_set("pets").templates is None
 
 
@@ -180,8 +174,8 @@ def test_retag_shows_progress_then_the_counts(qtbot, page, tmp_path):
 
     _create(qtbot, page, "things", "cat, coffee, rocket, astronaut")
     # One label per photo, and with no floor every photo gets its best label.
-    _edit(page.floor_edit, "-1")
-    _edit(page.threshold_edit, "0")
+    _edit(page.editor.floor_edit, "-1")
+    _edit(page.editor.threshold_edit, "0")
     seen = []
     page.progressed.connect(seen.append)
     with qtbot.waitSignal(page.retag_finished, timeout=60_000) as done:
@@ -195,18 +189,19 @@ def test_retag_shows_progress_then_the_counts(qtbot, page, tmp_path):
     assert "4 photos scored" in page.message_label.text()
     assert not page.progress_bar.isVisible()
     assert page.retag_button.isEnabled()
-    photos = [int(page.labels_table.item(r, L_PHOTOS).text())
-              for r in range(page.labels_table.rowCount())]
+    photos = [int(page.editor.labels_table.item(r, L_PHOTOS).text())
+              for r in range(page.editor.labels_table.rowCount())]
     assert sum(photos) == 4
     assert page.sets_table.item(0, S_TAGS).text() == "4"
 
     # Renaming a label keeps its tags (a typo fix loses nothing).
     row = max(range(4), key=lambda r: photos[r])
-    old = page.labels_table.item(row, L_NAME).text()
-    page.labels_table.item(row, L_NAME).setText(f"{old} photo")
-    qtbot.waitUntil(lambda: any(page.labels_table.item(r, L_NAME).text() == f"{old} photo"
+    old = page.editor.labels_table.item(row, L_NAME).text()
+    page.editor.labels_table.item(row, L_NAME).setText(f"{old} photo")
+    table = page.editor.labels_table
+    qtbot.waitUntil(lambda: any(table.item(r, L_NAME).text() == f"{old} photo"
                                 for r in range(4)), timeout=5_000)
-    assert int(page.labels_table.item(_row(page, f"{old} photo"), L_PHOTOS).text()) == max(photos)
+    assert int(table.item(_row(page, f"{old} photo"), L_PHOTOS).text()) == max(photos)
 
 
 def test_the_window_reaches_each_page(qtbot, library):
@@ -241,17 +236,17 @@ def test_model_bound_buttons_wait_for_the_windows_model(qtbot, library):
     assert not page.retag_button.isEnabled()
     assert "waiting for the model to load" in page.retag_button.toolTip()
     win.pages.setCurrentWidget(training)
-    other = next(r for r in range(training.models_table.rowCount())
-                 if training.models_table.item(r, 0).text() == "clip-vit-base-patch32")
-    training.models_table.selectRow(other)
-    assert not training.use_selected_button.isEnabled()
-    assert "waiting for the model to load" in training.use_selected_button.toolTip()
+    other = next(r for r in range(training.models.table.rowCount())
+                 if training.models.table.item(r, 0).text() == "clip-vit-base-patch32")
+    training.models.table.selectRow(other)
+    assert not training.models.use_selected_button.isEnabled()
+    assert "waiting for the model to load" in training.models.use_selected_button.toolTip()
     assert training.start_button.isEnabled()  # training loads its own copy of the model
 
     with qtbot.waitSignal(win.model_ready, timeout=60_000):
         win.load_model()
-    assert training.use_selected_button.isEnabled()
-    assert "waiting" not in training.use_selected_button.toolTip()
+    assert training.models.use_selected_button.isEnabled()
+    assert "waiting" not in training.models.use_selected_button.toolTip()
     win.pages.setCurrentWidget(page)
     assert page.retag_button.isEnabled()
     assert "Apply this set" in page.retag_button.toolTip()

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QApplication, QDialog
 
 from photoclip.core.library import Library
 from photoclip.core.types import Progress
+from photoclip.gui.jobs import JobRunner
 from photoclip.gui.main_window import MainWindow
-from photoclip.gui.workers import JobWorker
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 NAMES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
@@ -57,7 +57,7 @@ def _index(qtbot, win: MainWindow, *folders: Path) -> None:
 
 
 def _grid_paths(win: MainWindow) -> list[str]:
-    return [win.grid_model.item(r).path for r in range(win.grid_model.rowCount())]
+    return [win.photos.grid_model.item(r).path for r in range(win.photos.grid_model.rowCount())]
 
 
 def test_window_shows_before_torch_is_imported(tmp_path):
@@ -81,39 +81,66 @@ print('ok')
 
 
 def test_drop_a_folder_browse_then_search_as_you_type(qtbot, window, album, tmp_path):
-    assert "Drop a folder" in window.empty_label.text()
+    assert "Drop a folder" in window.photos.empty_label.text()
     _index(qtbot, window, album)
     assert "4 indexed" in window.state_label.text()
     # no query: the library is browsable at once
     assert sorted(Path(p).name for p in _grid_paths(window)) == sorted(NAMES)
 
-    with qtbot.waitSignal(window.search_done, timeout=30_000) as blocker:
-        qtbot.keyClicks(window.search_field, "a cat")
+    with qtbot.waitSignal(window.photos.search_done, timeout=30_000) as blocker:
+        qtbot.keyClicks(window.photos.search_field, "a cat")
     assert blocker.args == [4]
     assert set(_grid_paths(window)) == {str(p) for p in album.iterdir()}
-    scores = [window.grid_model.item(r).score for r in range(4)]
+    scores = [window.photos.grid_model.item(r).score for r in range(4)]
     assert scores == sorted(scores, reverse=True)
-    assert not window.empty_label.isVisible()
+    assert not window.photos.empty_label.isVisible()
     # thumbnails arrive asynchronously from the on-disk cache
-    item = window.grid_model.item(0)
-    qtbot.waitUntil(lambda: window.grid_model.loader.get(item.thumbnail, item.path) is not None,
+    grid = window.photos.grid_model
+    item = grid.item(0)
+    qtbot.waitUntil(lambda: grid.loader.get(item.thumbnail, item.path) is not None,
                     timeout=10_000)
 
 
 def test_preview_shows_the_selected_photo_and_finds_similar(qtbot, window, album):
     _index(qtbot, window, album)
-    row = next(r for r in range(4) if window.grid_model.item(r).path.endswith("chelsea.png"))
-    window.grid.setCurrentIndex(window.grid_model.index(row))
-    assert window.preview.name.text() == "chelsea.png"
-    assert window.preview.dims.text().replace(" ", "") == "451×300"  # noqa: RUF001
-    assert window.preview.folder.text() == str(album)
-    qtbot.waitUntil(lambda: window.preview.has_image, timeout=10_000)
+    row = next(r for r in range(4) if window.photos.grid_model.item(r).path.endswith("chelsea.png"))
+    window.photos.grid.setCurrentIndex(window.photos.grid_model.index(row))
+    assert window.photos.preview.name.text() == "chelsea.png"
+    assert window.photos.preview.dims.text().replace(" ", "") == "451×300"  # noqa: RUF001
+    assert window.photos.preview.folder.text() == str(album)
+    qtbot.waitUntil(lambda: window.photos.preview.has_image, timeout=10_000)
 
-    with qtbot.waitSignal(window.search_done, timeout=30_000):
-        window.preview.similar_button.click()
-    first = window.grid_model.item(0)
+    with qtbot.waitSignal(window.photos.search_done, timeout=30_000):
+        window.photos.preview.similar_button.click()
+    first = window.photos.grid_model.item(0)
     assert first.path == str(album / "chelsea.png")
     assert first.score == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_heic_photo_previews_upright_like_the_grid_shows_it(qtbot, window, tmp_path):
+    """The preview decodes through the core's imaging, as the grid does: a HEIC photo (which
+    Qt cannot read) previews, and a photo's EXIF orientation stands it upright."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    folder = tmp_path / "Phone"
+    folder.mkdir()
+    Image.new("RGB", (120, 80), "red").save(folder / "IMG_0001.heic", format="HEIF")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° to view, so the 120x80 pixels stand 80x120
+    Image.new("RGB", (120, 80), "blue").save(folder / "turned.jpg", exif=exif)
+    _index(qtbot, window, folder)
+    grid = window.photos.grid_model
+    preview = window.photos.preview
+    for name, portrait in (("IMG_0001.heic", False), ("turned.jpg", True)):
+        row = next(r for r in range(grid.rowCount()) if grid.item(r).path.endswith(name))
+        window.photos.grid.setCurrentIndex(grid.index(row))
+        assert preview.name.text() == name
+        qtbot.waitUntil(lambda: preview.has_image, timeout=10_000)
+        shown = preview.image_label.pixmap()
+        assert not shown.isNull()
+        assert "Cannot show" not in preview.image_label.text()
+        assert (shown.height() > shown.width()) == portrait
 
 
 def test_folder_and_date_filters_narrow_the_grid(qtbot, window, album, tmp_path):
@@ -122,24 +149,24 @@ def test_folder_and_date_filters_narrow_the_grid(qtbot, window, album, tmp_path)
     shutil.copy(SKIMAGE_DATA / "camera.png", other / "camera.png")
     _index(qtbot, window, album, other)
     assert len(_grid_paths(window)) == 5
-    window.folder_filter.setCurrentIndex(window.folder_filter.findData(str(other)))
-    with qtbot.waitSignal(window.search_done, timeout=10_000):
+    window.photos.folder_filter.setCurrentIndex(window.photos.folder_filter.findData(str(other)))
+    with qtbot.waitSignal(window.photos.search_done, timeout=10_000):
         pass
     assert _grid_paths(window) == [str(other / "camera.png")]
     # a date range before any of these files were written: nothing
-    window.folder_filter.setCurrentIndex(0)
-    window.before_filter.setDate(QDate(2001, 1, 1))
-    with qtbot.waitSignal(window.search_done, timeout=10_000):
+    window.photos.folder_filter.setCurrentIndex(0)
+    window.photos.before_filter.setDate(QDate(2001, 1, 1))
+    with qtbot.waitSignal(window.photos.search_done, timeout=10_000):
         pass
     assert _grid_paths(window) == []
-    assert "No photos" in window.empty_label.text() or window.empty_label.isVisible()
+    assert "No photos" in window.photos.empty_label.text() or window.photos.empty_label.isVisible()
 
 
 def test_delete_key_never_deletes_a_file(qtbot, window, album):
     _index(qtbot, window, album)
-    window.grid.setFocus()
-    window.grid.setCurrentIndex(window.grid_model.index(0))
-    qtbot.keyClick(window.grid, Qt.Key.Key_Delete)
+    window.photos.grid.setFocus()
+    window.photos.grid.setCurrentIndex(window.photos.grid_model.index(0))
+    qtbot.keyClick(window.photos.grid, Qt.Key.Key_Delete)
     assert all((album / n).exists() for n in NAMES)
     assert "never deletes" in window.message_label.text()
 
@@ -167,10 +194,10 @@ def test_dropping_a_photo_searches_for_photos_like_it(qtbot, window, album, tmp_
     outside = tmp_path / "elsewhere" / "my cat.png"  # not in the library, a space in the name
     outside.parent.mkdir()
     shutil.copy(SKIMAGE_DATA / "chelsea.png", outside)
-    with qtbot.waitSignal(window.search_done, timeout=30_000):
+    with qtbot.waitSignal(window.photos.search_done, timeout=30_000):
         _drop(window, outside)
     assert window.library.catalog.roots()[0].path == str(album)  # nothing added
-    first = window.grid_model.item(0)
+    first = window.photos.grid_model.item(0)
     assert first.path == str(album / "chelsea.png")  # the same picture, in the library
     assert first.score == pytest.approx(1.0, abs=1e-3)
 
@@ -226,8 +253,9 @@ def test_the_status_bar_keeps_folder_names_as_they_are(qtbot, tmp_path):
     win = MainWindow(library=Library(tmp_path / "lib"), load_model=False)
     qtbot.addWidget(win)
     win.show()
-    win._on_progress(Progress("watch", message="watching 2 folders; offline: /Volumes/Photos",
-                              extra={"event": "watching"}))
+    win.indexing.progress.emit(Progress("watch",
+                                        message="watching 2 folders; offline: /Volumes/Photos",
+                                        extra={"event": "watching"}))
     assert win.state_label.text() == "Watching 2 folders; offline: /Volumes/Photos"
 
 
@@ -266,25 +294,23 @@ def test_a_paused_job_resumes_and_a_cancelled_one_stops(qtbot):
                 return
             yield Progress("index", i + 1, 5)
 
-    worker = JobWorker(job)
+    runner = JobRunner()
     seen: list[int] = []
-    worker.progress.connect(lambda p: seen.append(p.done))
-    worker.pause()
-    with qtbot.waitSignal(worker.progress, timeout=5_000):
-        worker.start()
-    assert worker.paused
-    with qtbot.waitSignal(worker.done, timeout=5_000):
-        worker.resume()
+    runner.progress.connect(lambda p: seen.append(p.done))
+    runner.pause()
+    with qtbot.waitSignal(runner.progress, timeout=5_000):
+        runner.start(job)
+    assert runner.paused
+    with qtbot.waitSignal(runner.finished, timeout=5_000):
+        runner.resume()
     assert seen == [1, 2, 3, 4, 5]
-    worker.wait()
+    runner.wait()
 
-    worker = JobWorker(job)
     seen.clear()
-    worker.progress.connect(lambda p: seen.append(p.done))
-    worker.pause()
-    with qtbot.waitSignal(worker.progress, timeout=5_000):
-        worker.start()
-    with qtbot.waitSignal(worker.done, timeout=5_000):
-        worker.cancel()
+    runner.pause()
+    with qtbot.waitSignal(runner.progress, timeout=5_000):
+        runner.start(job)
+    with qtbot.waitSignal(runner.finished, timeout=5_000):
+        runner.cancel()
     assert seen == [1]
-    worker.wait()
+    runner.wait()

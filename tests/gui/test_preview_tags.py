@@ -13,7 +13,7 @@ from PySide6.QtGui import QDropEvent
 from photoclip.core.library import Library
 from photoclip.core.tagging import LabelSetSpec, LabelSpec
 from photoclip.gui.main_window import MainWindow
-from photoclip.gui.views.labelsets import L_NAME, L_NO, L_YES
+from photoclip.gui.views.labelset_editor import L_NAME, L_NO, L_YES
 
 FAST_WATCH = {"debounce_s": 0.1, "stable_s": 0.2, "root_check_s": 0.2, "audit_s": None}
 LABELS = ("cat", "dog", "rabbit")
@@ -55,16 +55,16 @@ def window(qtbot, tiny_clip_dir, album):
 
 
 def select(win: MainWindow, name: str) -> int:
-    row = next(r for r in range(win.grid_model.rowCount())
-               if Path(win.grid_model.item(r).path).name == name)
-    win.grid.setCurrentIndex(win.grid_model.index(row))
-    assert win.preview.name.text() == name
-    return win.grid_model.item(row).photo_id
+    row = next(r for r in range(win.photos.grid_model.rowCount())
+               if Path(win.photos.grid_model.item(r).path).name == name)
+    win.photos.grid.setCurrentIndex(win.photos.grid_model.index(row))
+    assert win.photos.preview.name.text() == name
+    return win.photos.grid_model.item(row).photo_id
 
 
 def rows(win: MainWindow) -> list[tuple[str, str, str, str]]:
     """(set, label, score, state) of each tag row, as shown."""
-    return win.preview.tags.rows()
+    return win.photos.preview.tags.rows()
 
 
 def catalog_tags(win: MainWindow, photo_id: int) -> dict[str, tuple[str, bool | None]]:
@@ -77,15 +77,15 @@ def test_the_preview_lists_the_photos_tags_with_score_and_source(window):
     stored = window.library.tagger().store.photo_tags(photo_id)
     assert [t.label for t in stored] == list(LABELS)
     assert rows(window) == [("pets", t.label, f"{t.score:.2f}", "auto") for t in stored]
-    assert window.preview.tags.tree.isVisible()
+    assert window.photos.preview.tags.tree.isVisible()
     # the rest of the pane is still there
-    assert window.preview.similar_button.isEnabled()
-    assert window.preview.folder_button.isEnabled()
+    assert window.photos.preview.similar_button.isEnabled()
+    assert window.photos.preview.folder_button.isEnabled()
 
 
 def test_accept_and_reject_change_the_catalog_and_the_row(window):
     photo_id = select(window, "red.jpg")
-    tags = window.preview.tags
+    tags = window.photos.preview.tags
 
     tags.button("cat", "accept").click()
     assert catalog_tags(window, photo_id)["cat"] == ("auto", True)
@@ -106,7 +106,7 @@ def test_accept_and_reject_change_the_catalog_and_the_row(window):
 
 def test_adding_and_removing_a_tag_of_your_own(qtbot, window):
     photo_id = select(window, "blue.jpg")
-    tags = window.preview.tags
+    tags = window.photos.preview.tags
     completer = tags.add_field.completer()
     completer.setCompletionPrefix("rab")
     assert completer.currentCompletion() == "rabbit"
@@ -132,7 +132,7 @@ def test_adding_and_removing_a_tag_of_your_own(qtbot, window):
 
 def test_why_shows_the_numbers_tagger_explain_gives(qtbot, window):
     photo_id = select(window, "green.jpg")
-    tags = window.preview.tags
+    tags = window.photos.preview.tags
     assert "Select a tag" in tags.why_title.text()
     tags.select("dog")
     qtbot.waitUntil(tags.why_table.isVisible, timeout=30_000)
@@ -153,7 +153,7 @@ def test_why_shows_the_numbers_tagger_explain_gives(qtbot, window):
 
 
 def _label_row(win: MainWindow, label: str) -> int:
-    table = win.labelsets_page.labels_table
+    table = win.labelsets_page.editor.labels_table
     return next(r for r in range(table.rowCount()) if table.item(r, L_NAME).text() == label)
 
 
@@ -161,31 +161,31 @@ def test_tags_changed_in_the_preview_are_counted_on_the_label_sets_page(window):
     page = window.labelsets_page
     window.pages.setCurrentWidget(page)
     page.select_set("pets")
-    assert page.labels_table.item(_label_row(window, "cat"), L_YES).text() == "0"
+    assert page.editor.labels_table.item(_label_row(window, "cat"), L_YES).text() == "0"
     window.pages.setCurrentIndex(0)
 
     select(window, "red.jpg")
-    window.preview.tags.button("cat", "accept").click()
-    window.preview.tags.button("dog", "reject").click()
+    window.photos.preview.tags.button("cat", "accept").click()
+    window.photos.preview.tags.button("dog", "reject").click()
     select(window, "blue.jpg")
-    window.preview.tags.button("cat", "accept").click()
+    window.photos.preview.tags.button("cat", "accept").click()
 
     window.pages.setCurrentWidget(page)
     assert page.title.text() == "pets"
-    assert page.labels_table.item(_label_row(window, "cat"), L_YES).text() == "2"
-    assert page.labels_table.item(_label_row(window, "dog"), L_NO).text() == "1"
+    assert page.editor.labels_table.item(_label_row(window, "cat"), L_YES).text() == "2"
+    assert page.editor.labels_table.item(_label_row(window, "dog"), L_NO).text() == "1"
 
 
 def test_label_set_edits_and_retags_show_in_the_preview(qtbot, window):
     select(window, "green.jpg")
-    tags = window.preview.tags
+    tags = window.photos.preview.tags
     completer = tags.add_field.completer()
     page = window.labelsets_page
     window.pages.setCurrentWidget(page)
     page.select_set("pets")
 
     # Rename a label: the preview shows the new name, and its completer offers it.
-    page.labels_table.item(_label_row(window, "rabbit"), L_NAME).setText("bunny")
+    page.editor.labels_table.item(_label_row(window, "rabbit"), L_NAME).setText("bunny")
     qtbot.waitUntil(lambda: "Renamed" in page.message_label.text(), timeout=5_000)
     window.pages.setCurrentIndex(0)
     assert [r[1] for r in rows(window)] == ["bunny", "cat", "dog"]
@@ -198,9 +198,9 @@ def test_label_set_edits_and_retags_show_in_the_preview(qtbot, window):
     window.pages.setCurrentWidget(page)
     page.new_set_name.setText("colours")
     page.create_button.click()
-    page.new_label.setText("red, green, blue")
-    page.add_label_button.click()
-    for edit, value in ((page.floor_edit, "-1"), (page.threshold_edit, "0")):
+    page.editor.new_label.setText("red, green, blue")
+    page.editor.add_label_button.click()
+    for edit, value in ((page.editor.floor_edit, "-1"), (page.editor.threshold_edit, "0")):
         edit.setText(value)
         edit.editingFinished.emit()
     completer.setCompletionPrefix("gree")

@@ -25,7 +25,7 @@ def page(show_page, library):
 
 
 def _short(page: TrainingPage, albums: Path, epochs: int = 2) -> None:
-    page.set_albums_folder(str(albums))
+    page.source.set_albums_folder(str(albums))
     page.epochs.setValue(epochs)
     page.batch_size.setValue(8)
 
@@ -47,9 +47,9 @@ def test_train_see_the_figures_and_use_the_model_in_the_window(qtbot, library, a
     page = win.training_page
     win.pages.setCurrentWidget(page)
     _short(page, albums)
-    qtbot.waitUntil(lambda: "3 labels, 24 photos" in page.source_summary.text(),
+    qtbot.waitUntil(lambda: "3 labels, 24 photos" in page.source.summary.text(),
                     timeout=10_000)
-    assert page.models_table.item(0, 2).text() == "in use"
+    assert page.models.table.item(0, 2).text() == "in use"
 
     with qtbot.waitSignal(page.training_finished, timeout=120_000) as finished:
         page.start_button.click()
@@ -61,31 +61,31 @@ def test_train_see_the_figures_and_use_the_model_in_the_window(qtbot, library, a
     assert [x for x, _ in page.plot.series["held-out accuracy"].points] == [2.0, 4.0]
     result = page.result
     assert result is not None
-    assert page.figures[("zero_shot_accuracy", "before")].text() == (
+    assert page.results.figures[("zero_shot_accuracy", "before")].text() == (
         f"{result.before.zero_shot_accuracy:.3f}")
-    assert page.figures[("zero_shot_accuracy", "after")].text() == (
+    assert page.results.figures[("zero_shot_accuracy", "after")].text() == (
         f"{result.after.zero_shot_accuracy:.3f}")
     assert "→" in page.phase_label.text()
-    assert "3 held-out photos" in page.results_note.text()
-    assert page.use_button.isEnabled()
+    assert "3 held-out photos" in page.results.results_note.text()
+    assert page.results.use_button.isEnabled()
     assert registry.find(library.catalog, "albums") is not None
 
     with qtbot.waitSignal(page.model_switched, timeout=120_000):
-        page.use_button.click()
+        page.results.use_button.click()
     assert library.settings.model == result.path
     assert "now uses albums" in page.phase_label.text()
-    assert not page.use_button.isEnabled()  # already in use
-    in_use = [page.models_table.item(r, 0).text() for r in range(page.models_table.rowCount())
-              if page.models_table.item(r, 2).text() == "in use"]
+    assert not page.results.use_button.isEnabled()  # already in use
+    in_use = [page.models.table.item(r, 0).text() for r in range(page.models.table.rowCount())
+              if page.models.table.item(r, 2).text() == "in use"]
     assert in_use == ["albums"]
     # The window reloads the model and searches with the new one.
     with qtbot.waitSignal(win.model_ready, timeout=60_000):
         pass
     assert library.encoder.model_id == result.path
     win.pages.setCurrentIndex(0)
-    with qtbot.waitSignal(win.search_done, timeout=30_000) as searched:
-        win.search_field.setText("red")
-        win.run_search()
+    with qtbot.waitSignal(win.photos.search_done, timeout=30_000) as searched:
+        win.photos.search_field.setText("red")
+        win.photos.run_search()
     assert searched.args == [3]
     win.close()
 
@@ -100,7 +100,7 @@ def test_cancel_stops_training_and_keeps_the_library_model(qtbot, page, albums, 
     assert page.result is None
     assert "stopped" in page.message_label.text().lower()
     assert "unchanged" in page.message_label.text()
-    assert not page.use_button.isEnabled()
+    assert not page.results.use_button.isEnabled()
     assert page.start_button.isEnabled()
     assert page.library.settings.model == str(tiny_clip_dir)
     assert registry.find(page.library.catalog, "albums") is None
@@ -123,14 +123,14 @@ def test_bad_choices_are_explained_in_the_page(qtbot, page, albums, tmp_path):
     assert not page.busy
 
     one = colour_albums(tmp_path / "one", {"red": (220, 40, 40)})
-    page.set_albums_folder(str(one))
-    qtbot.waitUntil(lambda: "at least 2" in page.source_summary.text(), timeout=10_000)
+    page.source.set_albums_folder(str(one))
+    qtbot.waitUntil(lambda: "at least 2" in page.source.summary.text(), timeout=10_000)
     with qtbot.waitSignal(page.training_finished, timeout=30_000) as finished:
         page.start_button.click()
     assert finished.args == [False]
     assert "at least 2" in page.message_label.text()
     assert page.message_label.text().startswith("⚠")
 
-    page.set_radio.setChecked(True)  # no label sets in this library
-    qtbot.waitUntil(lambda: "no label set" in page.source_summary.text().lower(),
+    page.source.set_radio.setChecked(True)  # no label sets in this library
+    qtbot.waitUntil(lambda: "no label set" in page.source.summary.text().lower(),
                     timeout=10_000)

@@ -2,37 +2,28 @@
 held-out accuracy before and after, and switch the library to the new model.
 
 The work is the core's: `Trainer.run()` (the `photoclip train` job) and
-`Library.switch_model()` (`photoclip models use`), each driven by a JobWorker, never on the UI
-thread.
+`Library.switch_model()` (`photoclip models use`), each driven by the page's JobRunner, never
+on the UI thread. The photos to learn from are chosen in a SourceBox, the models listed in a
+ModelsBox, the figures shown in a ResultsBox.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QThreadPool, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QButtonGroup,
     QCheckBox,
-    QComboBox,
-    QFileDialog,
     QFormLayout,
-    QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QRadioButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -42,28 +33,17 @@ from photoclip.core.library import Library
 from photoclip.core.training import registry
 from photoclip.core.training.trainer import FINETUNE_LR, SCRATCH_LR, TrainConfig, TrainResult
 from photoclip.core.types import Progress
-from photoclip.gui.views.messages import ERROR_STYLE, MessageLabel
+from photoclip.gui.jobs import Calls, JobEnd, JobRunner
+from photoclip.gui.views.messages import MessageLabel
+from photoclip.gui.views.models_table import ModelsBox
 from photoclip.gui.views.plot import LinePlot
-from photoclip.gui.workers import Call, JobWorker
+from photoclip.gui.views.training_results import ResultsBox
+from photoclip.gui.views.training_source import SourceBox
 
 log = logging.getLogger(__name__)
 
-MUTED = "color: #666;"
 LOSS_COLOUR = "#c0392b"
 ACCURACY_COLOUR = "#2471a3"
-# Figures shown before/after, in the order of `photoclip train`'s table.
-FIGURES = (
-    ("zero_shot_accuracy", "Zero-shot accuracy"),
-    ("zero_shot_accuracy_single_prompt", "  with one prompt"),
-    ("recall_at_1", "Text→photo recall@1"),
-    ("recall_at_5", "Text→photo recall@5"),
-    ("prototype_accuracy", "Quick: album prototypes"),
-    ("linear_probe_accuracy", "Quick: linear head"),
-)
-USE_SELECTED_TIP = ("Re-embeds every photo with that model; search keeps the current one until "
-                    "it is done")
-USE_TRAINED_TIP = ("Switch the library to the new model: every photo is re-embedded with it; "
-                   "search keeps the current model until that is done")
 _PHASES = {"prepare": "Preparing", "load": "Loading the model", "decode": "Reading photos",
            "evaluate": "Measuring", "train": "Training", "wise": "Blending with the original",
            "save": "Saving", "scan": "Looking for photos", "index": "Re-embedding photos",
@@ -74,10 +54,6 @@ def _num(value: object, default: float = 0.0) -> float:
     return float(value) if isinstance(value, int | float) else default
 
 
-def _fmt(value: object) -> str:
-    return "–" if not isinstance(value, int | float) else f"{value:.3f}"  # noqa: RUF001
-
-
 class TrainingPage(QWidget):
     training_finished = Signal(bool)  # True when a new model was saved
     model_switched = Signal(str)  # the library now uses this model (its folder or hub id)
@@ -86,19 +62,22 @@ class TrainingPage(QWidget):
         super().__init__(parent)
         self.library = library
         self.result: TrainResult | None = None
-        self._job: JobWorker | None = None
+        self.jobs = JobRunner(self)
+        self.jobs.progress.connect(self._on_progress)
+        self.jobs.failed.connect(self.show_error)
+        self.jobs.finished.connect(self._on_done)
         self._job_kind = ""  # "train" | "switch"
-        self._trainer: Any = None
-        self._last: Progress | None = None
         self._switch_name = ""
-        self._summary_seq = 0
-        self._calls: set[Call] = set()
-        self.pool = QThreadPool.globalInstance()
         # Why switching models must wait (the window's model is loading), None: it need not.
         self._model_note: str | None = None
 
+        self.source = SourceBox(library, Calls(self))
+        self.source.changed.connect(self._update_buttons)
+        self.models = ModelsBox(library)
+        self.models.selection_changed.connect(self._update_buttons)
+        self.models.use_requested.connect(self.use_model)
         left = QVBoxLayout()
-        left.addWidget(self._build_source())
+        left.addWidget(self.source)
         left.addWidget(self._build_settings())
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start training")
@@ -110,12 +89,21 @@ class TrainingPage(QWidget):
         buttons.addWidget(self.start_button, 1)
         buttons.addWidget(self.cancel_button)
         left.addLayout(buttons)
-        left.addWidget(self._build_models(), 1)
+        left.addWidget(self.models, 1)
         left_widget = QWidget()
         left_widget.setLayout(left)
         left_widget.setFixedWidth(440)
         left.setContentsMargins(0, 0, 0, 0)
 
+        layout = QHBoxLayout(self)
+        layout.addWidget(left_widget)
+        layout.addLayout(self._build_progress(), 1)
+        self.refresh()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build_progress(self) -> QVBoxLayout:
+        """The right side: the phase, the progress bar, the plot, the figures, the message."""
         right = QVBoxLayout()
         self.phase_label = QLabel("Choose the photos to learn from, then Start training.")
         self.phase_label.setStyleSheet("font-weight: bold; font-size: 14px;")
@@ -127,62 +115,15 @@ class TrainingPage(QWidget):
         self.plot.left_title = "left axis"
         self.plot.right_title = "right axis, after each epoch"
         self.plot.empty_text = "The training loss and accuracy appear here as the model learns"
+        self.results = ResultsBox()
+        self.results.use_button.clicked.connect(self._use_trained)
         right.addWidget(self.phase_label)
         right.addWidget(self.progress_bar)
         right.addWidget(self.plot, 1)
-        right.addWidget(self._build_results())
+        right.addWidget(self.results)
         self.message_label = MessageLabel()
         right.addWidget(self.message_label)
-
-        layout = QHBoxLayout(self)
-        layout.addWidget(left_widget)
-        layout.addLayout(right, 1)
-        self.refresh()
-
-    # -- building ---------------------------------------------------------------------------
-
-    def _build_source(self) -> QGroupBox:
-        box = QGroupBox("Photos to learn from")
-        self.albums_radio = QRadioButton("Albums: a folder with one subfolder per label")
-        self.albums_radio.setChecked(True)
-        self.set_radio = QRadioButton("A label set: the tags you set or accepted")
-        group = QButtonGroup(box)
-        group.addButton(self.albums_radio)
-        group.addButton(self.set_radio)
-        group.buttonToggled.connect(self._source_changed)
-
-        self.folder_combo = QComboBox()
-        self.folder_combo.setMinimumContentsLength(20)
-        self.folder_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.folder_combo.setToolTip("Each subfolder is an album; its name is what the model "
-                                     "learns to call its photos (e.g. Holiday/beach, "
-                                     "Holiday/mountains)")
-        self.folder_combo.currentIndexChanged.connect(self._source_changed)
-        self.choose_button = QPushButton("Choose…")
-        self.choose_button.clicked.connect(self._choose_folder)
-        folder_row = QHBoxLayout()
-        folder_row.setContentsMargins(20, 0, 0, 0)
-        folder_row.addWidget(self.folder_combo, 1)
-        folder_row.addWidget(self.choose_button)
-
-        self.set_combo = QComboBox()
-        self.set_combo.currentIndexChanged.connect(self._source_changed)
-        set_row = QHBoxLayout()
-        set_row.setContentsMargins(20, 0, 0, 0)
-        set_row.addWidget(self.set_combo, 1)
-
-        self.source_summary = QLabel()
-        self.source_summary.setWordWrap(True)
-        self.source_summary.setStyleSheet(MUTED)
-
-        layout = QVBoxLayout(box)
-        layout.addWidget(self.albums_radio)
-        layout.addLayout(folder_row)
-        layout.addWidget(self.set_radio)
-        layout.addLayout(set_row)
-        layout.addWidget(self.source_summary)
-        return box
+        return right
 
     def _build_settings(self) -> QGroupBox:
         box = QGroupBox("Settings")
@@ -218,64 +159,6 @@ class TrainingPage(QWidget):
         self._lr_placeholder()
         return box
 
-    def _build_models(self) -> QGroupBox:
-        box = QGroupBox("Your models")
-        self.models_table = QTableWidget(0, 3)
-        self.models_table.setHorizontalHeaderLabels(["Model", "Held-out accuracy", ""])
-        self.models_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.models_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.models_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.models_table.verticalHeader().setVisible(False)
-        header = self.models_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        self.models_table.itemSelectionChanged.connect(self._update_buttons)
-        self.use_selected_button = QPushButton("Use selected model")
-        self.use_selected_button.setToolTip(USE_SELECTED_TIP)
-        self.use_selected_button.clicked.connect(self._use_selected)
-        layout = QVBoxLayout(box)
-        layout.addWidget(self.models_table, 1)
-        layout.addWidget(self.use_selected_button, 0, Qt.AlignmentFlag.AlignRight)
-        return box
-
-    def _build_results(self) -> QGroupBox:
-        box = QGroupBox("Held-out photos, never trained on")
-        grid = QGridLayout(box)
-        self.figures: dict[tuple[str, str], QLabel] = {}
-        for col, title in ((1, "Before"), (2, "After")):
-            head = QLabel(title)
-            head.setStyleSheet("font-weight: bold;")
-            head.setAlignment(Qt.AlignmentFlag.AlignRight)
-            grid.addWidget(head, 0, col)
-        for row, (key, title) in enumerate(FIGURES, start=1):
-            name = QLabel(title)
-            if row == 1:
-                name.setStyleSheet("font-weight: bold;")
-            grid.addWidget(name, row, 0)
-            for col, when in ((1, "before"), (2, "after")):
-                value = QLabel(_fmt(None))
-                value.setAlignment(Qt.AlignmentFlag.AlignRight)
-                value.setMinimumWidth(70)
-                if row == 1:
-                    value.setStyleSheet("font-weight: bold;")
-                self.figures[(key, when)] = value
-                grid.addWidget(value, row, col)
-        self.results_note = QLabel()
-        self.results_note.setWordWrap(True)
-        self.results_note.setStyleSheet(MUTED)
-        self.results_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        grid.addWidget(self.results_note, 1, 3, len(FIGURES) - 1, 1)
-        self.use_button = QPushButton("Use this model")
-        self.use_button.setEnabled(False)
-        self.use_button.setToolTip(USE_TRAINED_TIP)
-        self.use_button.clicked.connect(self._use_trained)
-        grid.addWidget(self.use_button, len(FIGURES), 3, Qt.AlignmentFlag.AlignRight)
-        grid.setColumnStretch(3, 1)
-        grid.setColumnMinimumWidth(3, 260)
-        grid.setHorizontalSpacing(18)
-        return box
-
     # -- state ------------------------------------------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -283,104 +166,24 @@ class TrainingPage(QWidget):
         self.refresh()  # folders, label sets and models may have changed meanwhile
 
     def refresh(self) -> None:
-        self._refresh_folders()
-        self._refresh_sets()
-        self._refresh_models()
+        self.source.refresh()
+        self.models.refresh()
         self._update_buttons()
-        self._summarise()
-
-    def _refresh_folders(self) -> None:
-        current = self.folder_combo.currentData()
-        known = [str(self.folder_combo.itemData(i)) for i in range(self.folder_combo.count())]
-        roots = [r.path for r in self.library.catalog.roots()]
-        folders = list(dict.fromkeys([*roots, *known]))
-        self.folder_combo.blockSignals(True)
-        self.folder_combo.clear()
-        for folder in folders:
-            self.folder_combo.addItem(folder, folder)
-            self.folder_combo.setItemData(self.folder_combo.count() - 1, folder,
-                                          Qt.ItemDataRole.ToolTipRole)
-        if not folders:
-            self.folder_combo.setPlaceholderText("Choose a folder of albums…")
-        self.folder_combo.setCurrentIndex(max(0, self.folder_combo.findData(current))
-                                          if folders else -1)
-        self.folder_combo.blockSignals(False)
-
-    def _refresh_sets(self) -> None:
-        from photoclip.core.tagging import TagStore
-
-        current = self.set_combo.currentData()
-        self.set_combo.blockSignals(True)
-        self.set_combo.clear()
-        for ls in TagStore(self.library.catalog).label_sets():
-            self.set_combo.addItem(f"{ls.name} ({len(ls.labels)} labels)", ls.name)
-        if self.set_combo.count() == 0:
-            self.set_combo.setPlaceholderText("No label sets yet")
-        self.set_combo.setCurrentIndex(max(0, self.set_combo.findData(current))
-                                       if self.set_combo.count() else -1)
-        self.set_combo.blockSignals(False)
-
-    def _refresh_models(self) -> None:
-        lib = self.library
-        current = lib.settings.model
-        entries = registry.list_models(lib.catalog)
-        if registry.by_source(lib.catalog, current) is None:
-            entries.insert(0, registry.ModelEntry(current, current, None, "base", None, ""))
-        selected = self._selected_model()
-        self.models_table.setRowCount(len(entries))
-        for row, e in enumerate(entries):
-            shown = e.name if e.kind != "base" else (Path(e.name).name or e.name)
-            name = QTableWidgetItem(shown)
-            name.setData(Qt.ItemDataRole.UserRole, (e.name, e.source))
-            name.setToolTip(f"{e.kind} model: {e.source}")
-            acc = ((e.metrics or {}).get("after") or {}).get("zero_shot_accuracy")
-            figure = QTableWidgetItem(_fmt(acc) if acc is not None else "")
-            figure.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            in_use = e.source == current
-            pending = lib.settings.pending_model is not None and e.source == \
-                lib.settings.pending_model
-            mark = QTableWidgetItem("in use" if in_use else "switching" if pending else "")
-            if in_use:
-                font = name.font()
-                font.setBold(True)
-                name.setFont(font)
-            for col, item in enumerate((name, figure, mark)):
-                self.models_table.setItem(row, col, item)
-            if selected is not None and selected[0] == e.name:
-                self.models_table.selectRow(row)
-
-    def _selected_model(self) -> tuple[str, str] | None:
-        rows = {i.row() for i in self.models_table.selectedItems()}
-        if not rows:
-            return None
-        item = self.models_table.item(min(rows), 0)
-        if item is None:
-            return None
-        name, source = item.data(Qt.ItemDataRole.UserRole)
-        return str(name), str(source)
+        self.source.summarise()
 
     def _update_buttons(self) -> None:
-        busy = self._job is not None
+        busy = self.jobs.busy
         self.start_button.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
-        for w in (self.albums_radio, self.set_radio, self.folder_combo, self.choose_button,
-                  self.set_combo, self.epochs, self.batch_size, self.lr_edit, self.eval_split,
-                  self.name_edit, self.scratch_check):
+        for w in (self.epochs, self.batch_size, self.lr_edit, self.eval_split, self.name_edit,
+                  self.scratch_check):
             w.setEnabled(not busy)
-        self.folder_combo.setEnabled(not busy and self.albums_radio.isChecked())
-        self.choose_button.setEnabled(not busy and self.albums_radio.isChecked())
-        self.set_combo.setEnabled(not busy and self.set_radio.isChecked())
-        selected = self._selected_model()
+        self.source.set_busy(busy)
         # Switching replaces the library's encoder: not while the window is loading it.
-        ready = self._model_note is None
-        self.use_selected_button.setEnabled(
-            not busy and ready and selected is not None
-            and selected[1] != self.library.settings.model)
-        self.use_button.setEnabled(
-            not busy and ready and self.result is not None
-            and self.result.path != self.library.settings.model)
-        self.use_selected_button.setToolTip(self._model_note or USE_SELECTED_TIP)
-        self.use_button.setToolTip(self._model_note or USE_TRAINED_TIP)
+        self.models.update_button(busy, self._model_note)
+        self.results.update_button(
+            not busy and self.result is not None
+            and self.result.path != self.library.settings.model, self._model_note)
 
     def set_model_state(self, note: str | None) -> None:
         """None: the library's model may be switched; else why not yet (the window is loading
@@ -398,78 +201,6 @@ class TrainingPage(QWidget):
 
     def show_info(self, message: str) -> None:
         self.message_label.show_info(message)
-
-    # -- the data ---------------------------------------------------------------------------
-
-    def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "A folder with one subfolder per label")
-        if folder:
-            self.set_albums_folder(folder)
-
-    def set_albums_folder(self, folder: str) -> None:
-        folder = str(Path(folder).expanduser())
-        if self.folder_combo.findData(folder) < 0:
-            self.folder_combo.addItem(folder, folder)
-        self.albums_radio.setChecked(True)
-        self.folder_combo.setCurrentIndex(self.folder_combo.findData(folder))
-        self._summarise()
-
-    def _source_changed(self, *_args: object) -> None:
-        self._update_buttons()
-        self._summarise()
-
-    def _read_albums(self) -> Any:
-        """A function reading the chosen photos (run off the UI thread: it walks folders)."""
-        from photoclip.core.training.data import read_albums, read_label_set
-
-        catalog = self.library.catalog
-        if self.albums_radio.isChecked():
-            folder = self.folder_combo.currentData()
-            if not folder:
-                raise PhotoclipError("Choose a folder of albums: one subfolder of photos per "
-                                     "label (Choose…).")
-            return lambda: read_albums(str(folder))
-        name = self.set_combo.currentData()
-        if not name:
-            raise PhotoclipError("There is no label set to learn from yet: create one on the "
-                                 "Label sets page and tag some photos, or use albums.")
-        return lambda: read_label_set(catalog, str(name))
-
-    def _summarise(self) -> None:
-        """What the chosen photos are: labels and photo counts (or why they will not do)."""
-        self._summary_seq += 1
-        try:
-            read = self._read_albums()
-        except PhotoclipError as exc:
-            self.source_summary.setStyleSheet(MUTED)
-            self.source_summary.setText(str(exc))
-            return
-        self.source_summary.setStyleSheet(MUTED)
-        self.source_summary.setText("Looking at the photos…")
-        call = Call(read, self._summary_seq)
-        call.setAutoDelete(False)
-        self._calls.add(call)
-        call.signals.result.connect(self._on_summary)
-        call.signals.error.connect(self._on_summary_error)
-        self.pool.start(call)
-
-    def _on_summary(self, seq: object, albums: Any) -> None:
-        self._calls = {c for c in self._calls if c.tag != seq}
-        if seq != self._summary_seq:
-            return
-        counts = albums.counts()
-        parts = [f"{label} ({n})" for label, n in zip(albums.labels, counts, strict=True)]
-        shown = " · ".join(parts[:8]) + (f" · … {len(parts) - 8} more" if len(parts) > 8
-                                          else "")
-        self.source_summary.setStyleSheet(MUTED)
-        self.source_summary.setText(f"{len(albums.labels)} labels, {sum(counts)} photos: "
-                                    f"{shown}")
-
-    def _on_summary_error(self, seq: object, message: str) -> None:
-        self._calls = {c for c in self._calls if c.tag != seq}
-        if seq == self._summary_seq:
-            self.source_summary.setStyleSheet(ERROR_STYLE)
-            self.source_summary.setText(f"⚠ {message}")
 
     def _config(self) -> TrainConfig:
         text = self.lr_edit.text().strip().replace(",", ".")
@@ -491,13 +222,13 @@ class TrainingPage(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._job is not None
+        return self.jobs.busy
 
     def start(self) -> None:
-        if self._job is not None:
+        if self.jobs.busy:
             return
         try:
-            read = self._read_albums()
+            read = self.source.reader()
             config = self._config()
             name = self.name_edit.text().strip() or None
             if name is not None:
@@ -515,41 +246,32 @@ class TrainingPage(QWidget):
             trainer = Trainer(albums, base=base, checkpoints=lib.paths.checkpoints,
                               catalog=lib.catalog, name=name, device=lib.settings.device,
                               config=config)
-            self._trainer = trainer
             yield Progress("prepare", 0, 0, message=f"training {trainer.name} on "
                            f"{len(albums.samples)} photos", extra={"labels": len(albums.labels)})
             yield from trainer.run(cancel)
+            return trainer  # the page reads its result (None when stopped) and name
 
         self.result = None
-        self._trainer = None
         self.plot.clear()
-        for label in self.figures.values():
-            label.setText(_fmt(None))
-        self.results_note.setText("")
+        self.results.clear()
         self.show_info("")
         self._run(job, "train")
         self.phase_label.setText("Starting…")
 
     def _run(self, job: Any, kind: str) -> None:
         self._job_kind = kind
-        self._last = None
-        self._job = JobWorker(job, self)
-        self._job.progress.connect(self._on_progress)
-        self._job.failed.connect(self.show_error)
-        self._job.done.connect(self._on_done)
+        self.jobs.start(job)
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setVisible(True)
         self._update_buttons()
-        self._job.start()
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
+        if self.jobs.busy:
+            self.jobs.cancel()
             self.cancel_button.setEnabled(False)
             self.phase_label.setText("Stopping after this step…")
 
     def _on_progress(self, p: Progress) -> None:
-        self._last = p
         if p.total:
             self.progress_bar.setRange(0, p.total)
             self.progress_bar.setValue(p.done)
@@ -566,10 +288,7 @@ class TrainingPage(QWidget):
         elif p.job == "evaluate":
             self.phase_label.setText(f"{phase} {p.message}…" if not p.done else
                                      f"{phase}: {p.message}")
-            when = "before" if "before" in p.message else "after"
-            for key, value in p.extra.items():
-                if (key, when) in self.figures:
-                    self.figures[(key, when)].setText(_fmt(value))
+            self.results.show_figures("before" if "before" in p.message else "after", p.extra)
         elif p.job == "decode":
             failed = f" ({p.failed} unreadable, skipped)" if p.failed else ""
             self.phase_label.setText(f"{phase}: {p.done} / {p.total}{failed}")
@@ -601,27 +320,21 @@ class TrainingPage(QWidget):
         elif p.message:
             self.phase_label.setText(f"{phase}: {p.message}")
 
-    def _on_done(self) -> None:
-        job, self._job = self._job, None
-        if job is None:
-            return
-        job.wait()
-        job.deleteLater()
+    def _on_done(self, end: JobEnd) -> None:
         self.progress_bar.setVisible(False)
-        kind, last = self._job_kind, self._last
-        if kind == "train":
-            self._training_done(job.cancelled, last)
+        if self._job_kind == "train":
+            self._training_done(end)
         else:
-            self._switch_done(job.cancelled, last)
-        self._refresh_models()
+            self._switch_done(end)
+        self.models.refresh()
         self._update_buttons()
 
-    def _training_done(self, cancelled: bool, last: Progress | None) -> None:
-        trainer = self._trainer
-        result = getattr(trainer, "result", None)
+    def _training_done(self, end: JobEnd) -> None:
+        trainer, last = end.value, end.last  # the job returns its Trainer
+        result: TrainResult | None = getattr(trainer, "result", None)
         if result is None:
             name = getattr(trainer, "name", None)
-            if cancelled:
+            if end.cancelled:
                 step = (int(_num(last.extra.get("step")))
                         if last is not None and last.job == "train" else 0)
                 where = f" at step {step}" if step else ""
@@ -635,17 +348,7 @@ class TrainingPage(QWidget):
             self.training_finished.emit(False)
             return
         self.result = result
-        before, after = result.before.as_dict(), result.after.as_dict()
-        for key, _ in FIGURES:
-            self.figures[(key, "before")].setText(_fmt(before.get(key)))
-            self.figures[(key, "after")].setText(_fmt(after.get(key)))
-        chance = 1 / result.after.labels if result.after.labels else 0.0
-        blend = (f" Blended with the original weights (alpha {result.wise_alpha:g}, chosen on "
-                 "other held-out photos)." if result.wise_alpha is not None else "")
-        self.results_note.setText(
-            f"{result.after.images} held-out photos, {result.after.labels} labels (chance "
-            f"{chance:.2f}). {result.train_photos} training photos, {result.steps} steps, "
-            f"{result.seconds / 60:.1f} min.{blend}")
+        self.results.show_result(result)
         self.phase_label.setText(
             f"Done: zero-shot accuracy {result.before.zero_shot_accuracy:.3f} → "
             f"{result.after.zero_shot_accuracy:.3f}")
@@ -661,14 +364,9 @@ class TrainingPage(QWidget):
         if self.result is not None:
             self.use_model(self.result.path, self.result.name)
 
-    def _use_selected(self) -> None:
-        selected = self._selected_model()
-        if selected is not None:
-            self.use_model(selected[1], selected[0])
-
     def use_model(self, source: str, name: str) -> None:
         """Switch the library to `source` (a model folder or hub id), as `models use` does."""
-        if self._job is not None or self._model_note is not None:
+        if self.jobs.busy or self._model_note is not None:
             return
         lib = self.library
         self._switch_name = name
@@ -680,8 +378,8 @@ class TrainingPage(QWidget):
         self._run(job, "switch")
         self.phase_label.setText(f"Loading {name}…")
 
-    def _switch_done(self, cancelled: bool, last: Progress | None) -> None:
-        name = self._switch_name
+    def _switch_done(self, end: JobEnd) -> None:
+        name, last, cancelled = self._switch_name, end.last, end.cancelled
         if last is not None and last.job == "switch" and last.finished:
             self.phase_label.setText(f"The library now uses {name}.")
             self.show_info(f"Search and tagging now use {name}. Re-tag your label sets to "
@@ -696,6 +394,4 @@ class TrainingPage(QWidget):
 
     def shutdown(self) -> None:
         """Stop a running job (the window is closing); training keeps a checkpoint."""
-        if self._job is not None:
-            self._job.cancel()
-            self._job.wait()
+        self.jobs.stop()

@@ -1,0 +1,182 @@
+"""The training page's "Photos to learn from": albums (a folder with one subfolder per label)
+or a label set (the tags the user set or accepted), with a summary of what they hold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photoclip.core.errors import PhotoclipError
+from photoclip.core.library import Library
+from photoclip.core.tagging import TagStore
+from photoclip.gui.jobs import Calls, LatestCall
+from photoclip.gui.views.messages import ERROR_STYLE
+
+if TYPE_CHECKING:
+    from photoclip.core.training.data import Albums
+
+MUTED = "color: #666;"
+
+
+class SourceBox(QGroupBox):
+    changed = Signal()  # another folder or label set was chosen
+
+    def __init__(self, library: Library, calls: Calls, parent: QWidget | None = None) -> None:
+        super().__init__("Photos to learn from", parent)
+        self.library = library
+        self._summaries = LatestCall(calls)
+        self.albums_radio = QRadioButton("Albums: a folder with one subfolder per label")
+        self.albums_radio.setChecked(True)
+        self.set_radio = QRadioButton("A label set: the tags you set or accepted")
+        group = QButtonGroup(self)
+        group.addButton(self.albums_radio)
+        group.addButton(self.set_radio)
+        group.buttonToggled.connect(self._changed)
+
+        self.folder_combo = QComboBox()
+        self.folder_combo.setMinimumContentsLength(20)
+        self.folder_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.folder_combo.setToolTip("Each subfolder is an album; its name is what the model "
+                                     "learns to call its photos (e.g. Holiday/beach, "
+                                     "Holiday/mountains)")
+        self.folder_combo.currentIndexChanged.connect(self._changed)
+        self.choose_button = QPushButton("Choose…")
+        self.choose_button.clicked.connect(self._choose_folder)
+        folder_row = QHBoxLayout()
+        folder_row.setContentsMargins(20, 0, 0, 0)
+        folder_row.addWidget(self.folder_combo, 1)
+        folder_row.addWidget(self.choose_button)
+
+        self.set_combo = QComboBox()
+        self.set_combo.currentIndexChanged.connect(self._changed)
+        set_row = QHBoxLayout()
+        set_row.setContentsMargins(20, 0, 0, 0)
+        set_row.addWidget(self.set_combo, 1)
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setStyleSheet(MUTED)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.albums_radio)
+        layout.addLayout(folder_row)
+        layout.addWidget(self.set_radio)
+        layout.addLayout(set_row)
+        layout.addWidget(self.summary)
+
+    def refresh(self) -> None:
+        self._refresh_folders()
+        self._refresh_sets()
+
+    def set_busy(self, busy: bool) -> None:
+        """Nothing to choose while a job runs."""
+        self.albums_radio.setEnabled(not busy)
+        self.set_radio.setEnabled(not busy)
+        self.folder_combo.setEnabled(not busy and self.albums_radio.isChecked())
+        self.choose_button.setEnabled(not busy and self.albums_radio.isChecked())
+        self.set_combo.setEnabled(not busy and self.set_radio.isChecked())
+
+    def _refresh_folders(self) -> None:
+        current = self.folder_combo.currentData()
+        known = [str(self.folder_combo.itemData(i)) for i in range(self.folder_combo.count())]
+        roots = [r.path for r in self.library.catalog.roots()]
+        folders = list(dict.fromkeys([*roots, *known]))
+        self.folder_combo.blockSignals(True)
+        self.folder_combo.clear()
+        for folder in folders:
+            self.folder_combo.addItem(folder, folder)
+            self.folder_combo.setItemData(self.folder_combo.count() - 1, folder,
+                                          Qt.ItemDataRole.ToolTipRole)
+        if not folders:
+            self.folder_combo.setPlaceholderText("Choose a folder of albums…")
+        self.folder_combo.setCurrentIndex(max(0, self.folder_combo.findData(current))
+                                          if folders else -1)
+        self.folder_combo.blockSignals(False)
+
+    def _refresh_sets(self) -> None:
+        current = self.set_combo.currentData()
+        self.set_combo.blockSignals(True)
+        self.set_combo.clear()
+        for ls in TagStore(self.library.catalog).label_sets():
+            self.set_combo.addItem(f"{ls.name} ({len(ls.labels)} labels)", ls.name)
+        if self.set_combo.count() == 0:
+            self.set_combo.setPlaceholderText("No label sets yet")
+        self.set_combo.setCurrentIndex(max(0, self.set_combo.findData(current))
+                                       if self.set_combo.count() else -1)
+        self.set_combo.blockSignals(False)
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A folder with one subfolder per label")
+        if folder:
+            self.set_albums_folder(folder)
+
+    def set_albums_folder(self, folder: str) -> None:
+        folder = str(Path(folder).expanduser())
+        if self.folder_combo.findData(folder) < 0:
+            self.folder_combo.addItem(folder, folder)
+        self.albums_radio.setChecked(True)
+        self.folder_combo.setCurrentIndex(self.folder_combo.findData(folder))
+        self.summarise()
+
+    def _changed(self, *_args: object) -> None:
+        self.changed.emit()
+        self.summarise()
+
+    def reader(self) -> Callable[[], Albums]:
+        """A function reading the chosen photos (to run off the UI thread: it walks folders).
+        Raises PhotoclipError, saying what to choose, when nothing usable is chosen."""
+        from photoclip.core.training.data import read_albums, read_label_set
+
+        catalog = self.library.catalog
+        if self.albums_radio.isChecked():
+            folder = self.folder_combo.currentData()
+            if not folder:
+                raise PhotoclipError("Choose a folder of albums: one subfolder of photos per "
+                                     "label (Choose…).")
+            return lambda: read_albums(str(folder))
+        name = self.set_combo.currentData()
+        if not name:
+            raise PhotoclipError("There is no label set to learn from yet: create one on the "
+                                 "Label sets page and tag some photos, or use albums.")
+        return lambda: read_label_set(catalog, str(name))
+
+    def summarise(self) -> None:
+        """What the chosen photos are: labels and photo counts (or why they will not do)."""
+        self._summaries.drop()
+        try:
+            read = self.reader()
+        except PhotoclipError as exc:
+            self.summary.setStyleSheet(MUTED)
+            self.summary.setText(str(exc))
+            return
+        self.summary.setStyleSheet(MUTED)
+        self.summary.setText("Looking at the photos…")
+        self._summaries.run(read, self._on_summary, self._on_summary_error)
+
+    def _on_summary(self, albums: Albums) -> None:
+        counts = albums.counts()
+        parts = [f"{label} ({n})" for label, n in zip(albums.labels, counts, strict=True)]
+        shown = " · ".join(parts[:8]) + (f" · … {len(parts) - 8} more" if len(parts) > 8
+                                          else "")
+        self.summary.setStyleSheet(MUTED)
+        self.summary.setText(f"{len(albums.labels)} labels, {sum(counts)} photos: {shown}")
+
+    def _on_summary_error(self, message: str) -> None:
+        self.summary.setStyleSheet(ERROR_STYLE)
+        self.summary.setText(f"⚠ {message}")
