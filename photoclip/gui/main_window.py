@@ -28,7 +28,7 @@ from photoclip.core.imaging import is_image_path
 from photoclip.core.library import Library
 from photoclip.core.tagging import Tagger
 from photoclip.core.types import Progress
-from photoclip.core.watcher import Watcher
+from photoclip.core.watching import Watcher
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
 from photoclip.gui.views.labelsets import LabelSetsPage
 from photoclip.gui.views.messages import ElidedLabel

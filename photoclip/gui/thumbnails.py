@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 
 from photoclip.core.errors import ImageError
-from photoclip.core.imaging import decode, save_thumbnail
+from photoclip.core.thumbnails import ensure
 from photoclip.gui.jobs import Calls
 
 log = logging.getLogger(__name__)
@@ -19,18 +19,16 @@ log = logging.getLogger(__name__)
 THUMB = QSize(160, 160)
 # Pixmaps kept in memory: 2,000 x 160 px x 4 B is ~200 MB at worst, ~40 screens of grid.
 MEMORY_CACHE = 2000
-CACHE_SIDE = 256  # what the indexer writes; regenerated thumbnails use the same size
 
 
 def load_thumbnail(cache: Path, original: str) -> QImage | None:
     """A photo's grid image: its cached thumbnail (made from the original when missing),
     fitted to THUMB; None when neither can be read. Safe off the UI thread (QImage is)."""
-    if not cache.exists():
-        try:
-            save_thumbnail(decode(original, CACHE_SIDE).image, cache, CACHE_SIDE)
-        except (ImageError, OSError) as exc:
-            log.debug("no thumbnail for %s: %s", original, exc)
-            return None
+    try:  # an empty or truncated cached thumbnail is remade from the original too
+        ensure(cache, original)
+    except (ImageError, OSError) as exc:
+        log.debug("no thumbnail for %s: %s", original, exc)
+        return None
     image = QImage(str(cache))
     if image.isNull():
         return None

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photoclip.core.indexer import thumbnail_path
+from photoclip.core.thumbnails import thumbnail_path
 from photoclip.core.library import Library
 from photoclip.core.tagging import Tagger
 from photoclip.core.types import Photo, SearchHit
