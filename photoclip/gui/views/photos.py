@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photoclip.core.thumbnails import thumbnail_path
 from photoclip.core.library import Library
 from photoclip.core.tagging import Tagger
+from photoclip.core.thumbnails import thumbnail_path
 from photoclip.core.types import Photo, SearchHit
 from photoclip.gui.jobs import Calls, LatestCall
 from photoclip.gui.models import GridItem, PhotoGridModel
