@@ -82,12 +82,12 @@ def make_photos(folder: Path, n: int, size: tuple[int, int] = PHOTO_SIZE,
             x1 = x0 + int(rng.integers(10, small[0] // 3))
             y1 = y0 + int(rng.integers(10, small[1] // 3))
             draw.ellipse((x0, y0, x1, y1), fill=tuple(int(v) for v in rng.integers(0, 255, 3)))
-        big = np.asarray(img.resize(size, Image.Resampling.BILINEAR), dtype=np.int16)
+        smooth = np.asarray(img.resize(size, Image.Resampling.BILINEAR), dtype=np.int16)
         shift = (int(rng.integers(0, h)), int(rng.integers(0, w)))
-        big = Image.fromarray(np.clip(big + np.roll(grain, shift, axis=(0, 1)), 0, 255)
-                              .astype(np.uint8))
+        photo = Image.fromarray(np.clip(smooth + np.roll(grain, shift, axis=(0, 1)), 0, 255)
+                                .astype(np.uint8))
         path = folder / f"IMG_{i:05d}.jpg"
-        big.save(path, quality=90)
+        photo.save(path, quality=90)
         paths.append(path)
     return paths
 

@@ -212,14 +212,12 @@ def test_the_private_name_check_finds_cross_module_uses_only(monkeypatch):
 # --- the package --------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(reason=BRANCHES, strict=False)
 def test_no_module_is_over_500_lines():
     long = [f"{p.relative_to(ROOT)}: {n} lines" for p in _modules()
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES]
     assert long == [], "split these by concern:\n" + "\n".join(long)
 
 
-@pytest.mark.xfail(reason=BRANCHES, strict=False)
 def test_no_module_uses_another_modules_private_names():
     found = cross_module_private_uses()
     assert found == [], ("make the name public (it is part of the other module's interface) "

@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -287,3 +288,16 @@ def remove_stale_temps(
         log.info("removed %d temp file(s) left by an interrupted write in %s", len(removed),
                  folder)
     return removed
+
+
+def checksum(path: Path, fsync: bool = False) -> tuple[int, int]:
+    """(size, crc32) of the file; with fsync, flushed to disk first."""
+    crc = 0
+    size = 0
+    with open(path, "r+b" if fsync else "rb") as f:
+        if fsync:
+            os.fsync(f.fileno())
+        while block := f.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+            size += len(block)
+    return size, crc

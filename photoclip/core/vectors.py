@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import threading
-import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,12 @@ from typing import Any
 import hnswlib
 import numpy as np
 
+from photoclip.core.ann_cost import exact_is_cheaper
 from photoclip.core.errors import DiskFullError
 from photoclip.core.storage import (
     STALE_TEMP_AGE_S,
     atomic_write,
+    checksum,
     free_bytes,
     fsync_dir,
     remove_stale_temps,
@@ -53,13 +54,6 @@ EF_SEARCH_MIN = 64  # below this recall drops visibly for k <= 32, and the query
 INITIAL_CAPACITY = 1024
 SYNC_CHUNK = 10_000  # bounds the memory of one fetch (10k x 768 float32 = 30 MB)
 EF_RETRIES = 3  # each retry quadruples ef; three reach ef >= 64 * 64, a near-exhaustive walk
-
-# Choosing between exact scoring and a filtered graph walk. Both costs are in units of one
-# filtered graph visit (a distance plus a Python filter call, ~0.2-1 us). Measured on hnswlib
-# 0.8.0: get_items costs 7-60 visits per vector (dim 16-768; it builds Python float lists), and
-# a filtered walk visits about 3 * ef * live / len(allowed) nodes before it has ef hits.
-EXACT_COST_PER_VECTOR = 40.0  # get_items per vector, in visits, fitted for CLIP dims 512-768
-FILTERED_VISITS_PER_EF = 3.0  # nodes a filtered walk touches per (ef * live / allowed)
 
 STALE_TMP_AGE_S = STALE_TEMP_AGE_S  # a save takes seconds; an older temp file is crash debris
 # hnswlib writes its file with an unchecked std::ofstream: on a full disk it leaves a short file
@@ -173,7 +167,7 @@ class VectorIndex:
             k = min(k, n)
             # ef is the walk's candidate list: recall@k needs it a healthy multiple of k.
             ef = max(EF_SEARCH_MIN, 2 * k)
-            if _exact_is_cheaper(n, live, ef):
+            if exact_is_cheaper(n, live, ef):
                 return self._search_exact(q, k, cand)
             return self._search_graph(q, k, cand, ef)
 
@@ -329,7 +323,7 @@ class VectorIndex:
                     tmp.unlink(missing_ok=True)
                     raise
             try:
-                meta["bytes"], meta["crc32"] = _checksum(tmp, fsync=True)
+                meta["bytes"], meta["crc32"] = checksum(tmp, fsync=True)
                 if meta["bytes"] < self._min_file_bytes(meta["slots"]):
                     raise DiskFullError(self.path.parent)  # hnswlib's silent short write
                 os.replace(tmp, self.path)
@@ -458,7 +452,7 @@ class VectorIndex:
             )
             return False
         try:
-            actual = _checksum(self.path)
+            actual = checksum(self.path)
         except OSError as exc:
             log.warning("Vector index %s cannot be read (%s); rebuilding", self.path, exc)
             return False
@@ -497,33 +491,8 @@ class VectorIndex:
             remove_stale_temps(self.path.parent, ours.__contains__)
 
 
-def _exact_is_cheaper(n_candidates: int, live: int, ef: int) -> bool:
-    """Whether scoring the candidates one by one beats walking the graph with a filter.
-
-    A filtered walk steps over ~live/len(allowed) rejected nodes per hit, each costing a distance
-    and a Python call, so for rare ids it degenerates into a full scan; exact scoring costs a
-    get_items per candidate whatever the index size. Hence tiny `allowed` sets go exact, large
-    ones (and unfiltered searches) go to the graph; the crossover grows like sqrt(live).
-    """
-    graph_visits = min(live, FILTERED_VISITS_PER_EF * ef * live / n_candidates)
-    return n_candidates * EXACT_COST_PER_VECTOR <= graph_visits
-
-
 def _raise_storage(exc: OSError, where: Path) -> None:
     """A full or read-only disk becomes the error a user understands; others stay as they are."""
     mapped = storage_error(exc, where)
     if mapped is not None:
         raise mapped from exc
-
-
-def _checksum(path: Path, fsync: bool = False) -> tuple[int, int]:
-    """(size, crc32) of the file; with fsync, flushed to disk first."""
-    crc = 0
-    size = 0
-    with open(path, "r+b" if fsync else "rb") as f:
-        if fsync:
-            os.fsync(f.fileno())
-        while block := f.read(1 << 20):
-            crc = zlib.crc32(block, crc)
-            size += len(block)
-    return size, crc

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photoclip.core import vectors as vectors_module
+from photoclip.core import ann_cost
 from photoclip.core.catalog import Catalog
 from photoclip.core.search import Filters, Searcher
 from photoclip.core.types import PhotoRecord
@@ -68,7 +68,7 @@ def test_cutoff_keeps_what_stands_out_and_honours_top(library):
 def test_filters_exclude_what_they_must(library, monkeypatch, path):
     s, _ = library
     # force one search path or the other for the filtered query
-    monkeypatch.setattr(vectors_module, "EXACT_COST_PER_VECTOR", 0.0 if path == "exact" else 1e9)
+    monkeypatch.setattr(ann_cost, "EXACT_COST_PER_VECTOR", 0.0 if path == "exact" else 1e9)
     hits = s.search("sunset orientation:portrait type:png date:2020..2021", top=100,
                     cutoff=None)
     assert hits

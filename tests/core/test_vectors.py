@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from photoclip.core import vectors
+from photoclip.core import ann_cost, vectors
 from photoclip.core.vectors import VectorIndex
 
 DIM = 32
@@ -443,11 +443,11 @@ def test_allowed_graph_path(
 
 
 def test_path_choice_follows_the_cost_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert vectors._exact_is_cheaper(20, 100_000, 64)
-    assert not vectors._exact_is_cheaper(20_000, 100_000, 64)
-    assert not vectors._exact_is_cheaper(100_000, 100_000, 64)  # unfiltered: the graph
-    monkeypatch.setattr(vectors, "EXACT_COST_PER_VECTOR", 0.0)
-    assert vectors._exact_is_cheaper(100_000, 100_000, 64)
+    assert ann_cost.exact_is_cheaper(20, 100_000, 64)
+    assert not ann_cost.exact_is_cheaper(20_000, 100_000, 64)
+    assert not ann_cost.exact_is_cheaper(100_000, 100_000, 64)  # unfiltered: the graph
+    monkeypatch.setattr(ann_cost, "EXACT_COST_PER_VECTOR", 0.0)
+    assert ann_cost.exact_is_cheaper(100_000, 100_000, 64)
 
 
 def test_k_larger_than_len_clamps(path: Path, rng: np.random.Generator) -> None:
@@ -482,7 +482,7 @@ def test_graph_failure_retries_then_scores_exactly(
     path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index, ids, vecs = filled(path, rng, 500)
-    monkeypatch.setattr(vectors, "EXACT_COST_PER_VECTOR", float("inf"))
+    monkeypatch.setattr(ann_cost, "EXACT_COST_PER_VECTOR", float("inf"))
     failing = _FailingKnn(index._index)
     index._index = failing
     q = unit(rng, 1)[0]
