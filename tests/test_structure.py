@@ -25,7 +25,6 @@ ALLOWED_FOREIGN_PRIVATES = {
     "sys._MEIPASS": "PyInstaller sets it; its documentation tells apps to read it",
 }
 
-BRANCHES = "until the issue-14 branches are merged"
 
 
 def _modules() -> list[Path]:
