@@ -35,7 +35,6 @@ def test_core_imports_neither_the_front_ends_nor_qt():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.xfail(reason="until the issue-14 branches are merged", strict=False)
 def test_gui_and_cli_reach_core_only_through_library_types_and_errors():
     proc = _lint_imports("one-door")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -38,6 +38,7 @@ from photoclip.core.library_models import ModelInfo, find_model, list_models
 from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
 from photoclip.core.tagging import SidecarWriter, Tagger
+from photoclip.core.thumbnails import thumbnail_path
 from photoclip.core.training.data import Albums, read_albums, read_label_set
 from photoclip.core.training.trainer import TrainConfig, Trainer
 from photoclip.core.types import Progress, Root
@@ -231,6 +232,11 @@ class Library:
         enc = self.encoder
         return DuplicateFinder(self.catalog, self.vectors, enc.model_id, enc.dim,
                                threshold or DEFAULT_THRESHOLD, folder)
+
+    def thumbnail_path(self, digest: str) -> Path:
+        """Where the grid thumbnail of the photo with content hash `digest` is cached (it may
+        not exist yet: `api.ensure_thumbnail` makes it)."""
+        return thumbnail_path(self.paths.thumbnails, digest)
 
     def failures(self, examples: int = 3) -> list[FailureGroup]:
         """Files that failed to index, grouped by kind of reason, most common first."""

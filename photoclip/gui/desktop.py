@@ -18,7 +18,7 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QFileOpenEvent, QIcon, QPixmap
 
 from photoclip import __version__
-from photoclip.core.imaging import is_image_path
+from photoclip.core.api import is_image_path
 
 if TYPE_CHECKING:
     from photoclip.gui.main_window import MainWindow

@@ -23,12 +23,9 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
-from photoclip.core.encoder import report_downloads
-from photoclip.core.imaging import is_image_path
+from photoclip.core.api import Tagger, Watcher, is_image_path, report_downloads
 from photoclip.core.library import Library
-from photoclip.core.tagging import Tagger
 from photoclip.core.types import Progress
-from photoclip.core.watching import Watcher
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
 from photoclip.gui.views.labelsets import LabelSetsPage
 from photoclip.gui.views.messages import ElidedLabel

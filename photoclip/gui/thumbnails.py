@@ -10,8 +10,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPainter, QPixmap
 
+from photoclip.core.api import ensure_thumbnail
 from photoclip.core.errors import ImageError
-from photoclip.core.thumbnails import ensure
 from photoclip.gui.jobs import Calls
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def load_thumbnail(cache: Path, original: str) -> QImage | None:
     """A photo's grid image: its cached thumbnail (made from the original when missing),
     fitted to THUMB; None when neither can be read. Safe off the UI thread (QImage is)."""
     try:  # an empty or truncated cached thumbnail is remade from the original too
-        ensure(cache, original)
+        ensure_thumbnail(cache, original)
     except (ImageError, OSError) as exc:
         log.debug("no thumbnail for %s: %s", original, exc)
         return None

@@ -1,6 +1,6 @@
 """The label set editor: one set's kind, threshold, floor, prompt templates and labels.
 
-Every edit is saved through the core as soon as it is made (TagStore.save_set with a
+Every edit is saved through the core as soon as it is made (`Library.label_sets.save_set` with a
 LabelSetSpec, as `photoclip labels import` does); input the core would refuse is reported
 (`failed`) and nothing is saved. What was saved is said with `saved`, for the page to show.
 """
@@ -28,18 +28,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photoclip.core.errors import PhotoclipError
-from photoclip.core.tagging import TagStore, default_templates
-from photoclip.core.tagging.labelsets import (
+from photoclip.core.api import (
+    DEFAULT_FLOOR,
+    LabelSets,
     LabelSetSpec,
     LabelSpec,
+    base_threshold,
     check_floor,
     check_name,
     check_templates,
     check_threshold,
+    default_templates,
+    effective_threshold,
     split_labels,
 )
-from photoclip.core.tagging.scoring import DEFAULT_FLOOR, base_threshold, effective_threshold
+from photoclip.core.errors import PhotoclipError
 from photoclip.core.types import LabelSet
 
 BAD_FIELD = "border: 1px solid #b00020;"
@@ -90,7 +93,7 @@ class LabelSetEditor(QWidget):
     failed = Signal(str)  # why an edit was refused, with what to type instead
     stale = Signal()  # the set changed meanwhile: read it again
 
-    def __init__(self, store: TagStore, parent: QWidget | None = None) -> None:
+    def __init__(self, store: LabelSets, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
         self.current: LabelSet | None = None

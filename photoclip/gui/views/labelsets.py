@@ -30,10 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photoclip.core.api import MANUAL_SET, LabelSetSpec, check_name, shipped_sets
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.library import Library
-from photoclip.core.tagging import MANUAL_SET, TagStore, shipped_sets
-from photoclip.core.tagging.labelsets import LabelSetSpec, check_name
 from photoclip.core.types import LabelSet, Progress
 from photoclip.gui.jobs import JobEnd, JobRunner
 from photoclip.gui.views.labelset_editor import MUTED, LabelSetEditor, cell
@@ -55,7 +54,7 @@ class LabelSetsPage(QWidget):
     def __init__(self, library: Library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library = library
-        self.store = TagStore(library.catalog)
+        self.store = library.label_sets
         self.jobs = JobRunner(self)
         self.jobs.progress.connect(self._on_progress)
         self.jobs.failed.connect(self.show_error)

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.library import Library
-from photoclip.core.training import registry
 from photoclip.gui.views.training_results import fmt
 
 USE_SELECTED_TIP = ("Re-embeds every photo with that model; search keeps the current one until "
@@ -51,11 +50,7 @@ class ModelsBox(QGroupBox):
         layout.addWidget(self.use_selected_button, 0, Qt.AlignmentFlag.AlignRight)
 
     def refresh(self) -> None:
-        lib = self.library
-        current = lib.settings.model
-        entries = registry.list_models(lib.catalog)
-        if registry.by_source(lib.catalog, current) is None:
-            entries.insert(0, registry.ModelEntry(current, current, None, "base", None, ""))
+        entries = self.library.models()
         selected = self.selected()
         self.table.setRowCount(len(entries))
         for row, e in enumerate(entries):
@@ -63,14 +58,11 @@ class ModelsBox(QGroupBox):
             name = QTableWidgetItem(shown)
             name.setData(Qt.ItemDataRole.UserRole, (e.name, e.source))
             name.setToolTip(f"{e.kind} model: {e.source}")
-            acc = ((e.metrics or {}).get("after") or {}).get("zero_shot_accuracy")
+            acc = e.accuracy
             figure = QTableWidgetItem(fmt(acc) if acc is not None else "")
             figure.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            in_use = e.source == current
-            pending = lib.settings.pending_model is not None and e.source == \
-                lib.settings.pending_model
-            mark = QTableWidgetItem("in use" if in_use else "switching" if pending else "")
-            if in_use:
+            mark = QTableWidgetItem("in use" if e.in_use else "switching" if e.pending else "")
+            if e.in_use:
                 font = name.font()
                 font.setBold(True)
                 name.setFont(font)

@@ -26,9 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photoclip.core.api import Tagger
 from photoclip.core.library import Library
-from photoclip.core.tagging import Tagger
-from photoclip.core.thumbnails import thumbnail_path
 from photoclip.core.types import Photo, SearchHit
 from photoclip.gui.jobs import Calls, LatestCall
 from photoclip.gui.models import GridItem, PhotoGridModel
@@ -231,8 +230,8 @@ class PhotosPage(QWidget):
         self._show_photos([(photos[h.photo_id], h.score) for h in hits if h.photo_id in photos])
 
     def _show_photos(self, rows: list[tuple[Photo, float | None]]) -> None:
-        thumbs = self.library.paths.thumbnails
-        items = [GridItem(p.id, p.path, thumbnail_path(thumbs, p.hash) if p.hash else None, s)
+        thumb = self.library.thumbnail_path
+        items = [GridItem(p.id, p.path, thumb(p.hash) if p.hash else None, s)
                  for p, s in rows]
         self.grid_model.set_items(items)
         self.refresh_empty_state()

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photoclip.core.imaging import decode, make_thumbnail
+from photoclip.core.api import decode, make_thumbnail
 from photoclip.core.types import Photo
 from photoclip.gui.jobs import Calls, LatestCall
 from photoclip.gui.views.tagpanel import TagPanel

@@ -28,13 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photoclip.core.tagging import TagStore
 from photoclip.core.types import Photo, PhotoTag, TagScore
 from photoclip.gui.jobs import Calls, LatestCall
 
 if TYPE_CHECKING:
+    from photoclip.core.api import LabelSets, Tagger
     from photoclip.core.library import Library
-    from photoclip.core.tagging import Tagger
 
 # How each kind of tag row reads in the State column, and what it means (its tooltip).
 _STATES = {
@@ -82,7 +81,7 @@ class TagPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.photo: Photo | None = None
-        self._store: TagStore | None = None
+        self._store: LabelSets | None = None
         self._tagger: Callable[[], Tagger | None] = lambda: None
         self._tags: list[PhotoTag] = []
         self._items: dict[int, QTreeWidgetItem] = {}  # label id -> its row
@@ -168,7 +167,7 @@ class TagPanel(QWidget):
     def attach(self, library: Library, tagger: Callable[[], Tagger | None]) -> None:
         """Read tags from `library`'s catalog; change them and explain them through `tagger()`,
         which is None while the model is not loaded (the tagger is built on the model)."""
-        self._store = TagStore(library.catalog)
+        self._store = library.label_sets
         self._tagger = tagger
         self.refresh()
 

@@ -1,7 +1,7 @@
 """The training page: fine-tune the library's model on the user's albums, watch it learn, see
 held-out accuracy before and after, and switch the library to the new model.
 
-The work is the core's: `Trainer.run()` (the `photoclip train` job) and
+The work is the core's: `Library.trainer(...).run()` (the `photoclip train` job) and
 `Library.switch_model()` (`photoclip models use`), each driven by the page's JobRunner, never
 on the UI thread. The photos to learn from are chosen in a SourceBox, the models listed in a
 ModelsBox, the figures shown in a ResultsBox.
@@ -28,10 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photoclip.core.api import FINETUNE_LR, SCRATCH_LR, TrainConfig, TrainResult, check_model_name
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.library import Library
-from photoclip.core.training import registry
-from photoclip.core.training.trainer import FINETUNE_LR, SCRATCH_LR, TrainConfig, TrainResult
 from photoclip.core.types import Progress
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
 from photoclip.gui.views.messages import MessageLabel
@@ -232,20 +231,15 @@ class TrainingPage(QWidget):
             config = self._config()
             name = self.name_edit.text().strip() or None
             if name is not None:
-                registry.check_name(name)
+                check_model_name(name)
         except PhotoclipError as exc:
             self.show_error(str(exc))
             return
         lib = self.library
-        base = lib.settings.model
 
         def job(cancel: Any) -> Any:
-            from photoclip.core.training.trainer import Trainer
-
             albums = read()
-            trainer = Trainer(albums, base=base, checkpoints=lib.paths.checkpoints,
-                              catalog=lib.catalog, name=name, device=lib.settings.device,
-                              config=config)
+            trainer = lib.trainer(albums, name=name, config=config)
             yield Progress("prepare", 0, 0, message=f"training {trainer.name} on "
                            f"{len(albums.samples)} photos", extra={"labels": len(albums.labels)})
             yield from trainer.run(cancel)

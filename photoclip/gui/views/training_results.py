@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QPushButton, QWidget
 
-from photoclip.core.training.trainer import TrainResult
+from photoclip.core.api import TrainResult
 
 MUTED = "color: #666;"
 # Figures shown before/after, in the order of `photoclip train`'s table.

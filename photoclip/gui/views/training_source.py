@@ -23,12 +23,11 @@ from PySide6.QtWidgets import (
 
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.library import Library
-from photoclip.core.tagging import TagStore
 from photoclip.gui.jobs import Calls, LatestCall
 from photoclip.gui.views.messages import ERROR_STYLE
 
 if TYPE_CHECKING:
-    from photoclip.core.training.data import Albums
+    from photoclip.core.api import Albums
 
 MUTED = "color: #666;"
 
@@ -113,7 +112,7 @@ class SourceBox(QGroupBox):
         current = self.set_combo.currentData()
         self.set_combo.blockSignals(True)
         self.set_combo.clear()
-        for ls in TagStore(self.library.catalog).label_sets():
+        for ls in self.library.label_sets.label_sets():
             self.set_combo.addItem(f"{ls.name} ({len(ls.labels)} labels)", ls.name)
         if self.set_combo.count() == 0:
             self.set_combo.setPlaceholderText("No label sets yet")
@@ -141,20 +140,18 @@ class SourceBox(QGroupBox):
     def reader(self) -> Callable[[], Albums]:
         """A function reading the chosen photos (to run off the UI thread: it walks folders).
         Raises PhotoclipError, saying what to choose, when nothing usable is chosen."""
-        from photoclip.core.training.data import read_albums, read_label_set
-
-        catalog = self.library.catalog
+        lib = self.library
         if self.albums_radio.isChecked():
             folder = self.folder_combo.currentData()
             if not folder:
                 raise PhotoclipError("Choose a folder of albums: one subfolder of photos per "
                                      "label (Choose…).")
-            return lambda: read_albums(str(folder))
+            return lambda: lib.read_albums(str(folder))
         name = self.set_combo.currentData()
         if not name:
             raise PhotoclipError("There is no label set to learn from yet: create one on the "
                                  "Label sets page and tag some photos, or use albums.")
-        return lambda: read_label_set(catalog, str(name))
+        return lambda: lib.read_label_set(str(name))
 
     def summarise(self) -> None:
         """What the chosen photos are: labels and photo counts (or why they will not do)."""
