@@ -9,6 +9,8 @@ from collections.abc import Sequence
 def main(library: str | None = None, model: str | None = None,
          device: str | None = None, paths: Sequence[str] = ()) -> int:
     """Open the window; `paths` (folders, or photos whose folder is meant) join the library."""
+    if not qt_can_start():
+        return 1
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from photoclip.core.errors import PhotoclipError
@@ -34,6 +36,18 @@ def main(library: str | None = None, model: str | None = None,
     return int(app.exec())
 
 
+def qt_can_start() -> bool:
+    """False, after saying on stderr which system libraries to install, when Qt's X11 plugin
+    would stop for want of them (Qt itself names one missing library per attempt)."""
+    from photoclip.gui.syslibs import check_qt_libraries
+
+    message = check_qt_libraries()
+    if message is None:
+        return True
+    print(message, file=sys.stderr)
+    return False
+
+
 def launch() -> int:
     """The `photoclip-gui` entry point: `photoclip-gui [options] [FOLDER|PHOTO ...]`."""
     from PySide6.QtWidgets import QApplication
@@ -43,6 +57,8 @@ def launch() -> int:
     parser = build_parser()
     # --help and bad options are answered before Qt starts (no display needed for that).
     parser.parse_known_args(sys.argv[1:])
+    if not qt_can_start():
+        return 1
     # Qt takes its own options (-platform, -style ...) out of arguments(); the rest is ours.
     app = QApplication.instance() or QApplication(sys.argv)
     args = parser.parse_args(app.arguments()[1:])

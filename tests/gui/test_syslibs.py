@@ -27,3 +27,11 @@ def test_nothing_is_said_when_everything_is_there_or_x11_is_not_used() -> None:
     assert syslibs.check_qt_libraries({"QT_QPA_PLATFORM": "xcb"}, nothing) is not None
     assert not syslibs.uses_xcb({}, platform="darwin")
     assert not syslibs.uses_xcb({}, platform="win32")
+
+
+def test_the_window_does_not_start_qt_without_them(monkeypatch, capsys) -> None:
+    from photoclip.gui import app
+
+    monkeypatch.setattr(syslibs, "check_qt_libraries", lambda: "needs libxcb-cursor: apt ...")
+    assert app.main(library="/nonexistent/never-created") == 1
+    assert "needs libxcb-cursor" in capsys.readouterr().err
