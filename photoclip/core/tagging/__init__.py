@@ -5,10 +5,12 @@
 - store:     catalog tables (label_sets, labels, tags, text_embeddings)
 - tagger:    the `tag` job, the indexer hook, user decisions, "why this tag"
 - xmp:       sidecars (dc:subject + lr:hierarchicalSubject), merged and written atomically
+- guards:    hostile input: bounded reads of regular files, control characters (`printable`)
 """
 
 from __future__ import annotations
 
+from photoclip.core.tagging.guards import printable
 from photoclip.core.tagging.labelsets import (
     LabelSetSpec,
     LabelSpec,
@@ -32,6 +34,7 @@ __all__ = [
     "Tagger",
     "default_templates",
     "load_set_file",
+    "printable",
     "save_set_file",
     "shipped_sets",
     "sidecar_path",

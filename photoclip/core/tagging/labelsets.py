@@ -14,6 +14,11 @@ A label set file::
         threshold: 0.6
 
 A bare list of labels is a set too (its name is then the file's stem).
+
+Files come from anywhere, so everything is bounded and refused with a one-line reason: only a
+regular file of at most MAX_FILE bytes is read (never a FIFO or /dev/zero), YAML aliases are
+refused unexpanded ("billion laughs"), nesting stops at MAX_DEPTH, a set holds at most
+MAX_LABELS labels and MAX_TEMPLATES templates, and names carry no control characters.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 import yaml
 
 from photoclip.core.errors import LabelSetError
+from photoclip.core.tagging.guards import FileRefused, has_control, printable, read_regular, short
 from photoclip.core.types import LabelSet
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,12 @@ _FORBIDDEN = "|"
 # CLIP reads 77 tokens; a longer label is a description, not a label, and is almost surely a
 # pasted paragraph by mistake.
 MAX_NAME = 100
+MAX_FILE = 2**20  # bytes of a label set, label list or template file
+MAX_LABELS = 1000  # labels in one set
+MAX_TEMPLATES = 50  # prompt templates of one set
+MAX_TEMPLATE = 200  # characters of one template
+MAX_PROMPTS = 20_000  # labels x templates: each is one text encoding
+MAX_DEPTH = 8  # nesting of a set file (the format itself needs 3)
 _SET_KEYS = {"name", "labels", "templates", "threshold", "floor", "multi_label", "enabled"}
 _LABEL_KEYS = {"name", "threshold", "calibrated"}
 _STRUCTURED = {".json", ".yaml", ".yml"}
@@ -84,13 +96,20 @@ class LabelSetSpec:
 
 def check_name(name: object, what: str) -> str:
     if not isinstance(name, str | int | float) or isinstance(name, bool):
-        raise LabelSetError(f"A {what} name must be text, got {name!r}.")
-    text = " ".join(str(name).split())  # one line, single spaces: it is also a keyword
+        raise LabelSetError(f"A {what} name must be text, got {short(name)}.")
+    raw = str(name)
+    if len(raw) > 10 * MAX_NAME:  # not even worth normalising
+        raise LabelSetError(f"{what.capitalize()} '{printable(raw[:40])}...' is longer than "
+                            f"{MAX_NAME} characters; use a short label.")
+    text = " ".join(raw.split())  # one line, single spaces: it is also a keyword
     if not text:
         raise LabelSetError(f"A {what} name cannot be empty.")
+    if has_control(text):
+        raise LabelSetError(f"{what.capitalize()} '{printable(text[:60])}' contains control "
+                            "characters (terminal escapes, bells...); type it without them.")
     if _FORBIDDEN in text:
-        raise LabelSetError(f"{what.capitalize()} {text!r} contains '|', which XMP uses between "
-                            "set and label; use another character.")
+        raise LabelSetError(f"{what.capitalize()} {text[:60]!r} contains '|', which XMP uses "
+                            "between set and label; use another character.")
     if len(text) > MAX_NAME:
         raise LabelSetError(f"{what.capitalize()} {text[:40]!r}... is longer than {MAX_NAME} "
                             "characters; use a short label.")
@@ -113,13 +132,13 @@ def check_floor(value: object) -> float:
 
 def _number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise LabelSetError(f"The {what} must be a number, got {value!r}.")
+        raise LabelSetError(f"The {what} must be a number, got {short(value)}.")
     try:
         number = float(value)
-    except ValueError:
-        raise LabelSetError(f"The {what} must be a number, got {value!r}.") from None
-    if math.isnan(number):
-        raise LabelSetError(f"The {what} must be a number, got {value!r}.")
+    except (ValueError, OverflowError):
+        raise LabelSetError(f"The {what} must be a number, got {short(value)}.") from None
+    if not math.isfinite(number):
+        raise LabelSetError(f"The {what} must be a number, got {short(value)}.")
     return number
 
 
@@ -127,13 +146,22 @@ def check_templates(templates: Iterable[object]) -> tuple[str, ...]:
     out: list[str] = []
     for t in templates:
         if not isinstance(t, str) or not t.strip():
-            raise LabelSetError(f"A prompt template must be text, got {t!r}.")
+            raise LabelSetError(f"A prompt template must be text, got {short(t)}.")
         text = t.strip()
+        if len(text) > MAX_TEMPLATE:
+            raise LabelSetError(f"The prompt template '{printable(text[:40])}...' is longer than "
+                                f"{MAX_TEMPLATE} characters.")
+        if has_control(text):
+            raise LabelSetError(f"The prompt template '{printable(text)}' contains control "
+                                "characters; type it without them.")
         if "{}" not in text:
             raise LabelSetError(f"The prompt template {text!r} has no {{}} where the label goes, "
                                 "e.g. 'a photo of a {}.'")
         if text not in out:
             out.append(text)
+        if len(out) > MAX_TEMPLATES:
+            raise LabelSetError(f"More than {MAX_TEMPLATES} prompt templates; a few good ones "
+                                "work better than many.")
     if not out:
         raise LabelSetError("No prompt templates given; give at least one, e.g. 'a photo of a {}.'")
     return tuple(out)
@@ -166,9 +194,9 @@ def parse_set(data: object, default_name: str | None = None) -> LabelSetSpec:
     if not isinstance(data, dict):
         raise LabelSetError("A label set file holds a mapping with 'name' and 'labels', "
                             "or a list of labels.")
-    unknown = sorted(set(map(str, data)) - _SET_KEYS)
+    unknown = sorted(set(map(_key, data)) - _SET_KEYS)
     if unknown:
-        raise LabelSetError(f"Unknown key(s) in the label set: {', '.join(unknown)} "
+        raise LabelSetError(f"Unknown key(s) in the label set: {_keys(unknown)} "
                             f"(known: {', '.join(sorted(_SET_KEYS))}).")
     name = data.get("name", default_name)
     if name is None:
@@ -176,12 +204,13 @@ def parse_set(data: object, default_name: str | None = None) -> LabelSetSpec:
     raw_labels = data.get("labels")
     if not isinstance(raw_labels, list) or not raw_labels:
         raise LabelSetError("The label set has no 'labels' list; give at least one label.")
+    check_count(len(raw_labels))
     labels = unique_labels(_parse_label(item) for item in raw_labels)
     templates = data.get("templates")
     if templates is not None and not isinstance(templates, list):
         raise LabelSetError("'templates' must be a list of prompt templates.")
     threshold, floor = data.get("threshold"), data.get("floor")
-    return LabelSetSpec(
+    return check_spec(LabelSetSpec(
         name=check_name(name, "label set"),
         labels=labels,
         templates=None if templates is None else check_templates(templates),
@@ -189,14 +218,41 @@ def parse_set(data: object, default_name: str | None = None) -> LabelSetSpec:
         floor=None if floor is None else check_floor(floor),
         multi_label=_flag(data.get("multi_label", False), "multi_label"),
         enabled=_flag(data.get("enabled", True), "enabled"),
-    )
+    ))
+
+
+def check_count(labels: int) -> None:
+    if labels > MAX_LABELS:
+        raise LabelSetError(f"{labels} labels are more than the {MAX_LABELS} a set may have; "
+                            "split them into several sets.")
+
+
+def check_spec(spec: LabelSetSpec) -> LabelSetSpec:
+    """The limits on a whole set (each name and template is checked as it is read)."""
+    check_count(len(spec.labels))
+    templates = len(spec.templates) if spec.templates is not None else 1
+    if spec.templates is not None and len(spec.templates) > MAX_TEMPLATES:
+        raise LabelSetError(f"More than {MAX_TEMPLATES} prompt templates; a few good ones "
+                            "work better than many.")
+    if len(spec.labels) * templates > MAX_PROMPTS:
+        raise LabelSetError(f"{len(spec.labels)} labels x {templates} templates are more than "
+                            f"the {MAX_PROMPTS} prompts a set may have; use fewer of either.")
+    return spec
+
+
+def _key(key: object) -> str:
+    return printable(str(key)[:40]) if isinstance(key, str | int | float | bool) else short(key)
+
+
+def _keys(keys: list[str]) -> str:
+    return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
 
 
 def _parse_label(item: object) -> LabelSpec:
     if isinstance(item, dict):
-        unknown = sorted(set(map(str, item)) - _LABEL_KEYS)
+        unknown = sorted(set(map(_key, item)) - _LABEL_KEYS)
         if unknown:
-            raise LabelSetError(f"Unknown key(s) in label {item!r}: {', '.join(unknown)}.")
+            raise LabelSetError(f"Unknown key(s) in label {short(item)}: {_keys(unknown)}.")
         threshold = item.get("threshold")
         return LabelSpec(
             check_name(item.get("name"), "label"),
@@ -208,7 +264,7 @@ def _parse_label(item: object) -> LabelSpec:
 
 def _flag(value: object, what: str) -> bool:
     if not isinstance(value, bool):
-        raise LabelSetError(f"'{what}' must be true or false, got {value!r}.")
+        raise LabelSetError(f"'{what}' must be true or false, got {short(value)}.")
     return value
 
 
@@ -235,22 +291,78 @@ def set_to_data(spec: LabelSetSpec) -> dict[str, Any]:
     return data
 
 
-def _load_structured(path: Path) -> object:
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that refuses aliases (never expanded: a 300-byte "billion laughs" file would
+    grow to gigabytes) and nesting deeper than MAX_DEPTH (the composer recurses)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise LabelSetError("uses a YAML alias (*name); label set files may not")
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise LabelSetError(f"is nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def read_text(path: Path, what: str = "label set file") -> str:
+    """A small UTF-8 text file, read with a bound; a FIFO, device or folder is refused."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_regular(path, MAX_FILE, what=what)
+    except FileRefused as exc:
+        raise LabelSetError(f"{printable(str(path))} {exc}.") from None
     except OSError as exc:
-        raise LabelSetError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+        raise LabelSetError(f"Cannot read {printable(str(path))}: {exc.strerror or exc}.") from exc
+    if data is None:
+        raise LabelSetError(f"Cannot read {printable(str(path))}: no such file.")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise LabelSetError(f"{path} is not a UTF-8 text file.") from None
+        raise LabelSetError(f"{printable(str(path))} is not a UTF-8 text file.") from None
+
+
+def _load_structured(path: Path) -> object:
+    text = read_text(path)
+    where = printable(str(path))
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text)
+            data = json.loads(text)
+        except RecursionError:
+            raise LabelSetError(f"{where} is nested more than {MAX_DEPTH} levels deep.") from None
         except ValueError as exc:  # json.JSONDecodeError
-            raise LabelSetError(f"{path} is not valid JSON: {exc}.") from exc
+            raise LabelSetError(f"{where} is not valid JSON: {_first_line(exc)}.") from exc
+        if _depth(data) > MAX_DEPTH:
+            raise LabelSetError(f"{where} is nested more than {MAX_DEPTH} levels deep.")
+        return data
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader, stricter still
+    except LabelSetError as exc:
+        raise LabelSetError(f"{where} {exc}.") from None
+    except RecursionError:
+        raise LabelSetError(f"{where} is nested more than {MAX_DEPTH} levels deep.") from None
     except yaml.YAMLError as exc:
-        raise LabelSetError(f"{path} is not valid YAML: {_first_line(exc)}.") from exc
+        raise LabelSetError(f"{where} is not valid YAML: {_first_line(exc)}.") from exc
+
+
+def _depth(data: object) -> int:
+    """How deeply lists and mappings nest, without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > MAX_DEPTH:
+                return deepest
+            values = item.values() if isinstance(item, dict) else item
+            stack.extend((v, level + 1) for v in values)
+    return deepest
 
 
 def load_set_file(path: str | Path) -> LabelSetSpec:
@@ -258,9 +370,9 @@ def load_set_file(path: str | Path) -> LabelSetSpec:
     try:
         return parse_set(_load_structured(path), default_name=path.stem)
     except LabelSetError as exc:
-        if str(path) in str(exc):
+        if printable(str(path)) in str(exc):
             raise
-        raise LabelSetError(f"{path}: {exc}") from exc
+        raise LabelSetError(f"{printable(str(path))}: {exc}") from exc
 
 
 def save_set_file(spec: LabelSetSpec, path: str | Path) -> Path:
@@ -289,15 +401,19 @@ def read_list_file(path: str | Path, what: str) -> list[str]:
         if isinstance(data, dict) and what == "templates" and "templates" in data:
             data = data["templates"]
         if not isinstance(data, list):
-            raise LabelSetError(f"{path} must hold a list of {what}.")
-        return [str(x) for x in data]
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise LabelSetError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
-    except UnicodeDecodeError:
-        raise LabelSetError(f"{path} is not a UTF-8 text file.") from None
-    return _lines(lines)
+            raise LabelSetError(f"{printable(str(path))} must hold a list of {what}.")
+        bad = [x for x in data if not isinstance(x, str | int | float) or isinstance(x, bool)]
+        if bad:
+            raise LabelSetError(f"{printable(str(path))} must hold a list of {what}, "
+                                f"not {short(bad[0])}.")
+        items = [str(x) for x in data]
+    else:
+        items = _lines(read_text(path, f"{what} file").splitlines())
+    limit = MAX_LABELS if what == "labels" else MAX_TEMPLATES
+    if len(items) > limit:
+        raise LabelSetError(f"{printable(str(path))} holds {len(items)} {what}, more than the "
+                            f"{limit} a set may have.")
+    return items
 
 
 def _lines(lines: Iterable[str]) -> list[str]:

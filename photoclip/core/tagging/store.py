@@ -21,7 +21,7 @@ import numpy as np
 from photoclip.core.catalog import Catalog
 from photoclip.core.catalog.database import in_chunks, under
 from photoclip.core.errors import LabelSetError
-from photoclip.core.tagging.labelsets import LabelSetSpec, check_name
+from photoclip.core.tagging.labelsets import LabelSetSpec, check_name, check_spec
 from photoclip.core.types import Label, LabelSet, PhotoTag
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,7 @@ class TagStore:
         A label that stays keeps its id, so its tags and the user's decisions survive; a label
         that goes takes its tags with it.
         """
+        check_spec(spec)  # however it was made: a file, --labels, the GUI
         templates = None if spec.templates is None else json.dumps(list(spec.templates))
         with self.catalog.transaction() as c:
             row = c.execute("SELECT id FROM label_sets WHERE name = ?", (spec.name,)).fetchone()

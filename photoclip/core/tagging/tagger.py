@@ -3,6 +3,10 @@
 Everything works from the catalog's stored image embeddings: changing a label set re-tags the
 library with the text encoder only (a few prompts), never re-encoding a photo. Prompt vectors
 are cached per model in the catalog (text_embeddings) and in memory.
+
+Prompts are never encoded inside a write transaction (the indexer's hook runs inside its batch's
+transaction, and a big set takes minutes to encode): `prepare()` encodes the enabled sets'
+prompts beforehand, and the hook then only scores.
 """
 
 from __future__ import annotations
@@ -81,6 +85,8 @@ class Tagger:
         self.report = TagReport()
         self._lock = threading.Lock()
         self._prompts: dict[tuple[str, str], np.ndarray] = {}
+        # (model, labels, templates) -> the set's vectors; label ids and thresholds do not matter.
+        self._sets: dict[tuple[str, tuple[str, ...], tuple[str, ...]], SetVectors] = {}
 
     @property
     def model(self) -> str:
@@ -96,30 +102,74 @@ class Tagger:
     def templates(self, label_set: LabelSet) -> tuple[str, ...]:
         return label_set.templates or default_templates()
 
-    def prompt_vectors(self, prompts: Sequence[str]) -> np.ndarray:
-        """(N, d) unit vectors: memory, then the catalog's cache, then the text encoder."""
+    def _not_cached(self, prompts: Sequence[str]) -> list[str]:
+        """The prompts neither in memory nor in the catalog's cache (those found are loaded)."""
         model = self.model
         with self._lock:
             missing = [p for p in dict.fromkeys(prompts) if (model, p) not in self._prompts]
-        if missing:
-            found = self.store.text_vectors(model, missing)
-            new = [p for p in missing if p not in found]
-            if new:
-                log.info("encoding %d prompts with %s", len(new), model)
-                vecs = normalise(self.encoder.encode_texts(new))
-                self.store.put_text_vectors(model, new, vecs)
-                found.update(zip(new, vecs, strict=True))
+        if not missing:
+            return []
+        found = self.store.text_vectors(model, missing)
+        with self._lock:
+            self._prompts.update(((model, p), v) for p, v in found.items())
+        return [p for p in missing if p not in found]
+
+    def prompt_vectors(self, prompts: Sequence[str]) -> np.ndarray:
+        """(N, d) unit vectors: memory, then the catalog's cache, then the text encoder."""
+        model = self.model
+        new = self._not_cached(prompts)
+        if new:
+            log.info("encoding %d prompts with %s", len(new), model)
+            vecs = normalise(self.encoder.encode_texts(new))
+            self.store.put_text_vectors(model, new, vecs)
             with self._lock:
-                self._prompts.update(((model, p), v) for p, v in found.items())
+                self._prompts.update(((model, p), v) for p, v in zip(new, vecs, strict=True))
         with self._lock:
             return np.stack([self._prompts[(model, p)] for p in prompts])
 
+    def _set_key(self, label_set: LabelSet) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        return (self.model, tuple(lb.name for lb in label_set.labels),
+                self.templates(label_set))
+
     def set_vectors(self, label_set: LabelSet) -> SetVectors:
-        templates = self.templates(label_set)
+        key = self._set_key(label_set)
+        with self._lock:
+            found = self._sets.get(key)
+        if found is not None:
+            return found
+        _, names, templates = key
+        flat = self.prompt_vectors(prompts_for(list(names), templates))
+        out = SetVectors(templates, flat.reshape(len(names), len(templates), -1),
+                         ensemble(flat, len(names)))
+        with self._lock:
+            if len(self._sets) >= 64:  # edits of a set leave old keys behind
+                self._sets.clear()
+            self._sets[key] = out
+        return out
+
+    def ready_vectors(self, label_set: LabelSet) -> SetVectors | None:
+        """The set's vectors if nothing needs encoding (memory or the catalog's cache); None
+        when some prompt was never encoded."""
+        with self._lock:
+            found = self._sets.get(self._set_key(label_set))
+        if found is not None:
+            return found
         names = [lb.name for lb in label_set.labels]
-        flat = self.prompt_vectors(prompts_for(names, templates))
-        return SetVectors(templates, flat.reshape(len(names), len(templates), -1),
-                          ensemble(flat, len(names)))
+        if self._not_cached(prompts_for(names, self.templates(label_set))):
+            return None
+        return self.set_vectors(label_set)
+
+    def prepare(self, sets: Sequence[LabelSet] | None = None) -> int:
+        """Encode the prompts of these sets (every enabled one by default) now, outside any
+        write transaction, so that tagging during indexing only scores. Call it before indexing
+        and after changing a set; returns how many sets are ready."""
+        chosen = sets if sets is not None else self.store.label_sets(enabled_only=True)
+        ready = 0
+        for ls in chosen:
+            if ls.labels:
+                self.set_vectors(ls)
+                ready += 1
+        return ready
 
     def score(
         self,
@@ -153,10 +203,23 @@ class Tagger:
     # -- tagging ----------------------------------------------------------------------------
 
     def on_indexed(self, photo_ids: list[int], vectors: np.ndarray) -> None:
-        """Indexer hook: tag freshly embedded photos with every enabled set."""
+        """Indexer hook: tag freshly embedded photos with every enabled set.
+
+        It runs inside the batch's transaction, so it scores with prompt vectors already
+        encoded (see prepare()); a set whose prompts were never encoded is encoded here only as
+        a last resort, with a warning (the set limits keep that to seconds)."""
         sets = [s for s in self.store.label_sets(enabled_only=True) if s.labels]
-        if sets and photo_ids:
-            self.tag_photos(photo_ids, vectors, sets)
+        if not (sets and photo_ids):
+            return
+        prepared: dict[int, SetVectors] = {}
+        for ls in sets:
+            sv = self.ready_vectors(ls)
+            if sv is None:
+                log.warning("label set %r was not prepared: encoding its prompts while indexing "
+                            "(Tagger.prepare() before indexing avoids this)", ls.name)
+                sv = self.set_vectors(ls)
+            prepared[ls.id] = sv
+        self.tag_photos(photo_ids, vectors, sets, prepared)
 
     def tag_photos(
         self,

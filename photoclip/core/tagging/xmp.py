@@ -26,6 +26,7 @@ from photoclip.core import storage
 from photoclip.core.catalog import Catalog
 from photoclip.core.catalog.database import under
 from photoclip.core.errors import PhotoclipError
+from photoclip.core.tagging.guards import FileRefused, printable, read_regular, xml_text
 from photoclip.core.tagging.store import TagStore
 from photoclip.core.types import Progress
 
@@ -58,6 +59,9 @@ _XPACKET_END = '\n<?xpacket end="w"?>\n'
 _NS_LOCK = threading.Lock()
 _FIXED_URIS = {*NS.values(), *_KNOWN_PREFIXES.values()}
 _FIXED_PREFIXES = {*NS, *_KNOWN_PREFIXES}
+# The largest sidecar read: real ones are a few KB (develop settings included); a bigger one is
+# not XMP, or is /dev/zero behind a link.
+MAX_SIDECAR = 16 * 2**20
 
 
 def _q(prefix: str, name: str) -> str:
@@ -69,7 +73,8 @@ for _prefix, _uri in {**_KNOWN_PREFIXES, **NS}.items():
 
 
 class SidecarError(PhotoclipError):
-    """An existing sidecar could not be read as XMP; it is left untouched."""
+    """An existing sidecar could not be read as XMP, or is no file of ours to replace (a FIFO,
+    a device, a symbolic link, too big); it is left untouched."""
 
 
 def sidecar_path(photo: str | os.PathLike[str], style: str = "photo.jpg.xmp") -> Path:
@@ -117,11 +122,14 @@ def _parse(data: bytes) -> ET.Element:
                     ET.register_namespace(prefix, uri)
         return ET.fromstring(data)
     except (ET.ParseError, ValueError) as exc:
-        raise SidecarError(f"not valid XML ({exc})") from exc
+        raise SidecarError(f"not well-formed XMP (not valid XML: {exc}); fix or remove it") from exc
 
 
 def merge(existing: bytes | None, keywords: Sequence[str], hierarchical: Sequence[str]) -> bytes:
-    """The sidecar's new bytes: its own content, with photoclip's keywords brought up to date."""
+    """The sidecar's new bytes: its own content, with photoclip's keywords brought up to date.
+    Characters XML cannot carry are dropped from the keywords, so the result is well-formed."""
+    keywords = [k for k in map(xml_text, keywords) if k]
+    hierarchical = [k for k in map(xml_text, hierarchical) if k]
     if existing is not None and existing.strip():
         root = _parse(existing)
         if root.tag == _q("rdf", "RDF"):
@@ -179,8 +187,12 @@ def merge(existing: bytes | None, keywords: Sequence[str], hierarchical: Sequenc
     if ours_hier:
         _bag(target, "photoclip", "hierarchicalSubject", ours_hier)
 
-    ET.indent(root, space=" ")
-    return (_XPACKET_BEGIN + ET.tostring(root, encoding="unicode") + _XPACKET_END).encode("utf-8")
+    try:
+        ET.indent(root, space=" ")
+        text = ET.tostring(root, encoding="unicode")
+    except RecursionError:
+        raise SidecarError("not XMP: its elements are nested too deeply") from None
+    return (_XPACKET_BEGIN + text + _XPACKET_END).encode("utf-8")
 
 
 def _merged(
@@ -196,7 +208,10 @@ def _merged(
 
 def read_keywords(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
     """(dc:subject, lr:hierarchicalSubject) of a sidecar; for checks and the GUI."""
-    root = _parse(Path(path).read_bytes())
+    data = read_sidecar(Path(path))
+    if data is None:
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    root = _parse(data)
     return (_bag_items(root.find(f".//{_q('dc', 'subject')}")),
             _bag_items(root.find(f".//{_q('lr', 'hierarchicalSubject')}")))
 
@@ -217,12 +232,19 @@ def remove_stale_temps(folder: Path) -> list[Path]:
     return storage.remove_stale_temps(folder, lambda target: target.lower().endswith(".xmp"))
 
 
+def read_sidecar(path: Path) -> bytes | None:
+    """A sidecar's bytes, None when there is none. Only a regular file of at most MAX_SIDECAR
+    bytes is read: a FIFO, a device, a folder or a symbolic link (which may point at another
+    photo's sidecar, or at /dev/zero) raises SidecarError and is neither read nor replaced."""
+    try:
+        return read_regular(path, MAX_SIDECAR, follow_symlinks=False, what="sidecar")
+    except FileRefused as exc:
+        raise SidecarError(str(exc)) from None
+
+
 def write_sidecar(path: Path, keywords: Sequence[str], hierarchical: Sequence[str]) -> bool:
     """Merge tags into the sidecar at `path`; False when it already said exactly that."""
-    try:
-        existing: bytes | None = path.read_bytes()
-    except FileNotFoundError:
-        existing = None
+    existing = read_sidecar(path)
     data = merge(existing, keywords, hierarchical)
     if data == existing:
         return False
@@ -239,6 +261,7 @@ class SidecarReport:
     unchanged: int = 0
     failed: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (sidecar, reason)
+    denied: int = 0  # of `failed`: refused by the system's permissions
     seconds: float = 0.0
 
 
@@ -268,7 +291,7 @@ class SidecarWriter:
             side = sidecar_path(path, self.style)
             mine = tags.get(pid, [])
             # An untagged photo's sidecar is only opened if it exists: it may hold old keywords.
-            if mine or side in plan or side.exists():
+            if mine or side in plan or os.path.lexists(side):
                 entry = plan.setdefault(side, [])
                 entry += [t for t in mine if t not in entry]
         return plan
@@ -298,15 +321,13 @@ class SidecarWriter:
                         f"the disk holding {side.parent} is full: free space there, then run "
                         f"`photoclip xmp` again ({report.written} sidecars were written, "
                         "none half)") from exc
-                reason = exc.strerror or str(exc)
-                report.failed += 1
-                report.errors.append((str(side), reason))
-                log.warning("sidecar %s left alone: %s", side, reason)
+                self._refused(side, exc.strerror or str(exc), denied=isinstance(
+                    exc, PermissionError))
             except SidecarError as exc:
-                reason = str(exc)
-                report.failed += 1
-                report.errors.append((str(side), reason))
-                log.warning("sidecar %s left alone: %s", side, reason)
+                self._refused(side, str(exc))
+            except Exception as exc:  # one bad sidecar never stops the others
+                log.exception("sidecar %s", side)
+                self._refused(side, f"unexpected error: {type(exc).__name__}")
             if n % 200 == 0 or n == total:
                 yield Progress("xmp", n, total, failed=report.failed)
             if cancel is not None and cancel.is_set():
@@ -315,6 +336,25 @@ class SidecarWriter:
         report.seconds = time.monotonic() - started
         yield Progress("xmp", total, total, failed=report.failed, finished=True,
                        message=self.summary())
+
+    def _refused(self, side: Path, reason: str, denied: bool = False) -> None:
+        report = self.report
+        report.failed += 1
+        report.denied += denied
+        report.errors.append((str(side), reason))
+        log.warning("sidecar %s left alone: %s", printable(str(side)), reason)
+
+    def failure_line(self) -> str:
+        """One line on the sidecars left alone, with the advice that fits their cause."""
+        r = self.report
+        if not r.errors:
+            return ""
+        side, why = r.errors[0]
+        line = (f"{r.failed} sidecar(s) were left alone, e.g. {printable(side)}: "
+                f"{printable(why)}")
+        if r.denied:
+            line += " (check the folder's permissions)"
+        return line
 
     def summary(self) -> str:
         r = self.report
