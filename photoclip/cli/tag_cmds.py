@@ -251,8 +251,6 @@ def cmd_xmp(args: argparse.Namespace) -> int:
             lambda: "")
         if not args.json:
             print(writer.summary(), file=sys.stderr)
-        if r.failed:
-            side, why = r.errors[0]
-            return fail(args, f"{r.failed} sidecar(s) could not be written, e.g. {side}: {why} "
-                        "(check the folder's permissions)", EXIT_FAIL)
+        if r.failed:  # the advice fits the cause (permissions only when that was it)
+            return fail(args, writer.failure_line(), EXIT_FAIL)
     return EXIT_OK

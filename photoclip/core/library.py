@@ -191,7 +191,10 @@ class Library:
 
     def indexer(self) -> Indexer:
         # New photos are tagged as they are indexed.
-        return self._indexer(self.encoder, self.vectors, on_batch=self.tagger().on_indexed)
+        tagger = self.tagger()
+        # Prompt vectors are encoded now, never inside a batch's write transaction.
+        tagger.prepare()
+        return self._indexer(self.encoder, self.vectors, on_batch=tagger.on_indexed)
 
     def _indexer(self, encoder: Encoder, vectors: VectorIndex,
                  on_batch: Callable[[list[int], np.ndarray], None] | None = None) -> Indexer:
