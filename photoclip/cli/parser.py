@@ -7,6 +7,7 @@ parsed arguments' `handler`, so main() dispatches in one place.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,9 @@ def _number(cast: type, ok: Callable[[float], bool], rule: str,
             value = cast(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        # float() takes "nan", "inf" and 1e309 (= inf): never a setting anyone means.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
         if not ok(value):
             raise argparse.ArgumentTypeError(rule)
         return value
@@ -40,6 +44,8 @@ _score = _number(float, lambda v: 0.0 <= v <= 1.0, "must be between 0 and 1")
 _unit_float = _number(float, lambda v: 0.0 < v <= 1.0, "must be between 0 and 1")
 _open_unit = _number(float, lambda v: 0.0 < v < 1.0, "must be between 0 and 1, e.g. 0.2")
 _cosine = _number(float, lambda v: -1.0 <= v <= 1.0, "must be between -1 and 1")
+_strictness = _number(float, lambda v: v >= 0, "must be 0 or more, e.g. 3 (0 = always K "
+                      "results)")
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ class Command:
 
 
 def _cutoff(default_note: str) -> Arg:
-    return arg("--cutoff", type=float, default=None, metavar="Z",
+    return arg("--cutoff", type=_strictness, default=None, metavar="Z",
                help="stop where results stop standing out from the library: higher is "
                     f"stricter, lower shows more (default {default_note}); --top stays "
                     "the hard cap")

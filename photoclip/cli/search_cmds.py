@@ -10,11 +10,15 @@ from photoclip.cli.session import open_library
 from photoclip.core.types import SearchHit
 
 
-def _results(args: argparse.Namespace, hits: list[SearchHit]) -> None:
+def _results(args: argparse.Namespace, hits: list[SearchHit], scored: bool = True) -> None:
+    """One line per hit, "score  path"; just the path (JSON: score null) when the hits are
+    listed newest first, unscored (a query of filters alone)."""
     out(
         args,
-        {"results": [{"path": h.path, "score": round(h.score, 6)} for h in hits]},
-        lambda: "\n".join(f"{h.score:.3f}  {h.path}" for h in hits) or "no matching photos",
+        {"results": [{"path": h.path, "score": round(h.score, 6) if scored else None}
+                     for h in hits]},
+        lambda: "\n".join(f"{h.score:.3f}  {h.path}" if scored else h.path for h in hits)
+        or "no matching photos",
     )
 
 
@@ -22,14 +26,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     # No --cutoff: the searcher's default one; --cutoff 0: always --top results.
     cutoff: dict[str, Any] = {} if args.cutoff is None else {"cutoff": args.cutoff or None}
     with open_library(args) as lib:
-        hits = lib.searcher().search(" ".join(args.query), top=args.top, folder=args.folder,
-                                     after=args.after, before=args.before, tag=args.tag,
-                                     **cutoff)
-        _results(args, hits)
+        searcher = lib.searcher()
+        # The whole query is checked before the model loads (a usage error exits 2 at once);
+        # filters alone list their photos without loading it at all.
+        plan = searcher.plan(" ".join(args.query), folder=args.folder, after=args.after,
+                             before=args.before, tag=args.tag)
+        hits = searcher.search(plan, top=args.top, **cutoff)
+        _results(args, hits, scored=not (plan.filter_only and not plan.filters.tags))
     return EXIT_OK
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
+    # Any readable photo: one in the library uses its stored embedding, another is embedded now.
     with open_library(args) as lib:
         _results(args, lib.searcher().similar(args.photo, top=args.top,
                                               cutoff=args.cutoff or None))

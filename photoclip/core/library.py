@@ -215,7 +215,9 @@ class Library:
         return Watcher(indexer or self.indexer(), **options)
 
     def searcher(self) -> Searcher:
-        return Searcher(self.catalog, self.encoder, self.vectors)
+        """Loads the model and vectors on first need: a query of filters alone never does."""
+        return Searcher(self.catalog, encoder_from=lambda: self.encoder,
+                        vectors_from=lambda: self.vectors)
 
     def tagger(self) -> Tagger:
         """One per encoder, so its prompt-vector cache lives as long as the model does."""

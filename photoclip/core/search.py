@@ -1,15 +1,12 @@
 """Text and similar-photo search: query -> vector -> ANN (or exact, when filtered) -> hits.
 
-Query language (docs/SEARCH.md has the user's version):
-- arithmetic, rclip-style: ``dog + snow``, ``beach -people``, ``beach - people in red``;
-- weights: ``sunset:2 beach`` (a phrase's weight goes after its last word), ``-people:0.5``;
-- quoted phrases keep ``-`` and ``+`` literal: ``"rock-n-roll band"``;
-- a photo as a term: ``similar:PATH`` (in the library or not), combinable with text;
-- filters as ``key:value``: ``date:2023``, ``date:2019..2021``, ``after:2023-05``,
-  ``before:2024-01-01``, ``folder:PATH``, ``tag:beach``, ``type:jpg``,
-  ``orientation:portrait|landscape|square``, ``minsize:1080`` (shorter side, px) or ``minsize:2mp``.
-Negation inside a prompt ("a cat without glasses") is weak in CLIP (seed §6): the text encoder
-sees "glasses" and pulls towards it. Subtracting the term is what works: ``cat -glasses``.
+The query language is photoclip.core.query (docs/SEARCH.md has the user's version). A query is
+parsed and checked in full (filters, dates, labels, the photos of similar: terms) before the
+model is touched: a malformed query is refused at once, and a query of filters alone
+(``tag:beach date:2019``) lists the matching photos without loading the model at all, by tag
+score when it names a tag, else newest first.
+Negation inside a prompt ("a cat without glasses") is weak in CLIP: the text encoder sees
+"glasses" and pulls towards it. Subtracting the term is what works: ``cat -glasses``.
 
 Adaptive cutoff: results stop where they stop standing out from the library. Each query's
 scores are compared with its scores on a random sample of the library (per query, so it is
@@ -19,25 +16,40 @@ deviations above that background, and the list also ends at the first sharp drop
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import os
-import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from photoclip.core.catalog import Catalog
+from photoclip.core.catalog.database import in_chunks
+from photoclip.core.catalog.photos import PHOTO_DATE
 from photoclip.core.encoder import Encoder
 from photoclip.core.errors import ImageError, NotFoundError, QueryError
-from photoclip.core.imaging import decode
-from photoclip.core.tagging.store import TagStore
-from photoclip.core.types import SearchHit
+from photoclip.core.imaging import decode, open_regular, read_error_reason
+from photoclip.core.indexing.scan import catalog_path
+from photoclip.core.query import (
+    Filters,
+    ParsedQuery,
+    Term,
+    check_text,
+    date_range,
+    folder_filter,
+    parse_date,
+    parse_query,
+)
+from photoclip.core.tagging.store import EFFECTIVE, TagStore
+from photoclip.core.types import Photo, SearchHit
 from photoclip.core.vectors import VectorIndex
+
+# The query language's names, still importable from here.
+__all__ = ["DEFAULT_CUTOFF", "Filters", "ParsedQuery", "Searcher", "Term", "date_range",
+           "parse_date", "parse_query"]
 
 log = logging.getLogger(__name__)
 
@@ -52,224 +64,121 @@ GAP_CUTOFF = 1.5
 MIN_BACKGROUND = 50
 _BACKGROUND_SAMPLE = 1000  # 1000 x 512 floats: 2 MB, ~5 ms to refresh from the catalog
 
-# A token: key:"quoted value", -"quoted phrase":weight, or a run of non-space characters.
-_TOKEN = re.compile(r'(-?)([A-Za-z]+):"([^"]*)"|(-?)"([^"]*)"(?::([0-9.]+))?|(\S+)')
-_FILTER_KEYS = {"date", "after", "before", "folder", "tag", "type", "orientation", "minsize",
-                "similar"}
-_TYPES = {"jpg": (".jpg", ".jpeg"), "jpeg": (".jpg", ".jpeg"), "png": (".png",),
-          "webp": (".webp",), "tif": (".tif", ".tiff"), "tiff": (".tif", ".tiff"),
-          "heic": (".heic", ".heif"), "heif": (".heic", ".heif"), "gif": (".gif",),
-          "bmp": (".bmp",), "avif": (".avif",)}
-_ORIENTATIONS = ("portrait", "landscape", "square")
-
-
-@dataclass(frozen=True)
-class Term:
-    text: str
-    weight: float  # > 0 adds, < 0 subtracts
-    image: str | None = None  # a photo's path (similar:PATH); text is then its label
-
-
-@dataclass(frozen=True)
-class Filters:
-    folder: str | None = None
-    after: str | None = None  # ISO date, inclusive
-    before: str | None = None  # ISO date, exclusive
-    tags: tuple[str, ...] = ()
-    types: tuple[str, ...] = ()  # file extensions, with the dot
-    orientation: str | None = None
-    min_side: int | None = None
-    min_pixels: int | None = None
-
-    def active(self) -> bool:
-        return self != Filters()
-
-    def merged(self, other: Filters) -> Filters:
-        """Both sets of conditions at once (flags and query terms): the stricter of each."""
-        return Filters(
-            folder=other.folder or self.folder,
-            after=max(filter(None, (self.after, other.after)), default=None),
-            before=min(filter(None, (self.before, other.before)), default=None),
-            tags=self.tags + other.tags,
-            types=tuple(sorted(set(self.types) | set(other.types))),
-            orientation=other.orientation or self.orientation,
-            min_side=max(filter(None, (self.min_side, other.min_side)), default=None),
-            min_pixels=max(filter(None, (self.min_pixels, other.min_pixels)), default=None),
-        )
-
-
-@dataclass
-class ParsedQuery:
-    terms: list[Term] = field(default_factory=list)
-    filters: Filters = field(default_factory=Filters)
-
-
-def parse_query(query: str, require_terms: bool = True) -> ParsedQuery:
-    """Split a query into weighted terms and filters; words between operators form a phrase."""
-    if query.count('"') % 2:
-        raise QueryError(f"Unbalanced quote in {query!r}: close the quoted phrase.")
-    out = ParsedQuery()
-    words: list[str] = []
-    sign = 1.0
-
-    def flush(weight: float = 1.0) -> None:
-        if words:
-            out.terms.append(Term(" ".join(words), sign * weight))
-            words.clear()
-
-    for m in _TOKEN.finditer(query):
-        kneg, key, kval, qneg, quoted, qweight, bare = m.groups()
-        if key is not None:
-            if key.lower() in _FILTER_KEYS:
-                flush()
-                _apply_key(out, key.lower(), kval, negative=bool(kneg))
-            else:
-                words.append(f'{key}:{kval}')
-            continue
-        if quoted is not None:
-            if not quoted.strip():
-                continue
-            weight = _weight(qweight, query) if qweight else 1.0
-            if qneg:
-                flush()
-                out.terms.append(Term(quoted.strip(), -weight))
-                sign = 1.0
-            else:
-                words.append(quoted.strip())
-                if qweight:
-                    flush(weight)
-            continue
-        assert bare is not None
-        if bare in ("+", "-"):
-            flush()
-            sign = 1.0 if bare == "+" else -1.0
-            continue
-        negative = bare.startswith("-") and len(bare) > 1
-        word = bare[1:] if negative else bare
-        k, sep, v = word.partition(":")
-        if sep and k.lower() in _FILTER_KEYS and v:
-            flush()
-            _apply_key(out, k.lower(), v, negative)
-            continue
-        # "sunset:2" is a weight; "10:30" is a time, not the word 10 with weight 30.
-        weighted = bool(sep and k and _is_number(v) and not _is_number(k))
-        weight = 1.0
-        if weighted:
-            word, weight = k, _weight(v, query)
-        if negative:
-            # "-people" subtracts that word; the words after it start a new added phrase
-            flush()
-            out.terms.append(Term(word, -weight))
-            sign = 1.0
-        else:
-            words.append(word)
-            if weighted:
-                flush(weight)
-    flush()
-    if require_terms and not any(t.weight > 0 for t in out.terms):
-        raise QueryError(
-            f"Nothing to search for in {query!r}: give at least one term to look for "
-            "(e.g. 'beach -people')."
-        )
-    return out
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _weight(text: str, query: str) -> float:
-    try:
-        w = float(text)
-    except ValueError:
-        raise QueryError(f"Bad weight {text!r} in {query!r}: write term:2 or term:0.5.") from None
-    if not 0 < w <= 100:
-        raise QueryError(f"Weight {text} out of range in {query!r}: use a number from 0 to 100.")
-    return w
-
-
-def _apply_key(out: ParsedQuery, key: str, value: str, negative: bool) -> None:
-    f = out.filters
-    if negative and key != "similar":
-        raise QueryError(f"-{key}: cannot be negated; narrow with {key}:VALUE instead.")
-    value = value.strip()
-    if key == "similar":
-        out.terms.append(Term(os.path.basename(value), -1.0 if negative else 1.0, image=value))
-        return
-    if key == "date":
-        lo, _, hi = value.partition("..")
-        after, before = date_range(lo)[0], date_range(hi or lo)[1]
-        out.filters = f.merged(Filters(after=after, before=before))
-    elif key == "after":
-        out.filters = f.merged(Filters(after=parse_date(value)))
-    elif key == "before":
-        out.filters = f.merged(Filters(before=parse_date(value)))
-    elif key == "folder":
-        out.filters = replace(f, folder=os.path.abspath(os.path.expanduser(value)))
-    elif key == "tag":
-        out.filters = replace(f, tags=(*f.tags, value))
-    elif key == "type":
-        exts = _TYPES.get(value.lower().lstrip("."))
-        if exts is None:
-            raise QueryError(f"Unknown type:{value}: use one of {', '.join(sorted(_TYPES))}.")
-        out.filters = f.merged(Filters(types=exts))
-    elif key == "orientation":
-        if value.lower() not in _ORIENTATIONS:
-            raise QueryError(f"orientation:{value}? Use {', '.join(_ORIENTATIONS)}.")
-        out.filters = replace(f, orientation=value.lower())
-    elif key == "minsize":
-        out.filters = f.merged(_min_size(value))
-
-
-def _min_size(value: str) -> Filters:
-    v = value.lower()
-    try:
-        if v.endswith("mp"):
-            return Filters(min_pixels=int(float(v[:-2]) * 1_000_000))
-        return Filters(min_side=int(v.removesuffix("px")))
-    except ValueError:
-        raise QueryError(f"minsize:{value}? Use pixels of the shorter side (minsize:1080) or "
-                         "megapixels (minsize:2mp).") from None
-
-
-def parse_date(value: str) -> str:
-    """YYYY-MM-DD (also YYYY-MM or YYYY) -> ISO date string usable against catalog dates."""
-    return date_range(value)[0]
-
-
-def date_range(value: str) -> tuple[str, str]:
-    """The first day of a year, month or day, and the first day after it (exclusive end)."""
-    parts = value.strip().split("-")
-    try:
-        if len(parts) == 1 and len(parts[0]) == 4:
-            y = int(parts[0])
-            return date(y, 1, 1).isoformat(), date(y + 1, 1, 1).isoformat()
-        if len(parts) == 2 and len(parts[0]) == 4:
-            y, m = int(parts[0]), int(parts[1])
-            start = date(y, m, 1)
-            end = date(y + (m == 12), m % 12 + 1, 1)
-            return start.isoformat(), end.isoformat()
-        if len(parts) == 3 and len(parts[0]) == 4:
-            d = date.fromisoformat(value.strip())
-            return d.isoformat(), date.fromordinal(d.toordinal() + 1).isoformat()
-    except ValueError:
-        pass
-    raise QueryError(f"Bad date {value!r}: use YYYY-MM-DD (or YYYY-MM, YYYY), e.g. 2023-07-14.")
-
-
 class Searcher:
-    def __init__(self, catalog: Catalog, encoder: Encoder, vectors: VectorIndex) -> None:
+    """Search over one library. `encoder` and `vectors` may be given, or made on first need by
+    `encoder_from` / `vectors_from` (Library's way): a query of filters alone, or one refused
+    as malformed, then never loads the model."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        encoder: Encoder | None = None,
+        vectors: VectorIndex | None = None,
+        *,
+        encoder_from: Callable[[], Encoder] | None = None,
+        vectors_from: Callable[[], VectorIndex] | None = None,
+    ) -> None:
         self.catalog = catalog
-        self.encoder = encoder
-        self.vectors = vectors
+        self._encoder = encoder
+        self._vectors = vectors
+        self._encoder_from = encoder_from
+        self._vectors_from = vectors_from
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._background: np.ndarray | None = None
         self._background_for = -1  # library size the sample was drawn at
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None and self._encoder_from is not None:
+            self._encoder = self._encoder_from()
+        assert self._encoder is not None, "Searcher has no encoder"
+        return self._encoder
+
+    @encoder.setter
+    def encoder(self, encoder: Encoder) -> None:
+        self._encoder = encoder
+
+    @property
+    def vectors(self) -> VectorIndex:
+        if self._vectors is None and self._vectors_from is not None:
+            self._vectors = self._vectors_from()
+        assert self._vectors is not None, "Searcher has no vector index"
+        return self._vectors
+
+    @vectors.setter
+    def vectors(self, vectors: VectorIndex) -> None:
+        self._vectors = vectors
+
+    # -- the query, checked before anything slow ---------------------------------------------
+
+    @staticmethod
+    def needs_model(query: str) -> bool:
+        """Whether `query` needs the model: False for filters alone, and for a malformed query
+        (searching it reports the error at once). Pure: no catalog, no disk."""
+        try:
+            return not parse_query(query, require_terms=False).filter_only
+        except QueryError:
+            return False
+
+    def plan(
+        self,
+        query: str | ParsedQuery,
+        folder: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        tag: str | None = None,
+    ) -> ParsedQuery:
+        """The whole query parsed and checked, with the flags' filters merged in, without the
+        model: raises QueryError for anything malformed (a bad filter or date, a label that
+        does not exist, a similar: photo that is neither in the library nor readable)."""
+        parsed = parse_query(query, require_terms=False) if isinstance(query, str) else query
+        if tag:
+            check_text(tag, "tag")
+        flags = Filters(
+            folder=folder_filter(folder) if folder else None,
+            after=parse_date(after) if after else None,
+            before=parse_date(before) if before else None,
+            tags=(tag,) if tag else (),
+        )
+        filters = flags.merged(parsed.filters)
+        if not parsed.looks_for_something and not filters.active():
+            text = query if isinstance(query, str) else ""
+            raise QueryError(
+                f"Nothing to search for in {text!r}: give at least one term to look for "
+                "(e.g. 'beach -people') or a filter (e.g. 'tag:beach')."
+            )
+        tags = TagStore(self.catalog)
+        for name in dict.fromkeys(filters.tags):
+            if not tags.find_labels(name):
+                raise QueryError(f"No label {name!r} to filter by: see `photoclip labels "
+                                 "list` (LABEL, or SET|LABEL).")
+        for term in parsed.terms:
+            if term.image is not None:
+                problem = self.unreadable(term.image)
+                if problem is not None:
+                    raise QueryError(f"{problem}: {term.image}")
+        return ParsedQuery(list(parsed.terms), filters)
+
+    def unreadable(self, path: str) -> str | None:
+        """Why the photo at `path` cannot be a query, or None: one in the library is always
+        usable (its stored embedding), another file must be a readable regular file."""
+        if self._stored(path) is not None:
+            return None
+        try:
+            with open_regular(os.path.expanduser(path)):
+                return None
+        except OSError as exc:
+            return read_error_reason(exc)
+
+    def _stored(self, path: str) -> Photo | None:
+        try:
+            photo = self.catalog.find_photo(catalog_path(path))
+        except NotFoundError:
+            return None
+        return photo if photo.status == "ok" else None
+
+    # -- query -> vector ---------------------------------------------------------------------
 
     def text_vector(self, text: str) -> np.ndarray:
         with self._cache_lock:
@@ -284,21 +193,23 @@ class Searcher:
                 self._cache.popitem(last=False)
         return vec
 
-    def image_vector(self, path: str) -> np.ndarray:
-        """A photo's embedding: from the catalog if it is in the library, else encoded now."""
-        try:
-            photo = self.catalog.find_photo(path)
-        except NotFoundError:
-            photo = None
-        if photo is not None and photo.status == "ok":
+    def photo_vector(self, path: str) -> np.ndarray:
+        """A photo's embedding: stored if it is in the library, else decoded and encoded now.
+        Raises ImageError when the file cannot be read as a photo."""
+        photo = self._stored(path)
+        if photo is not None:
             return self.catalog.get_embeddings(self.encoder.model_id, [photo.id],
                                                self.encoder.dim)[0]
-        try:
-            decoded = decode(os.path.expanduser(path), self.encoder.image_size)
-        except ImageError as exc:
-            raise QueryError(f"similar:{path}: {exc.reason}") from None
+        decoded = decode(os.path.expanduser(path), self.encoder.image_size)
         pixels = self.encoder.preprocess(decoded.image)
         return self.encoder.encode_images(pixels[None])[0]
+
+    def image_vector(self, path: str) -> np.ndarray:
+        """photo_vector for a similar: term: a photo that cannot be read is a QueryError."""
+        try:
+            return self.photo_vector(path)
+        except ImageError as exc:
+            raise QueryError(f"similar:{path}: {exc.reason}") from None
 
     def query_vector(self, query: str | ParsedQuery) -> np.ndarray:
         parsed = parse_query(query) if isinstance(query, str) else query
@@ -313,9 +224,11 @@ class Searcher:
             raise QueryError(f"The terms of {text!r} cancel out; remove a '-' term.")
         return total / norm
 
+    # -- searching ---------------------------------------------------------------------------
+
     def search(
         self,
-        query: str,
+        query: str | ParsedQuery,
         top: int = 20,
         folder: str | None = None,
         after: str | None = None,
@@ -323,23 +236,69 @@ class Searcher:
         tag: str | None = None,
         cutoff: float | None = DEFAULT_CUTOFF,
     ) -> list[SearchHit]:
-        parsed = parse_query(query)
-        flags = Filters(
-            folder=os.path.abspath(os.path.expanduser(folder)) if folder else None,
-            after=parse_date(after) if after else None,
-            before=parse_date(before) if before else None,
-            tags=(tag,) if tag else (),
-        )
-        return self.by_vector(self.query_vector(parsed), top, flags.merged(parsed.filters),
-                              cutoff=cutoff)
+        """The best photos for `query` (a string, or plan()'s answer) within the filters.
+
+        Filters alone: every photo that passes them, up to `top` (see by_filters). Terms that
+        only subtract (``tag:beach -people``) order the filtered photos without a cutoff.
+        """
+        if top < 1:
+            raise QueryError("--top must be at least 1.")
+        plan = self.plan(query, folder=folder, after=after, before=before, tag=tag)
+        if plan.filter_only:
+            return self.by_filters(plan.filters, top)
+        if not plan.looks_for_something:
+            cutoff = None  # the filters chose the photos; the terms only order them
+        return self.by_vector(self.query_vector(plan), top, plan.filters, cutoff=cutoff)
 
     def similar(self, path: str, top: int = 20,
                 cutoff: float | None = None) -> list[SearchHit]:
-        photo = self.catalog.find_photo(path)
-        if photo.status != "ok":
-            raise NotFoundError(f"{path} could not be indexed: {photo.error}")
-        vec = self.catalog.get_embeddings(self.encoder.model_id, [photo.id], self.encoder.dim)
-        return self.by_vector(vec[0], top, cutoff=cutoff)
+        """Photos like the one at `path`: in the library (its stored embedding) or any readable
+        photo elsewhere (decoded and embedded now). Checked before the model loads."""
+        if top < 1:
+            raise QueryError("--top must be at least 1.")
+        problem = self.unreadable(path)
+        if problem is not None:
+            raise NotFoundError(f"{problem}: {path} (and it is not in the library)")
+        return self.by_vector(self.photo_vector(path), top, cutoff=cutoff)
+
+    def by_filters(self, filters: Filters, top: int = 20) -> list[SearchHit]:
+        """Every photo that passes `filters`, best `top` first, without the model: by the tag's
+        score when the filters name tags (the lowest of several; a tag the user set or accepted
+        counts 1.0), then newest first (date taken, else the file's date). A hit's score is
+        that tag score, or 0.0 when only the date orders them."""
+        allowed = self._allowed(filters) if filters.active() else set()
+        if not allowed:
+            return []
+        dated = self._dated(allowed)
+        scores: dict[int, float] = {}
+        if filters.tags:
+            per_tag = [self._tag_scores(t) for t in dict.fromkeys(filters.tags)]
+            scores = {i: min(s.get(i, 0.0) for s in per_tag) for i in dated}
+        best = heapq.nlargest(top, dated, key=lambda i: (scores.get(i, 0.0), dated[i][1], i))
+        return [SearchHit(i, dated[i][0], scores.get(i, 0.0)) for i in best]
+
+    def _dated(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """photo id -> (path, date taken or file date) for the given ids."""
+        out: dict[int, tuple[str, str]] = {}
+        for chunk, marks in in_chunks(ids):
+            for pid, path, when in self.catalog.query(
+                f"SELECT id, path, {PHOTO_DATE} FROM photos WHERE id IN ({marks})", chunk
+            ):
+                out[int(pid)] = (str(path), str(when or ""))
+        return out
+
+    def _tag_scores(self, tag: str) -> dict[int, float]:
+        """photo id -> how surely it has the tag `tag` (LABEL or SET|LABEL)."""
+        label_ids = [lb.id for _, lb in TagStore(self.catalog).find_labels(tag)]
+        out: dict[int, float] = {}
+        for chunk, marks in in_chunks(label_ids):
+            for pid, score, source, accepted in self.catalog.query(
+                "SELECT t.photo_id, t.score, t.source, t.accepted FROM tags t "
+                f"WHERE t.label_id IN ({marks}) AND {EFFECTIVE}", chunk
+            ):
+                sure = 1.0 if source == "user" or accepted == 1 else float(score or 0.0)
+                out[int(pid)] = max(out.get(int(pid), 0.0), sure)
+        return out
 
     def by_vector(
         self,
