@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,7 @@ PHOTOS = {"astronaut.png": "2019-03-01", "rocket.jpg": "2019-07-01", "coffee.png
 
 
 def _epoch(day: str) -> int:
-    from datetime import datetime, timezone
-
-    return int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp())
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp())
 
 
 @pytest.fixture
