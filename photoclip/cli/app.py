@@ -53,7 +53,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     unknown_options = [e for e in extra if e.startswith("--")]
     if args.command == "search" and not unknown_options:
         args.query += extra
-        if not args.query:
+        filtered = any(getattr(args, f, None) for f in ("folder", "after", "before", "tag"))
+        if not args.query and not filtered:  # filters alone list every photo they match
             parser.error("search needs a QUERY, e.g. photoclip search 'dog on a beach'")
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(unknown_options or extra)}")

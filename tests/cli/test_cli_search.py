@@ -162,3 +162,15 @@ def test_a_missing_photo_says_file_not_found(capsys, album, tmp_path, model_load
     assert code == 2
     assert f"file not found: {missing}" in err
     assert model_loads == []
+
+
+
+def test_filter_options_alone_are_a_query_too(capsys, album, model_loads):
+    """`photoclip search --folder F` with no query text lists what the filter matches."""
+    data = run_json(capsys, "search", "--folder", str(album), "--top", "2")
+    assert _paths(data["results"]) == ["chelsea.png", "coffee.png"]
+    assert model_loads == []
+    with pytest.raises(SystemExit) as exit_:
+        main(["search"])
+    assert exit_.value.code == 2
+    assert "search needs a QUERY" in capsys.readouterr().err
