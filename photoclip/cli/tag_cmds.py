@@ -246,7 +246,7 @@ def cmd_xmp(args: argparse.Namespace) -> int:
         drive(writer.run(args.folder), unit="sidecar", desc="xmp")
         r = writer.report
         out(args, {"written": r.written, "unchanged": r.unchanged, "failed": r.failed,
-                   "style": writer.style,
+                   "removed": r.removed, "cleaned": r.cleaned, "style": writer.style,
                    "errors": [{"sidecar": s, "reason": why} for s, why in r.errors]},
             lambda: "")
         if not args.json:
