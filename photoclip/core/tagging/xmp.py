@@ -241,6 +241,16 @@ def read_keywords(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
             _bag_items(root.find(f".//{_q('lr', 'hierarchicalSubject')}")))
 
 
+def holds_ours(path: Path) -> bool:
+    """True when the sidecar at `path` holds keywords photoclip wrote."""
+    data = read_sidecar(path)
+    if data is None or NS["photoclip"].encode() not in data:
+        return False
+    root = _parse(data)
+    return any(root.iter(_q("photoclip", "subject"))) or any(
+        root.iter(_q("photoclip", "hierarchicalSubject")))
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Temp file in the same folder, fsync, rename over: a crash leaves old or new, never half.
     The temp file's name (`.photo.jpg.xmp.<pid>.<random>.tmp`) is hidden, is no image and no
