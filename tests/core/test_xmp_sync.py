@@ -5,6 +5,7 @@ and leaves no sidecar of photoclip's behind; another app's file is never touched
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -107,6 +108,13 @@ def test_the_worker_writes_by_itself_after_a_quiet_moment(on):
     while not (on.folder / "a.jpg.xmp").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     assert read_keywords(on.folder / "a.jpg.xmp") == (["cat"], ["things|cat"])
+    while worker_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not worker_alive()  # an idle sync holds no thread
+
+
+def worker_alive() -> bool:
+    return any(t.name == "photoclip-sidecars" for t in threading.enumerate())
 
 
 @pytest.mark.parametrize("setting", [True, False])
@@ -210,3 +218,11 @@ def test_a_sidecar_that_cannot_be_written_is_reported_and_the_rest_are_written(o
     assert report.failed == 1
     assert report.written == 1
     assert on.sync.report.errors[0][0].endswith("a.jpg.xmp")
+
+
+def test_with_sync_off_a_library_without_sidecars_has_nothing_to_do(off):
+    off.photo("a.jpg")
+    off.tagger.set_tag(off.ids["a.jpg"], "things|cat")
+    off.rename("a.jpg", "b.jpg")
+    off.sync.removed([str(off.folder / "gone.jpg")])
+    assert not off.sync.pending  # no work queued, no thread started for it

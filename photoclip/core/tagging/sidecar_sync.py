@@ -88,15 +88,18 @@ class SidecarSync:
 
     def moved(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Photos the catalog now has at a new path: (old path, new path) each."""
-        self._enqueue(moves=pairs)
+        self.on_moved(pairs, ())
 
     def removed(self, paths: Sequence[str]) -> None:
         """Photos the catalog dropped because their files are gone."""
-        self._enqueue(gone=paths)
+        self.on_moved((), paths)
 
     def on_moved(self, moved: Sequence[tuple[str, str]], removed: Sequence[str]) -> None:
-        """The indexer's hook, called once a diff's moves and removals are committed."""
-        self._enqueue(moves=moved, gone=removed)
+        """The indexer's hook, called once a diff's moves and removals are committed. With
+        the setting off only photos with a sidecar beside them are kept for the worker."""
+        if not self.enabled:
+            moved = [m for m in moved if _has_sidecar(m[0])]
+        self._enqueue(moves=moved, gone=[p for p in removed if _has_sidecar(p)])
 
     @property
     def pending(self) -> bool:
@@ -129,8 +132,6 @@ class SidecarSync:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._closed and not (self._ids or self._moves or self._gone):
-                    self._cond.wait()
                 while not self._closed:
                     due = min(self._last + self.debounce_s, self._first + self.max_wait_s)
                     wait = due - time.monotonic()
@@ -141,8 +142,12 @@ class SidecarSync:
                     return
             try:
                 self.flush()
-            except Exception:  # the worker must outlive one bad pass; the next change retries
+            except Exception:  # one bad pass must not lose the next changes
                 log.exception("sidecar sync pass failed")
+            with self._cond:
+                if not (self._ids or self._moves or self._gone):
+                    self._worker = None  # idle: the next change starts a new one
+                    return
 
     def close(self, timeout: float = 60.0) -> None:
         """Stop the worker and write what is still pending, here and now."""
@@ -253,6 +258,10 @@ class SidecarSync:
         total.denied += r.denied
         total.errors = (total.errors + r.errors)[-100:]  # the latest reasons, bounded
         total.seconds += r.seconds
+
+
+def _has_sidecar(photo: str) -> bool:
+    return any(os.path.lexists(sidecar_path(photo, style)) for style in STYLES)
 
 
 class SidecarTagger(Tagger):
