@@ -157,7 +157,10 @@ class SidecarSync:
             worker = self._worker
         if worker is not None:
             worker.join(timeout)
-        self.flush()
+        try:
+            self.flush()
+        except Exception:  # closing the library must go on; the next `xmp` catches up
+            log.exception("sidecar sync: the last pass failed")
 
     def flush(self) -> SidecarReport:
         """Write every pending change now, in the caller's thread (never call it inside a
