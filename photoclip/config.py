@@ -144,6 +144,9 @@ class Settings:
     # Decode threads; 0 = as many as the machine has cores (decode and model share them).
     decode_workers: int = 0
     sidecar_style: str = "photo.jpg.xmp"  # or "photo.xmp"
+    # Keep XMP sidecars in step as tags change (`photoclip xmp --sync on`, the window's
+    # Settings). Off: sidecars are written by `photoclip xmp` / "Write sidecars now" only.
+    xmp_sync: bool = False
     # Seconds one file may take to read and decode before it is recorded as failed and the
     # indexer moves on (a pathological file, a hung network drive); 0 = no limit.
     decode_timeout_s: float = 30.0

@@ -202,6 +202,9 @@ COMMANDS: tuple[Command, ...] = (
         arg("--style", choices=["photo.jpg.xmp", "photo.xmp"],
             help="sidecar name (remembered): photo.jpg.xmp (digiKam, darktable) or "
                  "photo.xmp (Lightroom)"),
+        arg("--sync", choices=["on", "off"],
+            help="on: keep sidecars in step as tags change (remembered; writes them all now); "
+                 "off: only `photoclip xmp` writes them"),
     )),
     Command("train", "fine-tune the model on your albums and report held-out accuracy before "
                      "and after", model_cmds.cmd_train, (

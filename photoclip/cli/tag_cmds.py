@@ -238,15 +238,27 @@ def _tags_change(args: argparse.Namespace, action: str, path: str, ref: str) -> 
 
 
 def cmd_xmp(args: argparse.Namespace) -> int:
+    sync = args.sync
     with open_library(args) as lib:
         if args.style and args.style != lib.settings.sidecar_style:
             lib.settings.sidecar_style = args.style  # the user's choice, for next time too
-            lib.settings.save(lib.paths.settings)
+            lib.save_settings()
+        if sync is not None:
+            lib.set_sidecar_sync(sync == "on")
+            if not args.json:
+                print("sidecars now follow tag changes and moved photos (`photoclip xmp --sync "
+                      "off` stops it)" if sync == "on" else "sidecars are written only by "
+                      "`photoclip xmp` now (moved photos still take photoclip's keywords along)",
+                      file=sys.stderr)
+            if sync == "off":
+                out(args, {"sync": False, "style": lib.settings.sidecar_style}, lambda: "")
+                return EXIT_OK
         writer = lib.sidecar_writer()
         drive(writer.run(args.folder), unit="sidecar", desc="xmp")
         r = writer.report
         out(args, {"written": r.written, "unchanged": r.unchanged, "failed": r.failed,
-                   "style": writer.style,
+                   "removed": r.removed, "cleaned": r.cleaned, "style": writer.style,
+                   "sync": bool(lib.settings.xmp_sync),
                    "errors": [{"sidecar": s, "reason": why} for s, why in r.errors]},
             lambda: "")
         if not args.json:

@@ -37,7 +37,7 @@ from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_models import ModelInfo, find_model, list_models
 from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
-from photoclip.core.tagging import SidecarWriter, Tagger
+from photoclip.core.tagging import SidecarSync, SidecarTagger, SidecarWriter, Tagger
 from photoclip.core.thumbnails import thumbnail_path
 from photoclip.core.training.data import Albums, read_albums, read_label_set
 from photoclip.core.training.trainer import TrainConfig, Trainer
@@ -86,6 +86,7 @@ class Library:
         self._vectors: VectorIndex | None = None
         self._tagger: Tagger | None = None
         self._label_sets: LabelSets | None = None
+        self._sidecar_sync: SidecarSync | None = None
 
     @staticmethod
     def resolve_run(
@@ -223,11 +224,32 @@ class Library:
         """One per encoder, so its prompt-vector cache lives as long as the model does."""
         enc = self.encoder
         if self._tagger is None or self._tagger.encoder is not enc:
-            self._tagger = Tagger(self.catalog, enc)
+            # It reports the photos whose tags it changes, so their sidecars can follow.
+            self._tagger = SidecarTagger(self.catalog, enc, self.sidecar_sync)
         return self._tagger
 
     def sidecar_writer(self, style: str | None = None) -> SidecarWriter:
+        """The `xmp` job ("Write sidecars now"): every photo's sidecar, or one folder's."""
         return SidecarWriter(self.catalog, style or self.settings.sidecar_style)
+
+    @property
+    def sidecar_sync(self) -> SidecarSync:
+        """Keeps sidecars in step in the background: as tags change when `xmp_sync` is on, and
+        as photos move or go whatever the setting (see core/tagging/sidecar_sync.py)."""
+        if self._sidecar_sync is None:
+            self._sidecar_sync = SidecarSync(
+                self.catalog, lambda: (bool(self.settings.xmp_sync), self.settings.sidecar_style))
+        return self._sidecar_sync
+
+    def sync_sidecars(self, photo_ids: list[int]) -> None:
+        """These photos' tags changed outside the tagger: rewrite their sidecars (when the
+        setting is on) in the background."""
+        self.sidecar_sync.changed(photo_ids)
+
+    def set_sidecar_sync(self, on: bool) -> None:
+        """Turn "write tags to XMP sidecars" on or off for this library (saved)."""
+        self.settings.xmp_sync = on
+        self.save_settings()
 
     def duplicates(self, threshold: float | None = None,
                    folder: str | None = None) -> DuplicateFinder:
@@ -411,6 +433,8 @@ class Library:
             return f"{self.device} (unavailable: {exc})"
 
     def close(self) -> None:
+        if self._sidecar_sync is not None:
+            self._sidecar_sync.close()  # pending sidecars are written before the catalog goes
         if self._vectors is not None:
             self._save_vectors(self._vectors)
         self.catalog.close()

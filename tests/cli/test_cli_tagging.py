@@ -4,6 +4,7 @@ tag, look at a photo's tags, correct one, write XMP sidecars."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import shutil
 from pathlib import Path
 
@@ -13,9 +14,12 @@ import skimage
 from cli_support import run, run_json
 
 from photoclip.cli import main
+from photoclip.core.indexing import Indexer
+from photoclip.core.tagging.xmp import read_keywords
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png"]
+INDEXER_REPORTS_MOVES = "on_moved" in inspect.signature(Indexer).parameters
 
 
 
@@ -175,3 +179,32 @@ def test_usage_errors_exit_2(capsys, argv):
     assert code == 2
     _, err = capsys.readouterr()
     assert "Traceback" not in err
+
+
+def test_xmp_sync_on_keeps_sidecars_in_step_without_running_xmp_again(capsys, indexed):
+    photo = indexed / "chelsea.png"
+    side = indexed / "chelsea.png.xmp"
+    assert run_json(capsys, "xmp", "--sync", "on")["sync"] is True
+    run_json(capsys, "tags", "set", str(photo), "grandma")
+    assert "grandma" in read_keywords(side)[0]  # no second `photoclip xmp` needed
+    run_json(capsys, "tags", "unset", str(photo), "grandma")
+    assert "grandma" not in read_keywords(side)[0]
+
+    assert run_json(capsys, "xmp", "--sync", "off") == {"sync": False, "style": "photo.jpg.xmp"}
+    run_json(capsys, "tags", "set", str(photo), "cake")
+    assert "cake" not in read_keywords(side)[0]  # off: only `photoclip xmp` writes them
+    code, _, err = run(capsys, "xmp", "--sync", "on")
+    assert code == 0, err
+    assert "sidecars now follow tag changes" in err
+    assert "cake" in read_keywords(side)[0]  # turning it on writes them all at once
+
+
+@pytest.mark.skipif(not INDEXER_REPORTS_MOVES, reason="needs the indexer's on_moved hook")
+def test_a_photo_renamed_between_runs_takes_its_sidecar_along(capsys, indexed):
+    photo = indexed / "chelsea.png"
+    run_json(capsys, "tags", "set", str(photo), "grandma")
+    run_json(capsys, "xmp")  # the setting is off: sidecars were written by hand, once
+    photo.rename(indexed / "kitty.png")
+    assert run_json(capsys, "index")["moved"] == 1
+    assert not (indexed / "chelsea.png.xmp").exists()  # nothing of photoclip's left behind
+    assert "grandma" in read_keywords(indexed / "kitty.png.xmp")[0]

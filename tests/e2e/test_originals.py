@@ -153,8 +153,11 @@ def test_whole_workflow_leaves_every_original_byte_identical(capsys, tmp_path, t
                 assert main(["tags", "accept", path, f"{auto[0]['set']}|{auto[0]['label']}"]) == 0
                 break
         run_json(capsys, "xmp")
-        run_json(capsys, "xmp", "--style", "photo.xmp")
         assert (photos / "cat" / "chelsea.png.xmp").is_file()
+        run_json(capsys, "xmp", "--style", "photo.xmp")
+        # photoclip's own sidecars move to the new style rather than doubling up
+        assert (photos / "cat" / "chelsea.xmp").is_file()
+        assert not (photos / "cat" / "chelsea.png.xmp").exists()
 
         trained = run_json(capsys, "train", "--albums", str(photos), "--epochs", "1",
                            "--batch-size", "8", "--name", "mine")

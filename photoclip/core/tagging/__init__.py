@@ -5,6 +5,7 @@
 - store:     catalog tables (label_sets, labels, tags, text_embeddings)
 - tagger:    the `tag` job, the indexer hook, user decisions, "why this tag"
 - xmp:       sidecars (dc:subject + lr:hierarchicalSubject), merged and written atomically
+- sidecar_sync: sidecars kept in step as tags change (`xmp_sync`) and photos move
 - guards:    hostile input: bounded reads of regular files, control characters (`printable`)
 """
 
@@ -19,15 +20,19 @@ from photoclip.core.tagging.labelsets import (
     save_set_file,
     shipped_sets,
 )
+from photoclip.core.tagging.sidecar_sync import SidecarSync, SidecarTagger
 from photoclip.core.tagging.store import MANUAL_SET, TagStore
 from photoclip.core.tagging.tagger import Calibration, Tagger, TagReport
-from photoclip.core.tagging.xmp import SidecarWriter, sidecar_path
+from photoclip.core.tagging.xmp import SidecarReport, SidecarWriter, sidecar_path
 
 __all__ = [
     "MANUAL_SET",
     "Calibration",
     "LabelSetSpec",
     "LabelSpec",
+    "SidecarReport",
+    "SidecarSync",
+    "SidecarTagger",
     "SidecarWriter",
     "TagReport",
     "TagStore",

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +54,8 @@ _KNOWN_PREFIXES = {
     "stEvt": "http://ns.adobe.com/xap/1.0/sType/ResourceEvent#",
 }
 STYLES = ("photo.jpg.xmp", "photo.xmp")
+# x:xmptk of a sidecar photoclip created: such a file may be deleted once it holds nothing else.
+CREATOR = "photoclip"
 _XPACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
 _XPACKET_END = '\n<?xpacket end="w"?>\n'
 _NS_LOCK = threading.Lock()
@@ -128,6 +130,22 @@ def _parse(data: bytes) -> ET.Element:
 def merge(existing: bytes | None, keywords: Sequence[str], hierarchical: Sequence[str]) -> bytes:
     """The sidecar's new bytes: its own content, with photoclip's keywords brought up to date.
     Characters XML cannot carry are dropped from the keywords, so the result is well-formed."""
+    return _serialize(_merged_tree(existing, keywords, hierarchical)[0])
+
+
+def _serialize(root: ET.Element) -> bytes:
+    try:
+        ET.indent(root, space=" ")
+        text = ET.tostring(root, encoding="unicode")
+    except RecursionError:
+        raise SidecarError("not XMP: its elements are nested too deeply") from None
+    return (_XPACKET_BEGIN + text + _XPACKET_END).encode("utf-8")
+
+
+def _merged_tree(
+    existing: bytes | None, keywords: Sequence[str], hierarchical: Sequence[str]
+) -> tuple[ET.Element, bool]:
+    """(the merged packet, whether `existing` held keywords photoclip had written)."""
     keywords = [k for k in map(xml_text, keywords) if k]
     hierarchical = [k for k in map(xml_text, hierarchical) if k]
     if existing is not None and existing.strip():
@@ -143,7 +161,8 @@ def merge(existing: bytes | None, keywords: Sequence[str], hierarchical: Sequenc
                 raise SidecarError("no rdf:RDF element: not an XMP packet")
             rdf = found
     else:
-        root = ET.Element(_q("x", "xmpmeta"), {_q("x", "xmptk"): "photoclip"})
+        # The tool mark says photoclip made this file (see `retire`).
+        root = ET.Element(_q("x", "xmpmeta"), {_q("x", "xmptk"): CREATOR})
         rdf = ET.SubElement(root, _q("rdf", "RDF"))
 
     descriptions = rdf.findall(_q("rdf", "Description"))
@@ -186,13 +205,19 @@ def merge(existing: bytes | None, keywords: Sequence[str], hierarchical: Sequenc
         _bag(target, "photoclip", "subject", ours)
     if ours_hier:
         _bag(target, "photoclip", "hierarchicalSubject", ours_hier)
+    return root, bool(ours_before or hier_before)
 
-    try:
-        ET.indent(root, space=" ")
-        text = ET.tostring(root, encoding="unicode")
-    except RecursionError:
-        raise SidecarError("not XMP: its elements are nested too deeply") from None
-    return (_XPACKET_BEGIN + text + _XPACKET_END).encode("utf-8")
+
+def _only_ours(root: ET.Element) -> bool:
+    """True when photoclip created this packet and, its keywords taken out, nothing else is
+    in it: no other property, keyword or attribute another app or the user put there."""
+    if root.tag != _q("x", "xmpmeta") or root.attrib != {_q("x", "xmptk"): CREATOR}:
+        return False
+    children = list(root)
+    if len(children) != 1 or children[0].tag != _q("rdf", "RDF") or children[0].attrib:
+        return False
+    return all(d.tag == _q("rdf", "Description") and len(d) == 0
+               and set(d.attrib) <= {_q("rdf", "about")} for d in children[0])
 
 
 def _merged(
@@ -214,6 +239,16 @@ def read_keywords(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
     root = _parse(data)
     return (_bag_items(root.find(f".//{_q('dc', 'subject')}")),
             _bag_items(root.find(f".//{_q('lr', 'hierarchicalSubject')}")))
+
+
+def holds_ours(path: Path) -> bool:
+    """True when the sidecar at `path` holds keywords photoclip wrote."""
+    data = read_sidecar(path)
+    if data is None or NS["photoclip"].encode() not in data:
+        return False
+    root = _parse(data)
+    return any(root.iter(_q("photoclip", "subject"))) or any(
+        root.iter(_q("photoclip", "hierarchicalSubject")))
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -243,13 +278,42 @@ def read_sidecar(path: Path) -> bytes | None:
 
 
 def write_sidecar(path: Path, keywords: Sequence[str], hierarchical: Sequence[str]) -> bool:
-    """Merge tags into the sidecar at `path`; False when it already said exactly that."""
+    """Merge tags into the sidecar at `path`; False when it already said exactly that, or when
+    there is nothing to say to a file that holds none of photoclip's keywords (another app's
+    sidecar is not rewritten for nothing)."""
     existing = read_sidecar(path)
-    data = merge(existing, keywords, hierarchical)
+    if existing is None and not (keywords or hierarchical):
+        return False
+    root, had_ours = _merged_tree(existing, keywords, hierarchical)
+    if not (keywords or hierarchical or had_ours):
+        return False
+    data = _serialize(root)
     if data == existing:
         return False
     atomic_write(path, data)
     return True
+
+
+def retire(path: Path) -> str:
+    """Take photoclip's keywords out of a sidecar no photo needs any more (the other style's
+    after `--style` changed, a moved or deleted photo's old one): a file photoclip created
+    that then holds nothing else is deleted ("removed"); any other file keeps all but
+    photoclip's keywords ("cleaned"), and one with none of them is not touched ("unchanged").
+    "absent" when there is no file."""
+    existing = read_sidecar(path)
+    if existing is None:
+        return "absent"
+    root, had_ours = _merged_tree(existing, (), ())
+    if _only_ours(root):
+        path.unlink()  # read_sidecar saw a regular file, never a link to somewhere else
+        return "removed"
+    if not had_ours:
+        return "unchanged"
+    data = _serialize(root)
+    if data == existing:
+        return "unchanged"
+    atomic_write(path, data)
+    return "cleaned"
 
 
 # -- the job ----------------------------------------------------------------------------------
@@ -262,6 +326,8 @@ class SidecarReport:
     failed: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (sidecar, reason)
     denied: int = 0  # of `failed`: refused by the system's permissions
+    removed: int = 0  # sidecars photoclip had created and no photo needs: deleted
+    cleaned: int = 0  # other apps' sidecars no photo needs: photoclip's keywords taken out
     seconds: float = 0.0
 
 
@@ -275,16 +341,20 @@ class SidecarWriter:
         self.style = style
         self.report = SidecarReport()
 
-    def plan(self, folder: str | None = None) -> dict[Path, list[tuple[str, str]]]:
-        """sidecar -> (set, label) tags to write. With the `photo.xmp` style a RAW and its JPEG
-        share one sidecar, so it gets the union of their tags."""
+    def _photos(self, folder: str | None) -> list[tuple[int, str]]:
         sql = "SELECT id, path FROM photos WHERE status = 'ok'"
         params: list[object] = []
         if folder:
             lo, hi = under(os.path.abspath(os.path.expanduser(folder)))
             sql += " AND path >= ? AND path < ?"
             params += [lo, hi]
-        photos = [(int(i), str(p)) for i, p in self.catalog.query(sql + " ORDER BY path", params)]
+        return [(int(i), str(p)) for i, p in self.catalog.query(sql + " ORDER BY path", params)]
+
+    def plan(self, folder: str | None = None,
+             photos: list[tuple[int, str]] | None = None) -> dict[Path, list[tuple[str, str]]]:
+        """sidecar -> (set, label) tags to write. With the `photo.xmp` style a RAW and its JPEG
+        share one sidecar, so it gets the union of their tags."""
+        photos = self._photos(folder) if photos is None else photos
         tags = self.store.effective_tags([i for i, _ in photos])
         plan: dict[Path, list[tuple[str, str]]] = {}
         for pid, path in photos:
@@ -296,20 +366,37 @@ class SidecarWriter:
                 entry += [t for t in mine if t not in entry]
         return plan
 
+    def other_style(self, photos: list[tuple[int, str]], plan: Mapping[Path, object]) -> list[Path]:
+        """The sidecars of the other style that exist beside these photos: after `--style`
+        changed, photoclip's keywords move out of them (see `retire`)."""
+        found: set[Path] = set()
+        for _, path in photos:
+            for style in STYLES:
+                if style != self.style:
+                    side = sidecar_path(path, style)
+                    if side not in plan and os.path.lexists(side):
+                        found.add(side)
+        return sorted(found)
+
     def run(self, folder: str | None = None,
             cancel: threading.Event | None = None) -> Iterator[Progress]:
         started = time.monotonic()
         report = self.report = SidecarReport()
-        plan = self.plan(folder)
-        total = len(plan)
+        photos = self._photos(folder)
+        plan = self.plan(photos=photos)
+        old = self.other_style(photos, plan)
+        total = len(plan) + len(old)
         yield Progress("xmp", 0, total, message=f"{total} sidecars to check")
-        for parent in sorted({side.parent for side in plan}):
+        for parent in sorted({side.parent for side in [*plan, *old]}):
             remove_stale_temps(parent)  # debris of a run that was killed mid-write
-        for n, (side, tags) in enumerate(sorted(plan.items()), start=1):
-            keywords = sorted({label for _, label in tags})
-            hierarchical = sorted(f"{s}|{label}" for s, label in tags)
+        jobs: list[tuple[Path, list[tuple[str, str]] | None]] = [
+            *sorted(plan.items()), *((side, None) for side in old)]
+        for n, (side, tags) in enumerate(jobs, start=1):
             try:
-                if write_sidecar(side, keywords, hierarchical):
+                if tags is None:
+                    self.count(retire(side))
+                elif write_sidecar(side, sorted({label for _, label in tags}),
+                                   sorted(f"{s}|{label}" for s, label in tags)):
                     report.written += 1
                 else:
                     report.unchanged += 1
@@ -337,6 +424,15 @@ class SidecarWriter:
         yield Progress("xmp", total, total, failed=report.failed, finished=True,
                        message=self.summary())
 
+    def count(self, outcome: str) -> None:
+        """Count one `retire` outcome in the report."""
+        if outcome == "removed":
+            self.report.removed += 1
+        elif outcome == "cleaned":
+            self.report.cleaned += 1
+        else:
+            self.report.unchanged += 1
+
     def _refused(self, side: Path, reason: str, denied: bool = False) -> None:
         report = self.report
         report.failed += 1
@@ -359,6 +455,10 @@ class SidecarWriter:
     def summary(self) -> str:
         r = self.report
         parts = [f"{r.written} sidecars written", f"{r.unchanged} unchanged"]
+        if r.removed:
+            parts.append(f"{r.removed} unneeded sidecars removed")
+        if r.cleaned:
+            parts.append(f"photoclip's keywords taken out of {r.cleaned} other apps' sidecars")
         if r.failed:
             parts.append(f"{r.failed} failed")
         return ", ".join(parts)
