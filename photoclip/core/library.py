@@ -209,6 +209,7 @@ class Library:
             skip=[str(self.paths.root)],
             decode_timeout=self.settings.decode_timeout_s,
             on_batch=on_batch,
+            on_moved=self.sidecar_sync.on_moved,
         )
 
     def watcher(self, indexer: Indexer | None = None, **options: Any) -> Watcher:

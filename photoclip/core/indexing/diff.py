@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from photoclip.core.catalog import Catalog, FileState
@@ -26,6 +27,8 @@ MERGE_WINDOW_S = 600.0
 
 # A move: (the catalog's state of the old path, new path, root id, size, mtime_ns)
 Move = tuple[FileState, str, int, int, int]
+# Told once a diff's moves and removals are committed: [(old path, new path)], [removed path].
+OnMoved = Callable[[list[tuple[str, str]], list[str]], None]
 
 
 @dataclass
@@ -153,7 +156,7 @@ class RecentAdds:
 
 
 def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdds,
-           report: IndexReport, remember: bool = False) -> None:
+           report: IndexReport, remember: bool = False, on_moved: OnMoved | None = None) -> None:
     """Moves keep their rows, the rest of the gone leave, the rest of the new become tasks
     (`remember`: as photos a later deletion may turn out to be a move of).
 
@@ -165,8 +168,11 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
         root_id, size, mtime = diff.new.pop(path)
         catalog.move_photo(st.id, root_id, path, st.size, st.mtime_ns)
         diff.check_known(root_id, path, st, size, mtime, report)
+    was = {st.id: path for path, st in diff.gone.items()}
     moves = match_moves(diff)
     merges = recent.match(diff, catalog)
+    copies = {drop: photo.path for _, drop in merges
+              if (photo := catalog.photo(drop)) is not None}
     dropped = [drop for _, drop in merges]
     gone_ids = [st.id for st in diff.gone.values()]
     with catalog.transaction():
@@ -180,6 +186,10 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
             catalog.delete_photos(gone_ids)
     if dropped or gone_ids:
         vectors.remove([*dropped, *gone_ids])
+    if on_moved is not None and (moves or merges or gone_ids):
+        on_moved([(was[st.id], path) for st, path, *_ in moves]
+                 + [(was[keep], copies[drop]) for keep, drop in merges if drop in copies],
+                 list(diff.gone))
     report.moved += len(moves) + len(merges)
     report.removed += len(gone_ids)
     diff.gone.clear()

@@ -30,7 +30,7 @@ from photoclip.core.cpugate import CpuGate
 from photoclip.core.encoder import Encoder
 from photoclip.core.imaging import RAW_NEEDS_EXTRA, raw_supported
 from photoclip.core.indexing.decode import FileTask, Prepared, prepare
-from photoclip.core.indexing.diff import Diff, RecentAdds, settle
+from photoclip.core.indexing.diff import Diff, OnMoved, RecentAdds, settle
 from photoclip.core.indexing.pool import DECODE_TIMEOUT_S, MAX_STUCK_DECODES, DecodePool
 from photoclip.core.indexing.report import IndexReport
 from photoclip.core.indexing.scan import (
@@ -68,6 +68,7 @@ class Indexer:
         on_batch: Callable[[list[int], np.ndarray], None] | None = None,
         decode_timeout: float = DECODE_TIMEOUT_S,
         max_stuck: int = MAX_STUCK_DECODES,
+        on_moved: OnMoved | None = None,
     ) -> None:
         self.catalog = catalog
         self.encoder = encoder
@@ -75,6 +76,8 @@ class Indexer:
         # Called after each committed batch with the new photos' ids and image vectors (the
         # auto-tagger uses it). It runs in the indexing thread, between batches.
         self.on_batch = on_batch
+        # Called once a diff's moves and removals are committed (sidecars follow their photos).
+        self.on_moved = on_moved
         self.thumbnails = thumbnails
         self.batch_size = max(1, batch_size)
         self.workers = workers or (os.cpu_count() or 2)
@@ -172,7 +175,8 @@ class Indexer:
                             for new, old in (moved or {}).items()},
                      preset=dict.fromkeys(real, NAME_NOT_UTF8))
         diff.classify(known, on_disk, report)
-        settle(diff, self.catalog, self.vectors, self._recent, report, remember=True)
+        settle(diff, self.catalog, self.vectors, self._recent, report, remember=True,
+               on_moved=self.on_moved)
         if diff.tasks:
             yield Progress("index", 0, len(diff.tasks),
                            message=f"{len(diff.tasks)} photos to index")
@@ -245,7 +249,7 @@ class Indexer:
                 self.catalog.set_root_online(root.id, True)
             report.scanned += len(on_disk)
             diff.classify(known, on_disk, report)
-        settle(diff, self.catalog, self.vectors, self._recent, report)
+        settle(diff, self.catalog, self.vectors, self._recent, report, on_moved=self.on_moved)
         tasks.extend(diff.tasks)
 
     # -- decode / embed / store -------------------------------------------------------------
