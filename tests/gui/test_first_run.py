@@ -54,11 +54,13 @@ def test_a_missing_model_folder_gets_a_panel_and_a_chosen_folder_runs_the_typed_
     assert "missing" in panel.title.text()
     assert "CLIP model" in panel.about.text()  # what the model is and does
     assert "does not exist" in panel.detail.text()
-    assert panel.choose_button.isVisible() and panel.choose_button.isEnabled()
+    assert panel.choose_button.isVisible()
+    assert panel.choose_button.isEnabled()
     assert panel.retry_button.isVisible()
     assert panel.standard_button.isVisible()  # back to the model everyone starts with
     shown = _everything_shown(win)
-    assert "--model" not in shown and "pass " not in shown
+    assert "--model" not in shown
+    assert "pass " not in shown
     assert "see the panel above" in win.message_label.text()
     # A search typed now says it needs the model (not "starts when the model is ready").
     win.photos.search_field.setText("cat")
@@ -101,7 +103,8 @@ def test_an_offline_first_start_says_so_in_the_windows_words(qtbot, tmp_path, mo
     assert panel.choose_button.isVisible()
     assert not panel.standard_button.isVisible()  # it is the standard model
     shown = _everything_shown(win)
-    assert "--model" not in shown and "PATH" not in shown
+    assert "--model" not in shown
+    assert "PATH" not in shown
     assert win.state_label.text() == "No model"
     # Re-tagging waits for a model, and its tooltip points at the panel.
     assert "panel above" in win.labelsets_page.retag_button.toolTip()
@@ -158,7 +161,8 @@ def test_load_errors_are_sorted_into_what_the_window_can_offer(tmp_path, tiny_cl
     assert odd.kind == OTHER
     assert odd.detail == ""
     for p in (problem, missing, odd, model_problem("x/y", hub)):
-        assert "--" not in p.text and "photoclip models" not in p.text
+        assert "--" not in p.text
+        assert "photoclip models" not in p.text
         assert p.model in p.text
 
 
