@@ -145,5 +145,9 @@ class FailuresLink(QPushButton):
         self.dialog.activateWindow()
 
     def refresh(self) -> None:
+        """New files were indexed: count the failures again (off the UI thread), and the open
+        dialog lists them again."""
+        catalog = self.library.catalog
+        self.calls.run(lambda: catalog.count_photos("failed"), self.set_count)
         if self.dialog is not None:
             self.dialog.refresh()
