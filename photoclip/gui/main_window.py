@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QDir, QSettings, QStandardPaths, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -21,12 +21,16 @@ from PySide6.QtWidgets import (
     QPushButton,
     QStatusBar,
     QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
-from photoclip.core.api import Tagger, Watcher, is_image_path, report_downloads
+from photoclip.core.api import Tagger, Watcher, is_image_path
 from photoclip.core.library import Library
 from photoclip.core.types import Progress
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
+from photoclip.gui.views.failures import FailuresLink
+from photoclip.gui.views.firstrun import FirstRunPanel, ModelLoader, ModelProblem, megabytes
 from photoclip.gui.views.labelsets import LabelSetsPage
 from photoclip.gui.views.messages import ElidedLabel
 from photoclip.gui.views.photos import PhotosPage
@@ -37,13 +41,14 @@ log = logging.getLogger(__name__)
 
 # Why the pages' model-bound buttons (Re-tag library, Use model) are disabled: their tooltips.
 MODEL_LOADING = "Available once the model is ready: waiting for the model to load…"
-MODEL_FAILED = ("Needs the model, which did not load: see the message at the bottom of the "
-                "window (File ▸ Settings to choose another model).")
+MODEL_FAILED = ("Needs the model, which did not load: see the panel above the pages (Try "
+                "again, or Choose a model folder…).")
+# The search line while the model cannot be had (the Photos page says only that it waits).
+SEARCH_NEEDS_MODEL = "Search needs the model, which could not be loaded: see the panel above."
 
 
 class MainWindow(QMainWindow):
     model_ready = Signal()
-    model_download = Signal()  # a first download made progress: see _download
     index_finished = Signal()
 
     def __init__(self, *, library: Library | None = None, load_model: bool = True,
@@ -63,11 +68,7 @@ class MainWindow(QMainWindow):
         self._watcher: Watcher | None = None
         self._watch_options = watch_options or {}
         self._model_loaded = False
-        # The newest (bytes done, total) of a model download, and whether a signal for it is
-        # queued: a download reports every chunk from several threads, the label needs only the
-        # newest, so at most one update waits in the UI thread's queue.
-        self._download = (0, 0)
-        self._download_queued = False
+        self._model_problem: ModelProblem | None = None  # why the model cannot be had
         self._closed = False
         self._sticky = False  # the message shown is the library's notices (see show_notices)
 
@@ -77,7 +78,15 @@ class MainWindow(QMainWindow):
         self.photos.status.connect(self._show_state)
         self.photos.preview.tags.message.connect(self.show_message)
         self.model_ready.connect(self.photos.preview.tags.refresh)
-        self.model_download.connect(self._on_model_download)
+        # The first-run panel: the model's download, or what to do when it cannot be had.
+        self.first_run = FirstRunPanel()
+        self.first_run.download_shown.connect(self._on_model_download)
+        self.loader = ModelLoader(self.library, self.calls, self.first_run)
+        self.loader.started.connect(self._on_model_loading)
+        self.loader.loaded.connect(self._on_model)
+        self.loader.failed.connect(self._on_model_failed)
+        self.loader.applied.connect(self._settings_applied)
+        self.loader.refused.connect(self._settings_refused)
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(self.photos, "Photos")
@@ -86,7 +95,13 @@ class MainWindow(QMainWindow):
         self.training_page = TrainingPage(self.library)
         self.training_page.model_switched.connect(self._on_model_switched)
         self.pages.addTab(self.training_page, "Training")
-        self.setCentralWidget(self.pages)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.first_run)
+        column.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
         # Tags changed on one page show on the other: the label sets' counts follow the
         # preview's accept / reject / add; the preview's rows and completer follow label set
         # edits and re-tag runs.
@@ -121,7 +136,11 @@ class MainWindow(QMainWindow):
         self.pause_button.toggled.connect(self._toggle_pause)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel_job)
+        self.failures = FailuresLink(self.library, self.calls, self)  # "3 could not be read…"
+        self.failures.retry.connect(self.update_library)
+        self.index_finished.connect(self.failures.refresh)
         self.status.addWidget(self.state_label)
+        self.status.addWidget(self.failures)
         self.status.addWidget(self.message_label, 1)
         for w in (self.progress_bar, self.pause_button, self.cancel_button):
             self.status.addPermanentWidget(w)
@@ -132,6 +151,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Add Folder…", "Ctrl+O", self._choose_folder)
         self._action(file_menu, "&Remove Folder…", "", self._choose_folder_to_remove)
         self._action(file_menu, "&Update Library", "F5", self.update_library)
+        self._action(file_menu, "Files That Could &Not Be Read…", "", self.failures.open)
         file_menu.addSeparator()
         self._action(file_menu, "&Settings…", "Ctrl+,", self.open_settings)
         file_menu.addSeparator()
@@ -168,37 +188,34 @@ class MainWindow(QMainWindow):
     # -- model ------------------------------------------------------------------------------
 
     def load_model(self) -> None:
+        self.loader.load()
+
+    def _on_model_loading(self) -> None:
         self._model_loaded = False
+        self._model_problem = None
         self.photos.set_model_ready(False)
         self.state_label.setText(f"Loading model {self.library.settings.model}…")
         self.photos.preview.tags.refresh()  # tag changes wait for the model
         self._set_model_state(MODEL_LOADING)
-        lib = self.library
 
-        def load() -> str:
-            with report_downloads(self._downloaded):  # a first run fetches the model from the hub
-                _ = lib.vectors  # loads the encoder, then heals the vector cache
-            return lib.encoder.device
-
-        self.calls.run(load, self._on_model, self._on_model_failed)
-
-    def _downloaded(self, done: int, total: int) -> None:
-        """Download progress, called on the loading thread (see _download)."""
-        self._download = (done, total)
-        if not self._download_queued:
-            self._download_queued = True
-            self.model_download.emit()  # queued to the UI thread
-
-    def _on_model_download(self) -> None:
-        self._download_queued = False  # before reading: a newer value queues a new update
-        done, total = self._download
+    def _on_model_download(self, done: int, total: int) -> None:
+        """The panel showed a download's progress: the status bar follows."""
         if self._model_loaded or self._closed:
             return
         self.state_label.setText(f"Downloading model {self.library.settings.model}: "
-                                 f"{_megabytes(done, total)}")
+                                 f"{megabytes(done, total)}")
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(round(1000 * done / max(total, 1)))
         self.progress_bar.setVisible(True)
+
+    def _settings_applied(self, reload: bool) -> None:
+        if not self._closed and (reload or not self._model_loaded):
+            self.indexing.stop()  # the watcher's indexer holds the old model
+            self.load_model()
+
+    def _settings_refused(self, message: str) -> None:
+        if self._model_problem is None:  # else the panel says it
+            self.show_message(message)
 
     def _ready_tagger(self) -> Tagger | None:
         """The tagger once the model is loaded (it is built on the model), else None."""
@@ -210,9 +227,12 @@ class MainWindow(QMainWindow):
         models waits only while it loads (the library's encoder is being built), so a model
         that fails to load can still be switched away from."""
         self.labelsets_page.set_model_state(note)
-        self.training_page.set_model_state(note if note == MODEL_LOADING else None)
+        self.training_page.set_model_state(note if note == MODEL_LOADING else None,
+                                           evaluation=note)
 
     def _on_model(self, device: str) -> None:
+        if self._closed:
+            return
         self._model_loaded = True
         self.progress_bar.setVisible(False)
         self.show_message("")
@@ -222,21 +242,28 @@ class MainWindow(QMainWindow):
         self.start_watching()
         self.photos.set_model_ready(True)
 
-    def _on_model_failed(self, message: str) -> None:
-        self.state_label.setText("No model")
+    def _on_model_failed(self, problem: ModelProblem) -> None:
+        """Never the core's command-line wording: the panel says what happened and offers what
+        to do; the status bar points there, and so does a search typed meanwhile."""
+        if self._closed:
+            return
+        self._model_problem = problem
         self.progress_bar.setVisible(False)
         self._set_model_state(MODEL_FAILED)
-        self.show_message(message)
+        self.show_message(problem.short)
+        self._show_state("No model")
 
     def _show_counts(self, prefix: str) -> None:
         n = self.library.catalog.count_photos("ok")
         failed = self.library.catalog.count_photos("failed")
-        extra = f" · {failed} could not be read" if failed else ""
-        self.state_label.setText(f"{prefix} · {n} photos{extra}")
+        self.state_label.setText(f"{prefix} · {n} photos")
+        self.failures.set_count(failed)
 
     # -- messages ---------------------------------------------------------------------------
 
     def _show_state(self, text: str) -> None:
+        if self._model_problem is not None and self.photos.search_field.text().strip():
+            text = SEARCH_NEEDS_MODEL  # the page would wait for a model that is not coming
         self.state_label.setText(text)
 
     def show_message(self, message: str) -> None:
@@ -267,7 +294,8 @@ class MainWindow(QMainWindow):
     # -- adding and indexing ----------------------------------------------------------------
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos",
+                                                  pictures_folder())
         if folder:
             self.add_folders([folder])
 
@@ -409,9 +437,7 @@ class MainWindow(QMainWindow):
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         qs.setValue("library", dialog.library_folder())
-        if self.library.apply_settings(dialog.result_settings()):
-            self.indexing.stop()
-            self.load_model()
+        self.loader.apply(dialog.result_settings())  # off the UI thread; reloads if need be
 
     # -- drag and drop ----------------------------------------------------------------------
 
@@ -464,7 +490,9 @@ def _folders(n: int) -> str:
     return f"{n} folder" + ("" if n == 1 else "s")
 
 
-def _megabytes(done: int, total: int) -> str:
-    """'312/605 MB' (MB as the hub shows sizes: 10^6 bytes); tenths for small models."""
-    fmt = ".0f" if total >= 100e6 else ".1f"
-    return f"{done / 1e6:{fmt}}/{total / 1e6:{fmt}} MB"
+def pictures_folder() -> str:
+    """Where Add Folder… starts: the user's Pictures folder, else home (never the folder the
+    app happened to be started from)."""
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return pictures if pictures and Path(pictures).is_dir() else QDir.homePath()
+

@@ -251,3 +251,46 @@ def test_model_bound_buttons_wait_for_the_windows_model(qtbot, library):
     assert page.retag_button.isEnabled()
     assert "Apply this set" in page.retag_button.toolTip()
     win.close()
+
+
+def test_export_then_import_a_set_file_as_the_command_line_does(qtbot, page, tmp_path,
+                                                                monkeypatch):
+    import json
+
+    from PySide6.QtWidgets import QFileDialog
+
+    _create(qtbot, page, "pets", "cat, dog, rabbit")
+    target = tmp_path / "shared" / "pets"  # no suffix: the chosen filter's is added
+    target.parent.mkdir()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *_a, **_k: (str(target), "JSON (*.json)")))
+    page.export_button.click()
+    written = target.with_suffix(".json")
+    qtbot.waitUntil(lambda: "Wrote 'pets'" in page.message_label.text(), timeout=10_000)
+    data = json.loads(written.read_text())
+    assert [lb if isinstance(lb, str) else lb["name"] for lb in data["labels"]] == [
+        "cat", "dog", "rabbit"]
+
+    # Edited elsewhere: rabbit out, hamster in; importing updates the set and says so.
+    data["labels"] = ["cat", "dog", "hamster"]
+    written.write_text(json.dumps(data))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *_a, **_k: (str(written), "")))
+    with qtbot.waitSignal(page.sets_changed, timeout=10_000):
+        page.import_button.click()
+    labels = [lb.name for lb in _store(page).label_set("pets").labels]
+    assert sorted(labels) == ["cat", "dog", "hamster"]
+    assert "Updated 'pets'" in page.message_label.text()
+    assert "rabbit" in page.message_label.text()  # removed, with its tags: said plainly
+
+    # A new set from a YAML file; a broken file is refused with the reason, nothing changes.
+    (tmp_path / "trips.yaml").write_text("name: trips\nlabels: [beach, mountains]\n")
+    (tmp_path / "bad.yaml").write_text("labels: [unclosed\n")
+    for name in ("trips.yaml", "bad.yaml"):
+        monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                            staticmethod(lambda *_a, n=name, **_k: (str(tmp_path / n), "")))
+        page.import_button.click()
+        qtbot.waitUntil(lambda n=name: n in page.message_label.text(), timeout=10_000)
+    assert _store(page).label_set("trips") is not None
+    assert page.message_label.text().startswith("⚠")
+    assert page.title.text() == "trips"

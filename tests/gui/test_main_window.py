@@ -314,3 +314,28 @@ def test_a_paused_job_resumes_and_a_cancelled_one_stops(qtbot):
         runner.cancel()
     assert seen == [1]
     runner.wait()
+
+
+def test_add_folder_opens_in_pictures_else_home(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.chdir(tmp_path)  # the folder photoclip was started from: never offered
+    asked: list[str] = []
+
+    def ask(_parent, _title, folder="", *_a, **_k):
+        asked.append(folder)
+        return ""
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(ask))
+    win = MainWindow(library=Library(tmp_path / "lib"), load_model=False)
+    qtbot.addWidget(win)
+    add = next(a for a in win.menuBar().actions()[0].menu().actions()
+               if a.text().replace("&", "").startswith("Add Folder"))
+    add.trigger()
+    (home / "Pictures").mkdir()
+    add.trigger()
+    assert asked == [str(home), str(home / "Pictures")]

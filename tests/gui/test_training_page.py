@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from album_support import COLOURS, colour_albums
+from PySide6.QtCore import Qt
 
 from photoclip.cli import drive
 from photoclip.core.training import registry
@@ -134,3 +135,78 @@ def test_bad_choices_are_explained_in_the_page(qtbot, page, albums, tmp_path):
     page.source.set_radio.setChecked(True)  # no label sets in this library
     qtbot.waitUntil(lambda: "no label set" in page.source.summary.text().lower(),
                     timeout=10_000)
+
+
+def _drop_on(widget, folder: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    event = QDropEvent(QPoint(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    widget.dropEvent(event)
+
+
+def test_the_albums_folder_starts_empty_and_is_typed_or_dropped(qtbot, show_page, library,
+                                                                 albums, tmp_path):
+    """The library's photo folder is not a set of albums: the field starts empty and says what
+    a usable albums folder looks like; a typed or dropped folder is looked at."""
+    photos = tmp_path / "photos"
+    for sub in ("2023", "misc", "people"):
+        (photos / sub).mkdir(parents=True)
+    library.add_roots([str(photos)])
+    page = show_page(TrainingPage(library))
+    source = page.source
+    assert source.albums_folder() == ""
+    assert source.folder_combo.count() == 0
+    assert "2023" not in source.summary.text()
+    assert "one subfolder per label" in source.summary.text().lower()
+    assert "albums/cat/*.jpg" in source.summary.text()
+    assert "at least 2 photos each" in source.summary.text()
+
+    edit = source.folder_combo.lineEdit()
+    assert edit is not None
+    assert edit.isEnabled()
+    qtbot.keyClicks(edit, str(albums))
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "3 labels, 24 photos" in source.summary.text(), timeout=10_000)
+
+    other = colour_albums(tmp_path / "dropped", {"red": (220, 40, 40), "blue": (40, 80, 220)})
+    _drop_on(page, other)  # anywhere on the page, not only on the field
+    assert source.albums_folder() == str(other)
+    qtbot.waitUntil(lambda: "2 labels, 16 photos" in source.summary.text(), timeout=10_000)
+    assert library.catalog.roots()[0].path == str(photos)  # the drop added no library folder
+
+
+def test_evaluate_shows_the_same_figures_as_photoclip_eval(qtbot, show_page, library, albums):
+    page = show_page(TrainingPage(library))
+    page.evaluate_button.click()  # nothing chosen yet
+    assert "Choose a folder" in page.message_label.text()
+    assert page.evaluation is None
+
+    page.source.set_albums_folder(str(albums))
+    page.evaluate_button.click()
+    dialog = page.evaluation
+    assert dialog is not None
+    assert not page.start_button.isEnabled()  # one model job at a time
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=120_000)
+    assert page.start_button.isEnabled()
+    job = library.evaluate(library.read_albums(albums))
+    drive(job.run())
+    expected = job.result.as_dict()
+    for key in ("zero_shot_accuracy", "zero_shot_accuracy_single_prompt", "recall_at_1",
+                "recall_at_5", "modality_gap", "prototype_accuracy", "linear_probe_accuracy"):
+        assert dialog.figures[key].text() == f"{expected[key]:.3f}", key
+    assert "24 photos, 3 labels" in dialog.phase.text()
+    assert dialog.close_button.isVisible()
+    dialog.close()
+
+
+def test_evaluate_waits_for_the_windows_model(show_page, library):
+    page = show_page(TrainingPage(library))
+    page.set_model_state(None, evaluation="Needs the model, which did not load")
+    assert not page.evaluate_button.isEnabled()
+    assert "did not load" in page.evaluate_button.toolTip()
+    page.set_model_state(None)
+    assert page.evaluate_button.isEnabled()

@@ -8,13 +8,15 @@ Re-tagging runs the core's tagging job in a JobRunner.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QDir, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -34,12 +36,13 @@ from photoclip.core.api import MANUAL_SET, LabelSetSpec, check_name, shipped_set
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.library import Library
 from photoclip.core.types import LabelSet, Progress
-from photoclip.gui.jobs import JobEnd, JobRunner
+from photoclip.gui.jobs import Calls, JobEnd, JobRunner
 from photoclip.gui.views.labelset_editor import MUTED, LabelSetEditor, cell
 from photoclip.gui.views.messages import MessageLabel
 
 log = logging.getLogger(__name__)
 
+SET_FILES = "Label sets (*.yaml *.yml *.json);;YAML (*.yaml *.yml);;JSON (*.json)"
 RETAG_TIP = ("Apply this set to every photo in the library now (uses the stored photo vectors: "
              "no photo is re-read)")
 # Columns of the sets table.
@@ -59,6 +62,7 @@ class LabelSetsPage(QWidget):
         self.jobs.progress.connect(self._on_progress)
         self.jobs.failed.connect(self.show_error)
         self.jobs.finished.connect(self._on_done)
+        self.calls = Calls(self)  # label set files are read and written off the UI thread
         self._job_set = ""
         self.current: LabelSet | None = None
         # Why re-tagging must wait for the library's model (the window sets it), None: ready.
@@ -115,6 +119,19 @@ class LabelSetsPage(QWidget):
         bottom = QHBoxLayout()
         bottom.addWidget(self.builtin_combo, 1)
         bottom.addWidget(self.delete_button)
+        # Files a user edits or shares, as `photoclip labels import/export` reads and writes.
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Read a label set from a YAML or JSON file: a set of that "
+                                      "name is created, or updated to the file's labels")
+        self.import_button.clicked.connect(self.import_set)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write the selected set to a YAML (or .json) file to edit "
+                                      "or share, then Import it")
+        self.export_button.clicked.connect(self.export_set)
+        files = QHBoxLayout()
+        files.addWidget(self.import_button)
+        files.addWidget(self.export_button)
+        files.addStretch(1)
 
         layout = QVBoxLayout(panel)
         layout.setContentsMargins(0, 0, 6, 0)
@@ -123,6 +140,7 @@ class LabelSetsPage(QWidget):
         layout.addWidget(self.sets_table, 1)
         layout.addLayout(new_row)
         layout.addLayout(bottom)
+        layout.addLayout(files)
         return panel
 
     def _build_editor(self) -> QWidget:
@@ -248,6 +266,8 @@ class LabelSetsPage(QWidget):
         has = self.current is not None
         busy = self.jobs.busy
         self.delete_button.setEnabled(has and not busy)
+        self.export_button.setEnabled(has)
+        self.import_button.setEnabled(not busy)
         ready = self._model_note is None
         self.retag_button.setEnabled(has and not busy and ready and bool(self.current and
                                                                          self.current.labels))
@@ -352,6 +372,48 @@ class LabelSetsPage(QWidget):
         self.show_info(f"Deleted '{ls.name}' and its {removed} tags.")
         self.sets_changed.emit()
 
+    # -- files ------------------------------------------------------------------------------
+
+    def import_set(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import a label set", QDir.homePath(),
+                                              SET_FILES)
+        if not path:
+            return
+        store = self.store
+
+        def read() -> tuple[LabelSet, bool, list[str]]:
+            before = store.label_sets()
+            saved, created = store.import_file(path)
+            had = next((ls.labels for ls in before if ls.id == saved.id), ())
+            names = {lb.name.casefold() for lb in saved.labels}
+            return saved, created, [lb.name for lb in had if lb.name.casefold() not in names]
+
+        self.calls.run(read, lambda r: self._imported(*r, Path(path).name), self.show_error)
+
+    def _imported(self, saved: LabelSet, created: bool, removed: list[str], file: str) -> None:
+        self.refresh(select=saved.id)
+        gone = (f" Removed with their tags: {', '.join(removed)}." if removed else "")
+        what = "Imported" if created else "Updated"
+        self.show_info(f"{what} '{saved.name}' ({len(saved.labels)} labels) from {file}.{gone} "
+                       "Re-tag library to apply it to the photos you already have.")
+        self.sets_changed.emit()
+
+    def export_set(self) -> None:
+        ls = self.current
+        if ls is None:
+            return
+        start = str(Path(QDir.homePath()) / f"{ls.name}.yaml")
+        path, chosen = QFileDialog.getSaveFileName(self, f"Export '{ls.name}'", start, SET_FILES)
+        if not path:
+            return
+        if not Path(path).suffix:
+            path += ".json" if chosen.startswith("JSON") else ".yaml"
+        store, name = self.store, ls.name
+        self.calls.run(lambda: store.export(name, path),
+                       lambda r: self.show_info(f"Wrote '{r[0]}' to {r[1]}: edit it, then "
+                                                "Import it here (or on another computer)."),
+                       self.show_error)
+
     # -- re-tagging -------------------------------------------------------------------------
 
     @property
@@ -416,3 +478,4 @@ class LabelSetsPage(QWidget):
     def shutdown(self) -> None:
         """Stop a running re-tag (the window is closing); what is done is kept."""
         self.jobs.stop()
+        self.calls.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from PySide6.QtCore import QDir
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -99,9 +100,17 @@ class SettingsDialog(QDialog):
             self.library.setText(folder)
 
     def _choose_model(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Model folder (save_pretrained)")
+        folder = choose_model_folder(self)
         if folder:
             self.model.setText(folder)
+
+
+def choose_model_folder(parent: QWidget | None) -> str:
+    """Ask for a model folder (one saved with save_pretrained); "" when the user cancels. The
+    Settings dialog's Model ▸ Folder… and the window's first-run panel ask the same way."""
+    return QFileDialog.getExistingDirectory(
+        parent, "Choose a model folder (saved with save_pretrained: config.json and weights)",
+        QDir.homePath())
 
 
 def _with_button(edit: QLineEdit, text: str, slot: object) -> QWidget:

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -33,6 +33,7 @@ from photoclip.core.errors import PhotoclipError
 from photoclip.core.library import Library
 from photoclip.core.types import Progress
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
+from photoclip.gui.views.evaluation import EVALUATE_TIP, EvaluationDialog
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.models_table import ModelsBox
 from photoclip.gui.views.plot import LinePlot
@@ -69,6 +70,9 @@ class TrainingPage(QWidget):
         self._switch_name = ""
         # Why switching models must wait (the window's model is loading), None: it need not.
         self._model_note: str | None = None
+        # Why evaluating must wait (the window's model is loading or failed), None: it need not.
+        self._eval_note: str | None = None
+        self.evaluation: EvaluationDialog | None = None
 
         self.source = SourceBox(library, Calls(self))
         self.source.changed.connect(self._update_buttons)
@@ -85,7 +89,11 @@ class TrainingPage(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
+        self.evaluate_button = QPushButton("Evaluate…")
+        self.evaluate_button.setToolTip(EVALUATE_TIP)
+        self.evaluate_button.clicked.connect(self.evaluate)
         buttons.addWidget(self.start_button, 1)
+        buttons.addWidget(self.evaluate_button)
         buttons.addWidget(self.cancel_button)
         left.addLayout(buttons)
         left.addWidget(self.models, 1)
@@ -97,6 +105,7 @@ class TrainingPage(QWidget):
         layout = QHBoxLayout(self)
         layout.addWidget(left_widget)
         layout.addLayout(self._build_progress(), 1)
+        self.setAcceptDrops(True)  # a folder dropped on the page is the albums folder
         self.refresh()
 
     # -- building ---------------------------------------------------------------------------
@@ -172,7 +181,10 @@ class TrainingPage(QWidget):
 
     def _update_buttons(self) -> None:
         busy = self.jobs.busy
-        self.start_button.setEnabled(not busy)
+        evaluating = self.evaluation is not None and self.evaluation.busy
+        self.start_button.setEnabled(not busy and not evaluating)
+        self.evaluate_button.setEnabled(not busy and self._eval_note is None)
+        self.evaluate_button.setToolTip(self._eval_note or EVALUATE_TIP)
         self.cancel_button.setEnabled(busy)
         for w in (self.epochs, self.batch_size, self.lr_edit, self.eval_split, self.name_edit,
                   self.scratch_check):
@@ -184,11 +196,13 @@ class TrainingPage(QWidget):
             not busy and self.result is not None
             and self.result.path != self.library.settings.model, self._model_note)
 
-    def set_model_state(self, note: str | None) -> None:
+    def set_model_state(self, note: str | None, *, evaluation: str | None = None) -> None:
         """None: the library's model may be switched; else why not yet (the window is loading
         it), shown as the Use buttons' tooltip. Training itself loads its own copy of the base
-        model, so Start does not wait. A page on its own is ready from the start."""
+        model, so Start does not wait. Evaluating measures the window's model: `evaluation`
+        says why it must wait (loading, or not loaded). A page on its own is ready at once."""
         self._model_note = note
+        self._eval_note = evaluation
         self._update_buttons()
 
     def _lr_placeholder(self) -> None:
@@ -216,6 +230,32 @@ class TrainingPage(QWidget):
         return TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
                            lr=lr, from_scratch=self.scratch_check.isChecked(),
                            eval_split=self.eval_split.value() / 100)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        self.source.dragEnterEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.source.dropEvent(event)
+
+    # -- evaluating -------------------------------------------------------------------------
+
+    def evaluate(self) -> None:
+        """Measure the library's model on the chosen photos, as `photoclip eval` does."""
+        if self.evaluation is not None and self.evaluation.busy:
+            self.evaluation.raise_()
+            return
+        try:
+            read = self.source.reader()
+        except PhotoclipError as exc:
+            self.show_error(str(exc))
+            return
+        self.show_info("")
+        if self.evaluation is not None:
+            self.evaluation.deleteLater()
+        self.evaluation = EvaluationDialog(self.library, read, self.source.describe(), self)
+        self.evaluation.jobs.finished.connect(lambda _end: self._update_buttons())
+        self.evaluation.show()
+        self._update_buttons()
 
     # -- training ---------------------------------------------------------------------------
 
@@ -389,3 +429,5 @@ class TrainingPage(QWidget):
     def shutdown(self) -> None:
         """Stop a running job (the window is closing); training keeps a checkpoint."""
         self.jobs.stop()
+        if self.evaluation is not None:
+            self.evaluation.shutdown()

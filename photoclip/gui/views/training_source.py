@@ -1,5 +1,9 @@
 """The training page's "Photos to learn from": albums (a folder with one subfolder per label)
-or a label set (the tags the user set or accepted), with a summary of what they hold."""
+or a label set (the tags the user set or accepted), with a summary of what they hold.
+
+The albums folder starts empty (the library's photo folders are not albums: their subfolders
+are years and events, not labels); it is typed, dropped, or chosen.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QDir, QMimeData, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -15,6 +20,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -30,6 +36,11 @@ if TYPE_CHECKING:
     from photoclip.core.api import Albums
 
 MUTED = "color: #666;"
+# What a usable albums folder looks like (the core needs 2 labels with 2 photos each: one to
+# learn from, one held out to measure with).
+ALBUMS_HELP = ("One subfolder per label, e.g. albums/cat/*.jpg and albums/dog/*.jpg: at "
+               "least 2 subfolders with at least 2 photos each (more photos teach it more). "
+               "The subfolders' names become the labels.")
 
 
 class SourceBox(QGroupBox):
@@ -47,14 +58,21 @@ class SourceBox(QGroupBox):
         group.addButton(self.set_radio)
         group.buttonToggled.connect(self._changed)
 
+        # Editable: a folder is typed (Enter), dropped, or chosen; earlier ones are listed.
         self.folder_combo = QComboBox()
+        self.folder_combo.setEditable(True)
+        self.folder_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.folder_combo.setMinimumContentsLength(20)
         self.folder_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.folder_combo.setToolTip("Each subfolder is an album; its name is what the model "
-                                     "learns to call its photos (e.g. Holiday/beach, "
-                                     "Holiday/mountains)")
-        self.folder_combo.currentIndexChanged.connect(self._changed)
+        self.folder_combo.setToolTip(ALBUMS_HELP)
+        edit = QLineEdit()
+        self.folder_combo.setLineEdit(edit)
+        edit.setPlaceholderText("Type, drop or choose a folder of albums")
+        edit.setAcceptDrops(False)  # a dropped folder is taken by the box (dropEvent)
+        edit.editingFinished.connect(self._typed)
+        self.folder_combo.activated.connect(self._changed)
+        self.setAcceptDrops(True)
         self.choose_button = QPushButton("Choose…")
         self.choose_button.clicked.connect(self._choose_folder)
         folder_row = QHBoxLayout()
@@ -90,23 +108,10 @@ class SourceBox(QGroupBox):
         self.folder_combo.setEnabled(not busy and self.albums_radio.isChecked())
         self.choose_button.setEnabled(not busy and self.albums_radio.isChecked())
         self.set_combo.setEnabled(not busy and self.set_radio.isChecked())
+        self.setAcceptDrops(not busy)
 
     def _refresh_folders(self) -> None:
-        current = self.folder_combo.currentData()
-        known = [str(self.folder_combo.itemData(i)) for i in range(self.folder_combo.count())]
-        roots = [r.path for r in self.library.catalog.roots()]
-        folders = list(dict.fromkeys([*roots, *known]))
-        self.folder_combo.blockSignals(True)
-        self.folder_combo.clear()
-        for folder in folders:
-            self.folder_combo.addItem(folder, folder)
-            self.folder_combo.setItemData(self.folder_combo.count() - 1, folder,
-                                          Qt.ItemDataRole.ToolTipRole)
-        if not folders:
-            self.folder_combo.setPlaceholderText("Choose a folder of albums…")
-        self.folder_combo.setCurrentIndex(max(0, self.folder_combo.findData(current))
-                                          if folders else -1)
-        self.folder_combo.blockSignals(False)
+        """Nothing to re-read: the folders listed are the ones the user gave this session."""
 
     def _refresh_sets(self) -> None:
         current = self.set_combo.currentData()
@@ -121,17 +126,54 @@ class SourceBox(QGroupBox):
         self.set_combo.blockSignals(False)
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "A folder with one subfolder per label")
+        folder = QFileDialog.getExistingDirectory(
+            self, "A folder with one subfolder per label", self.albums_folder() or QDir.homePath())
         if folder:
             self.set_albums_folder(folder)
 
     def set_albums_folder(self, folder: str) -> None:
-        folder = str(Path(folder).expanduser())
-        if self.folder_combo.findData(folder) < 0:
+        folder = str(Path(folder).expanduser()) if folder.strip() else ""
+        self.folder_combo.blockSignals(True)
+        if folder and self.folder_combo.findData(folder) < 0:
             self.folder_combo.addItem(folder, folder)
-        self.albums_radio.setChecked(True)
-        self.folder_combo.setCurrentIndex(self.folder_combo.findData(folder))
-        self.summarise()
+            self.folder_combo.setItemData(self.folder_combo.count() - 1, folder,
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.folder_combo.setCurrentIndex(self.folder_combo.findData(folder) if folder else -1)
+        self.folder_combo.setEditText(folder)
+        self.folder_combo.blockSignals(False)
+        if self.albums_radio.isChecked():
+            self._changed()
+        else:
+            self.albums_radio.setChecked(True)  # which says it changed
+
+    def albums_folder(self) -> str:
+        """The folder as typed or chosen ("" for none)."""
+        return self.folder_combo.currentText().strip()
+
+    def _typed(self) -> None:
+        text = self.albums_folder()
+        if text != str(self.folder_combo.currentData() or ""):
+            self.set_albums_folder(text)
+
+    # -- dropping a folder ------------------------------------------------------------------
+
+    @staticmethod
+    def dropped_folder(mime: QMimeData) -> str | None:
+        """The first local folder among dropped things, if any."""
+        for url in mime.urls():
+            if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.folder_combo.isEnabled() and self.dropped_folder(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        folder = self.dropped_folder(event.mimeData())
+        if folder and self.folder_combo.isEnabled():
+            event.acceptProposedAction()
+            self.set_albums_folder(folder)
 
     def _changed(self, *_args: object) -> None:
         self.changed.emit()
@@ -142,16 +184,22 @@ class SourceBox(QGroupBox):
         Raises PhotoclipError, saying what to choose, when nothing usable is chosen."""
         lib = self.library
         if self.albums_radio.isChecked():
-            folder = self.folder_combo.currentData()
+            folder = self.albums_folder()
             if not folder:
-                raise PhotoclipError("Choose a folder of albums: one subfolder of photos per "
-                                     "label (Choose…).")
-            return lambda: lib.read_albums(str(folder))
+                raise PhotoclipError("Choose a folder of albums (type it, drop it here, or "
+                                     f"use Choose…). {ALBUMS_HELP}")
+            return lambda: lib.read_albums(folder)
         name = self.set_combo.currentData()
         if not name:
             raise PhotoclipError("There is no label set to learn from yet: create one on the "
                                  "Label sets page and tag some photos, or use albums.")
         return lambda: lib.read_label_set(str(name))
+
+    def describe(self) -> str:
+        """The chosen photos in words: "albums in /x/y" or "label set pets"."""
+        if self.albums_radio.isChecked():
+            return f"the albums in {self.albums_folder()}"
+        return f"the label set {self.set_combo.currentData()}"
 
     def summarise(self) -> None:
         """What the chosen photos are: labels and photo counts (or why they will not do)."""
