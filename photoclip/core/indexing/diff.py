@@ -38,6 +38,7 @@ class Diff:
     hints: dict[str, str] = field(default_factory=dict)  # new path: path an event moved it from
     preset: dict[str, str] = field(default_factory=dict)  # path: why it fails without a read
     retry: set[str] = field(default_factory=set)  # failed paths to read again though unchanged
+    placed: list[str] = field(default_factory=list)  # paths given a row: moved there, or new
 
     def add_task(self, root_id: int, path: str, known: FileState | None, size: int, mtime: int,
                  remember: bool = False) -> None:
@@ -180,6 +181,9 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
             catalog.delete_photos(gone_ids)
     if dropped or gone_ids:
         vectors.remove([*dropped, *gone_ids])
+    # (A name that is not UTF-8 has a catalog key that is not its path: left out.)
+    diff.placed.extend(p for _, p, *_ in moves if p not in diff.preset)
+    diff.placed.extend(p for p in diff.new if p not in diff.preset)
     report.moved += len(moves) + len(merges)
     report.removed += len(gone_ids)
     diff.gone.clear()

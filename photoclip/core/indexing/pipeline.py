@@ -82,6 +82,9 @@ class Indexer:
         self.decode_timeout = decode_timeout
         self.max_stuck = max(0, max_stuck)
         self.report = IndexReport()
+        # The paths the last run() or update() moved a row to or found new (read, perhaps
+        # vanished since): what a watcher that polls may never have seen (see Watcher).
+        self.placed: list[str] = []
         self._gate = CpuGate()
         self._last_save = time.monotonic()
         # Photos update() added lately: a deletion seen later may make one a move.
@@ -98,6 +101,7 @@ class Indexer:
         between batches with everything done so far kept."""
         started = time.monotonic()
         report = self.report = IndexReport()
+        self.placed = []
         roots = list(self.catalog.roots() if roots is None else roots)
         with self.catalog.job("index") as job:
             try:
@@ -173,6 +177,7 @@ class Indexer:
                      preset=dict.fromkeys(real, NAME_NOT_UTF8))
         diff.classify(known, on_disk, report)
         settle(diff, self.catalog, self.vectors, self._recent, report, remember=True)
+        self.placed = diff.placed
         if diff.tasks:
             yield Progress("index", 0, len(diff.tasks),
                            message=f"{len(diff.tasks)} photos to index")
@@ -246,6 +251,7 @@ class Indexer:
             report.scanned += len(on_disk)
             diff.classify(known, on_disk, report)
         settle(diff, self.catalog, self.vectors, self._recent, report)
+        self.placed = diff.placed
         tasks.extend(diff.tasks)
 
     # -- decode / embed / store -------------------------------------------------------------
