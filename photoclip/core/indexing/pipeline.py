@@ -347,7 +347,7 @@ class Indexer:
         ids: list[int] = []
         dropped: list[int] = []
         dropped_others: list[int] = []
-        with self.catalog.transaction():
+        with self.catalog.transaction() as conn:
             for r in batch:
                 t = r.task
                 if r.vanished:
@@ -374,6 +374,8 @@ class Indexer:
                     dropped_others.append(ids[-1])
                 if t.remember and r.hash:
                     self._recent.remember(r.hash, ids[-1])
+                    if t.known is None:
+                        self._recent.restore_decisions(conn, r.hash, ids[-1])
             if dropped or dropped_others:
                 self.catalog.delete_embeddings(dropped + dropped_others)
             seq = None
