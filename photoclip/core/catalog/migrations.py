@@ -34,30 +34,43 @@ def migrate(
     A catalog newer than this code is refused, never downgraded.
     """
     current = schema_version(conn)
-    if current > LATEST_VERSION:
-        raise SchemaTooNewError(
-            f"The catalog has schema version {current}, newer than this photoclip understands "
-            f"({LATEST_VERSION}). Update photoclip, or open another library with --library."
-        )
+    _refuse_too_new(current)
     if current >= target:
         return current
     if current > 0 and backup_dir is not None:
         copy = backup_copy(conn, backup_dir, current)
         log.info("catalog v%d backed up to %s before migrating", current, copy)
-    for version in range(current, target):
-        # executescript would COMMIT implicitly; run the statements one by one inside our own
-        # transaction so a step applies whole or not at all, together with its version bump.
-        conn.execute("BEGIN IMMEDIATE")
+    while True:
+        # Another process may be creating or migrating the same catalog right now (two `add`
+        # started together on a fresh library): take the write lock first, waiting for the
+        # other one (the connection's busy timeout), then read the version again inside it, so
+        # a step is applied once, by whoever holds the lock. executescript would COMMIT
+        # implicitly; run the statements one by one so a step applies whole or not at all,
+        # together with its version bump.
+        conn.execute("BEGIN EXCLUSIVE")
         try:
+            version = schema_version(conn)
+            _refuse_too_new(version)
+            if version >= target:
+                conn.execute("COMMIT")
+                return version
             for statement in _statements(MIGRATIONS[version]):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version + 1}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         log.info("catalog migrated to schema v%d", version + 1)
-    return target
+
+
+def _refuse_too_new(version: int) -> None:
+    if version > LATEST_VERSION:
+        raise SchemaTooNewError(
+            f"The catalog has schema version {version}, newer than this photoclip understands "
+            f"({LATEST_VERSION}). Update photoclip, or open another library with --library."
+        )
 
 
 def _statements(script: str) -> list[str]:

@@ -9,12 +9,15 @@ rows become one again.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from photoclip.core.catalog import Catalog, FileState
+from photoclip.core.catalog.database import in_chunks
 from photoclip.core.indexing.content import hash_path
 from photoclip.core.indexing.decode import FileTask
 from photoclip.core.indexing.report import IndexReport
@@ -41,6 +44,7 @@ class Diff:
     hints: dict[str, str] = field(default_factory=dict)  # new path: path an event moved it from
     preset: dict[str, str] = field(default_factory=dict)  # path: why it fails without a read
     retry: set[str] = field(default_factory=set)  # failed paths to read again though unchanged
+    placed: list[str] = field(default_factory=list)  # paths given a row: moved there, or new
 
     def add_task(self, root_id: int, path: str, known: FileState | None, size: int, mtime: int,
                  remember: bool = False) -> None:
@@ -110,12 +114,47 @@ def match_moves(diff: Diff) -> list[Move]:
 
 
 class RecentAdds:
-    """Photos update() added lately, by content hash, for MERGE_WINDOW_S."""
+    """Photos update() added lately, by content hash, for MERGE_WINDOW_S; and the user's tags
+    and decisions of photos deleted lately, by content hash, so that a photo with that content
+    added later (the moved original, seen only after its deletion in a storm of events) gets
+    them back: a user tag never disappears while a photo with its content exists."""
 
     def __init__(self, window_s: float = MERGE_WINDOW_S) -> None:
         self.window_s = window_s
         self._by_hash: dict[str, list[tuple[int, float]]] = defaultdict(list)  # (id, when)
         self._order: deque[tuple[float, str]] = deque()  # oldest first
+        # hash: (when, the deleted photo's tag rows as column: value, photo_id left out)
+        self._decisions: dict[str, tuple[float, list[dict[str, object]]]] = {}
+
+    def keep_decisions(self, conn: sqlite3.Connection, gone: list[FileState]) -> None:
+        """Remember the user's tags and decisions of `gone` photos, about to be deleted."""
+        by_id = {st.id: st.hash for st in gone if st.hash}
+        now = time.monotonic()
+        for chunk, marks in in_chunks(by_id):
+            cur = conn.execute(
+                f"SELECT * FROM tags WHERE photo_id IN ({marks}) "
+                "AND (source = 'user' OR accepted IS NOT NULL)", chunk)
+            names = [d[0] for d in cur.description]
+            for values in cur.fetchall():
+                row = dict(zip(names, values, strict=True))
+                digest = by_id[int(row.pop("photo_id"))]
+                _, rows = self._decisions.get(digest, (now, []))
+                rows.append(row)
+                self._decisions[digest] = (now, rows)
+
+    def restore_decisions(self, conn: sqlite3.Connection, digest: str, photo_id: int) -> None:
+        """Give a photo just added the decisions a deleted photo with its content had."""
+        if not self._decisions:
+            return
+        cutoff = time.monotonic() - self.window_s
+        self._decisions = {h: e for h, e in self._decisions.items() if e[0] >= cutoff}
+        _, rows = self._decisions.pop(digest, (0.0, []))
+        for row in rows:
+            names = ["photo_id", *row]
+            with contextlib.suppress(sqlite3.IntegrityError):  # its label was deleted since
+                conn.execute(
+                    f"INSERT OR IGNORE INTO tags({', '.join(names)}) "
+                    f"VALUES ({', '.join('?' * len(names))})", [photo_id, *row.values()])
 
     def remember(self, digest: str, photo_id: int) -> None:
         now = time.monotonic()
@@ -155,6 +194,42 @@ class RecentAdds:
                 self._by_hash.pop(digest, None)
 
 
+def merge_into_twins(diff: Diff, catalog: Catalog, taken: set[int]) -> list[tuple[int, int]]:
+    """A vanished photo carrying the user's tags or decisions whose content is still in the
+    library under another row (a copy made earlier, or the moved original indexed as new when
+    a storm of events hid the move) is merged into it rather than deleted: a user tag never
+    disappears while a photo with its content exists. (kept id, dropped twin id) per pair,
+    taken out of `diff.gone`; `taken` are ids already kept or moved."""
+    gone = {st.id: (path, st) for path, st in diff.gone.items()
+            if st.hash and st.status == "ok" and st.has_embedding}
+    if not gone:
+        return []
+    decided: set[int] = set()
+    for chunk, marks in in_chunks(gone):
+        decided.update(r[0] for r in catalog.query(
+            f"SELECT DISTINCT photo_id FROM tags WHERE photo_id IN ({marks}) "
+            "AND (source = 'user' OR accepted IS NOT NULL)", chunk))
+    if not decided:
+        return []
+    gone_ids = {st.id for st in diff.gone.values()}
+    merges: list[tuple[int, int]] = []
+    for pid in sorted(decided):
+        path, st = gone[pid]
+        # The twin most likely to be this very file moved: one without decisions of its own,
+        # then the newest row.
+        twins = catalog.query(
+            "SELECT p.id FROM photos p WHERE p.hash = ? AND p.status = 'ok' ORDER BY "
+            "EXISTS(SELECT 1 FROM tags t WHERE t.photo_id = p.id AND (t.source = 'user' "
+            "OR t.accepted IS NOT NULL)), p.id DESC", (st.hash,))
+        twin = next((t for (t,) in twins if t not in gone_ids and t not in taken), None)
+        if twin is None:
+            continue
+        taken.update((pid, twin))
+        merges.append((pid, twin))
+        del diff.gone[path]
+    return merges
+
+
 def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdds,
            report: IndexReport, remember: bool = False, on_moved: OnMoved | None = None) -> None:
     """Moves keep their rows, the rest of the gone leave, the rest of the new become tasks
@@ -171,11 +246,12 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
     was = {st.id: path for path, st in diff.gone.items()}
     moves = match_moves(diff)
     merges = recent.match(diff, catalog)
+    merges += merge_into_twins(diff, catalog, {st.id for st, *_ in moves} | {k for k, _ in merges})
     copies = {drop: photo.path for _, drop in merges
               if (photo := catalog.photo(drop)) is not None}
     dropped = [drop for _, drop in merges]
     gone_ids = [st.id for st in diff.gone.values()]
-    with catalog.transaction():
+    with catalog.transaction() as conn:
         for st, path, root_id, size, mtime in moves:
             catalog.move_photo(st.id, root_id, path, size, mtime)
             if st.status == "ok" and not st.has_embedding:  # still needs this model's
@@ -183,6 +259,7 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
         for keep, drop in merges:
             catalog.merge_photo(keep, drop)
         if gone_ids:
+            recent.keep_decisions(conn, list(diff.gone.values()))
             catalog.delete_photos(gone_ids)
     if dropped or gone_ids:
         vectors.remove([*dropped, *gone_ids])
@@ -190,6 +267,9 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
         on_moved([(was[st.id], path) for st, path, *_ in moves]
                  + [(was[keep], copies[drop]) for keep, drop in merges if drop in copies],
                  list(diff.gone))
+    # (A name that is not UTF-8 has a catalog key that is not its path: left out.)
+    diff.placed.extend(p for _, p, *_ in moves if p not in diff.preset)
+    diff.placed.extend(p for p in diff.new if p not in diff.preset)
     report.moved += len(moves) + len(merges)
     report.removed += len(gone_ids)
     diff.gone.clear()

@@ -85,6 +85,9 @@ class Indexer:
         self.decode_timeout = decode_timeout
         self.max_stuck = max(0, max_stuck)
         self.report = IndexReport()
+        # The paths the last run() or update() moved a row to or found new (read, perhaps
+        # vanished since): what a watcher that polls may never have seen (see Watcher).
+        self.placed: list[str] = []
         self._gate = CpuGate()
         self._last_save = time.monotonic()
         # Photos update() added lately: a deletion seen later may make one a move.
@@ -101,6 +104,7 @@ class Indexer:
         between batches with everything done so far kept."""
         started = time.monotonic()
         report = self.report = IndexReport()
+        self.placed = []
         roots = list(self.catalog.roots() if roots is None else roots)
         with self.catalog.job("index") as job:
             try:
@@ -177,6 +181,7 @@ class Indexer:
         diff.classify(known, on_disk, report)
         settle(diff, self.catalog, self.vectors, self._recent, report, remember=True,
                on_moved=self.on_moved)
+        self.placed = diff.placed
         if diff.tasks:
             yield Progress("index", 0, len(diff.tasks),
                            message=f"{len(diff.tasks)} photos to index")
@@ -250,6 +255,7 @@ class Indexer:
             report.scanned += len(on_disk)
             diff.classify(known, on_disk, report)
         settle(diff, self.catalog, self.vectors, self._recent, report, on_moved=self.on_moved)
+        self.placed = diff.placed
         tasks.extend(diff.tasks)
 
     # -- decode / embed / store -------------------------------------------------------------
@@ -345,7 +351,7 @@ class Indexer:
         ids: list[int] = []
         dropped: list[int] = []
         dropped_others: list[int] = []
-        with self.catalog.transaction():
+        with self.catalog.transaction() as conn:
             for r in batch:
                 t = r.task
                 if r.vanished:
@@ -372,6 +378,8 @@ class Indexer:
                     dropped_others.append(ids[-1])
                 if t.remember and r.hash:
                     self._recent.remember(r.hash, ids[-1])
+                    if t.known is None:
+                        self._recent.restore_decisions(conn, r.hash, ids[-1])
             if dropped or dropped_others:
                 self.catalog.delete_embeddings(dropped + dropped_others)
             seq = None

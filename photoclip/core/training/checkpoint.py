@@ -56,14 +56,13 @@ def load_partial(folder: Path, fingerprint: str) -> dict[str, Any] | None:
     return state
 
 
-def save_model(final: Path, model: Any, tokenizer: Any, recipe: PreprocessRecipe,
-               seen: Iterable[str], metadata: Mapping[str, Any]) -> None:
-    """A loadable model folder at `final` (which must not exist): the weights, the tokenizer,
-    the base model's preprocessing (so the model sees photos exactly as it trained), the
-    content hashes of the photos it has seen, and photoclip.json.
-
-    Built in a temp folder beside it and renamed into place, so `final` is whole or absent.
-    """
+def stage_model(final: Path, model: Any, tokenizer: Any, recipe: PreprocessRecipe,
+                seen: Iterable[str], metadata: Mapping[str, Any]) -> Path:
+    """A loadable model folder for `final` (which must not exist), built in a temp folder beside
+    it and returned: the weights, the tokenizer, the base model's preprocessing (so the model
+    sees photos exactly as it trained), the content hashes of the photos it has seen, and
+    photoclip.json. `publish_model` puts it in place. The temp folder's name starts with a dot:
+    nothing takes it for a finished model."""
     tmp = final.parent / f"{SAVING_PREFIX}{final.name}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -73,8 +72,13 @@ def save_model(final: Path, model: Any, tokenizer: Any, recipe: PreprocessRecipe
     save_recipe(recipe, str(tmp))
     (tmp / SEEN_PHOTOS_FILE).write_text("".join(f"{h}\n" for h in sorted(seen)), "utf-8")
     (tmp / METADATA_FILE).write_text(json.dumps(dict(metadata), indent=2), "utf-8")
-    # storage.replacing is for files; a folder is published by one rename of the whole.
-    os.replace(tmp, final)
+    return tmp
+
+
+def publish_model(staged: Path, final: Path) -> None:
+    """Rename the folder `stage_model` built into place: `final` is whole or absent.
+    (storage.replacing is for files; a folder is published by one rename of the whole.)"""
+    os.replace(staged, final)
     fsync_dir(final.parent)
 
 

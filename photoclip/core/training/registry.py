@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from photoclip.core.errors import PhotoclipError
+from photoclip.config import LibraryPaths
+from photoclip.core.errors import PhotoclipError, StorageError
+from photoclip.core.evaluation import METADATA_FILE
 
 if TYPE_CHECKING:
     from photoclip.core.catalog import Catalog
+
+log = logging.getLogger(__name__)
 
 # A model name becomes a folder name under checkpoints/: keep it portable across file systems.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -86,14 +92,74 @@ def _entry(row: tuple[Any, ...]) -> ModelEntry:
     return ModelEntry(str(name), str(base), path, str(kind), parsed, str(created))
 
 
+def recover(catalog: Catalog, checkpoints: Path) -> list[str]:
+    """List the finished model folders in `checkpoints` that have no row (a kill between saving
+    a model and registering it): a folder's photoclip.json is the source of truth. Temp and
+    partial folders (names starting with '.') are never finished models. Returns the names
+    added; a read-only catalog adds none."""
+    if catalog.read_only:
+        return []
+    try:
+        folders = sorted(p for p in Path(checkpoints).iterdir()
+                         if not p.name.startswith(".") and p.is_dir())
+    except OSError:
+        return []
+    if not folders:
+        return []
+    known = {str(r[0]) for r in catalog.query("SELECT name FROM models")}
+    added: list[str] = []
+    for folder in folders:
+        if folder.name in known or not _NAME.match(folder.name):
+            continue
+        meta = _finished_model(folder)
+        if meta is None:
+            continue
+        metrics = meta.get("metrics")
+        try:
+            with catalog.transaction() as c:
+                if c.execute("SELECT 1 FROM models WHERE name = ?", (folder.name,)).fetchone():
+                    continue  # another process registered it meanwhile
+                register(catalog, folder.name, base=meta["base"], path=str(folder),
+                         kind="finetuned", metrics=metrics if isinstance(metrics, dict) else None)
+        except StorageError as exc:
+            log.warning("cannot list the model %s: %s", folder, exc)
+            return added
+        log.warning("model folder %s had no catalog entry (saving was interrupted): listed it "
+                    "as %r", folder, folder.name)
+        added.append(folder.name)
+    return added
+
+
+def _finished_model(folder: Path) -> dict[str, Any] | None:
+    """The photoclip.json of a model folder saved whole, or None."""
+    try:
+        meta = json.loads((folder / METADATA_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("name") != folder.name:
+        return None
+    if not isinstance(meta.get("base"), str) or not meta["base"]:
+        return None
+    return meta
+
+
+def _recover_library(catalog: Catalog) -> None:
+    """`recover` for a library's own catalog, whose checkpoints folder sits beside it."""
+    paths = LibraryPaths(Path(catalog.path).parent)
+    if paths.catalog == Path(catalog.path):
+        recover(catalog, paths.checkpoints)
+
+
 # Reads go through `query`, not a transaction: a read-only library lists its models too.
 def list_models(catalog: Catalog) -> list[ModelEntry]:
+    _recover_library(catalog)
     rows = catalog.query(
         "SELECT name, base, path, kind, metrics, created_at FROM models ORDER BY id")
     return [_entry(r) for r in rows]
 
 
 def find(catalog: Catalog, name: str) -> ModelEntry | None:
+    _recover_library(catalog)
     rows = catalog.query(
         "SELECT name, base, path, kind, metrics, created_at FROM models WHERE name = ?",
         (name,),

@@ -34,8 +34,9 @@ from photoclip.core.training import registry
 from photoclip.core.training.checkpoint import (
     PARTIAL_PREFIX,
     load_partial,
-    save_model,
+    publish_model,
     save_partial,
+    stage_model,
 )
 from photoclip.core.training.data import (
     Albums,
@@ -379,13 +380,21 @@ class Trainer:
         photos = run.photos
         seen = {photos.hashes[i] for i in (*run.train_idx, *run.select_idx)}
         final = self.checkpoints / self.name
-        save_model(final, run.model, run.tokenizer, run.encoder.preprocessing, seen,
-                   self._metadata(result, photos, run.held_out))
-        if self.catalog is not None:
-            if registry.by_source(self.catalog, self.base) is None:  # e.g. a fine-tuned base
-                registry.ensure_base(self.catalog, self.base)
-            registry.register(self.catalog, self.name, base=self.base, path=str(final),
-                              kind="finetuned", metrics=result.as_dict())
+        staged = stage_model(final, run.model, run.tokenizer, run.encoder.preprocessing, seen,
+                             self._metadata(result, photos, run.held_out))
+        if self.catalog is None:
+            publish_model(staged, final)
+        else:
+            # The row and the folder come together: the rename happens inside the transaction
+            # that writes the row, which is rolled back if the rename fails. A kill between the
+            # rename and the commit leaves a finished folder without a row, which the registry
+            # adopts from its photoclip.json (registry.recover) on its next read.
+            with self.catalog.transaction():
+                if registry.by_source(self.catalog, self.base) is None:  # a fine-tuned base
+                    registry.ensure_base(self.catalog, self.base)
+                registry.register(self.catalog, self.name, base=self.base, path=str(final),
+                                  kind="finetuned", metrics=result.as_dict())
+                publish_model(staged, final)
         shutil.rmtree(self.partial_dir, ignore_errors=True)
         self.result = result
         before, after = result.before, result.after

@@ -31,7 +31,7 @@ from photoclip.core.indexing import Indexer, IndexReport, is_inside
 from photoclip.core.types import Progress, Root
 from photoclip.core.watching.backends import POLL_INTERVAL_S, Observers, Watched
 from photoclip.core.watching.burst import Batch, Burst
-from photoclip.core.watching.events import Event, EventHandler, LostEvents
+from photoclip.core.watching.events import Event, EventHandler, LostEvents, file_stat
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ STABLE_S = 2.0  # a file unchanged this long is no longer being written (USB/net
 MAX_DELAY_S = 30.0  # a stream that never goes quiet (a long import) is still indexed this often
 ROOT_CHECK_S = 2.0  # how soon an unplugged or returned drive, or a root added elsewhere, is seen
 AUDIT_S = 3600.0  # a full size/mtime rescan catches what a backend never reported, within the hour
+# Polling compares snapshots, so it never names a photo that a scan (a catch-up, a new folder's
+# walk) indexed between two of them and that went away (deleted, renamed to a hidden name)
+# before the next: such photos are looked at again after this many poll intervals, when a
+# snapshot that saw them has been taken (twice: a snapshot of a big tree takes a while).
+RECHECK_POLLS = (2, 6)
 
 
 class Watcher:
@@ -86,6 +91,7 @@ class Watcher:
         self._roots_dirty = False
         self._busy = False
         self._broken = False  # a watchdog thread died: restart the observers, catch up
+        self._rechecks: list[tuple[float, list[str]]] = []  # (when, paths): see RECHECK_POLLS
         self._previous_hook = threading.excepthook
 
     # -- control, from any thread ----------------------------------------------------------
@@ -124,7 +130,8 @@ class Watcher:
     @property
     def idle(self) -> bool:
         """Nothing queued, waiting or being indexed: the catalog is as the events left it."""
-        return not self._busy and self._inbox.empty() and not self.pending and not self._lost
+        return (not self._busy and self._inbox.empty() and not self.pending and not self._lost
+                and not self._rechecks)
 
     @property
     def modes(self) -> dict[str, str]:
@@ -181,6 +188,7 @@ class Watcher:
                         yield from self._catch_up(roots, stop, "rescan")
                     self._busy = False
                     continue
+                self._recheck(now)
                 if self._burst.pending:
                     self._busy = True  # before the burst empties, so `idle` never flickers
                     batch = self._burst.take(now)
@@ -237,6 +245,7 @@ class Watcher:
                   len(batch.folders), len(batch.moved))
         job = self.indexer.update(batch.files, batch.folders, batch.moved, stop)
         if (yield from self._guarded(job, stop)):
+            self._recheck_later(self.indexer.placed)
             yield self._note("batch", self.indexer.report, self.indexer.summary())
 
     def _catch_up(self, roots: list[Root], stop: threading.Event, why: str
@@ -245,6 +254,7 @@ class Watcher:
             self._burst.drop(root.path)  # the full diff covers them
         if not (yield from self._guarded(self.indexer.run(roots, stop), stop)):
             return
+        self._recheck_later(self.indexer.placed)
         report = self.indexer.report
         for path in report.offline_roots:
             w = self._watched.get(path)
@@ -253,6 +263,27 @@ class Watcher:
         names = ", ".join(r.path for r in roots)
         yield self._note("catch-up", report, f"caught up {names}: {self.indexer.summary()}",
                          reason=why, roots=[r.path for r in roots])
+
+    def _recheck_later(self, paths: list[str]) -> None:
+        """The photos a scan gave a row in a polled root: see RECHECK_POLLS."""
+        polled = [w.root.path for w in self._watched.values() if w.online and w.polling]
+        if not polled:
+            return
+        paths = [p for p in paths if any(is_inside(p, r) for r in polled)]
+        if paths:
+            now, interval = time.monotonic(), self._observers.poll_interval_s
+            self._rechecks.extend((now + n * interval, paths) for n in RECHECK_POLLS)
+
+    def _recheck(self, now: float) -> None:
+        """Those of the photos due for a second look that are gone leave like deleted ones."""
+        due = [paths for when, paths in self._rechecks if when <= now]
+        if not due:
+            return
+        self._rechecks = [(when, paths) for when, paths in self._rechecks if when > now]
+        for paths in due:
+            for path in paths:
+                if file_stat(path) is None:
+                    self._burst.add(Event("file", path, now))
 
     def _guarded(self, job: Iterator[Progress], stop: threading.Event
                  ) -> Generator[Progress, None, bool]:

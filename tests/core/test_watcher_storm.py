@@ -1,0 +1,116 @@
+"""A seeded storm of folder renames, moves, whole-folder copies (copytree) and deletions over
+tagged photos (issue 17 item 2): after quiet the library equals the disk, and no user tag is
+lost while a photo with its content is still in the library."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from test_watcher_random import Disk, _hidden
+from watcher_support import Running, photo_id, rows, tag, tags_of, write_photo
+
+from photoclip.core.indexing import hash_path
+from photoclip.core.library import Library
+
+
+@pytest.fixture
+def lib(tmp_path, tiny_encoder):
+    root = (tmp_path / "Pictures").resolve()
+    write_photo(root / "a" / "tagged.jpg", 1)
+    write_photo(root / "b" / "other.jpg", 2)
+    library = Library(tmp_path / "lib", encoder=tiny_encoder)
+    library.add_roots([str(root)])
+    list(library.indexer().run())
+    tag(library, root / "a" / "tagged.jpg")
+    yield library
+    library.close()
+
+
+def _root(lib):
+    return Path(lib.catalog.roots()[0].path)
+
+
+def test_deleting_a_tagged_photo_hands_its_tags_to_an_identical_copy(lib):
+    root = _root(lib)
+    copy = root / "b" / "copy.jpg"
+    shutil.copy2(root / "a" / "tagged.jpg", copy)
+    list(lib.indexer().run())  # a copy made long ago (not one update() just added)
+    indexer = lib.indexer()
+    kept = photo_id(lib, root / "a" / "tagged.jpg")
+    (root / "a" / "tagged.jpg").unlink()
+    list(indexer.update([str(root / "a" / "tagged.jpg")]))
+    assert tags_of(lib, copy) == {"holiday"}
+    assert photo_id(lib, copy) == kept  # the tagged row took the copy's place
+    assert lib.catalog.count_photos() == 2
+
+
+def test_a_tagged_photo_whose_move_is_seen_after_its_deletion_keeps_its_tags(lib):
+    root = _root(lib)
+    old, new = root / "a" / "tagged.jpg", root / "c" / "moved.jpg"
+    new.parent.mkdir()
+    old.rename(new)
+    indexer = lib.indexer()
+    list(indexer.update([], [str(root / "a")]))  # the folder's event came first, alone
+    assert photo_id(lib, old) is None
+    list(indexer.update([str(new)]))
+    assert tags_of(lib, new) == {"holiday"}
+
+
+class Storm(Disk):
+    """Disk's operations plus copies of whole folders, weighted towards reshuffling folders."""
+
+    def copy_dir(self) -> None:
+        if dirs := self.dirs(with_root=False):
+            d = self.rng.choice(dirs)
+            targets = [t for t in self.dirs() if t != d and d not in t.parents]
+            shutil.copytree(d, self.rng.choice(targets) / f"cdir{self._next()}")
+
+    OPS = (("create", 3), ("delete", 2), ("rename", 2), ("move", 3), ("copy", 2),
+           ("mkdir", 2), ("rename_dir", 4), ("move_dir", 3), ("copy_dir", 2),
+           ("delete_dir", 0.3))
+
+
+def _tags_by_content(lib: Library) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for digest, label in rows(lib, "SELECT p.hash, l.name FROM tags t JOIN photos p "
+                                   "ON p.id = t.photo_id JOIN labels l ON l.id = t.label_id "
+                                   "WHERE t.source = 'user'"):
+        found.setdefault(digest, set()).add(label)
+    return found
+
+
+@pytest.mark.parametrize(("mode", "seed"), [("native", 11), ("polling", 12), ("polling", 14)])
+def test_a_storm_of_folder_renames_and_copies_loses_no_user_tag(tmp_path, tiny_encoder, mode,
+                                                                 seed):
+    root = (tmp_path / "Pictures").resolve()
+    for n in range(12):
+        write_photo(root / f"album{n % 4}" / f"start{n}.jpg", n)
+    lib = Library(tmp_path / "lib", encoder=tiny_encoder)
+    lib.settings.batch_size = 8
+    try:
+        lib.add_roots([str(root)])
+        list(lib.indexer().run())
+        tagged: dict[str, str] = {}  # content hash: label
+        for n in range(0, 12, 2):
+            path = root / f"album{n % 4}" / f"start{n}.jpg"
+            tag(lib, path, f"label{n}")
+            tagged[hash_path(str(path))] = f"label{n}"
+        disk = Storm(root, random.Random(seed))
+        with Running(lib, polling=(mode == "polling")) as w:
+            for _ in range(150):
+                disk.random_op()
+                if disk.rng.random() < 0.1:
+                    time.sleep(disk.rng.uniform(0.05, 0.3))
+            w.settle(timeout=120)
+        on_disk = {hash_path(str(p)) for p in root.rglob("*.jpg") if not _hidden(p, root)}
+        kept = _tags_by_content(lib)
+        lost = {h: label for h, label in tagged.items()
+                if h in on_disk and label not in kept.get(h, set())}
+        assert lost == {}
+        assert lib.catalog.count_photos() == len(disk.files())
+    finally:
+        lib.close()
