@@ -7,11 +7,20 @@ imaging.DECODE_BUDGET is the budget the decoders share; the decode pool listens 
 
 from __future__ import annotations
 
+import ctypes
+import logging
+import os
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TextIO
+
+import PIL
+import PIL.features
+import PIL.Image
 
 
 class PixelBudget:
@@ -111,3 +120,97 @@ def _report_wait(waiting: bool) -> None:
     listener = getattr(_wait_listener, "fn", None)
     if listener is not None:
         listener(waiting)
+
+
+# -- Pillow's warnings -------------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+_PIL_DIR = os.path.dirname(PIL.__file__) + os.sep
+_decoding = threading.local()  # the file this thread is decoding, for the log line
+
+
+@contextmanager
+def decoding(label: object) -> Iterator[None]:
+    """Name the file this thread decodes meanwhile, so a warning about it says which."""
+    previous = getattr(_decoding, "label", None)
+    _decoding.label = label
+    try:
+        yield
+    finally:
+        _decoding.label = previous
+
+
+def route_pillow_warnings() -> None:
+    """Send the warnings Pillow raises about odd files (DecompressionBombWarning, "Possibly
+    corrupt EXIF data", "Metadata Warning, tag ... had too many entries" ...) to the log instead
+    of stderr, where they interleave with progress bars and --json output (466 lines for
+    Pillow's own test images). Every other warning is shown as before.
+
+    warnings.catch_warnings would be the local way, but it swaps process-wide state and is not
+    safe with several decode threads, so the route is installed once, over what was there. The
+    filters still apply first: a process that turns warnings into errors gets errors.
+    """
+    if getattr(warnings.showwarning, "_photoclip_route", False):
+        return
+    previous = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if (filename.startswith(_PIL_DIR)
+                or issubclass(category, PIL.Image.DecompressionBombWarning)):
+            where = getattr(_decoding, "label", None)
+            log.info("%s: %s (%s)", where or "decoding an image", message, category.__name__)
+            return
+        previous(message, category, filename, lineno, file, line)
+
+    show._photoclip_route = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+
+
+def quiet_libtiff() -> bool:
+    """Stop libtiff printing its errors about damaged TIFFs ("LZWDecode: Using code not yet in
+    table.") straight to the process's stderr, from C, where no Python setting reaches. Pillow
+    silences libtiff's warnings itself but not its errors; each such file fails with a reason
+    all the same (the decoder's error). True if done.
+
+    Done by setting libtiff's error handler to none, in the copy Pillow loaded (found among the
+    process's mapped libraries: Linux only; elsewhere the lines still appear). Redirecting file
+    descriptor 2 instead would also swallow everything else (progress bars, other threads'
+    errors), so it is not done.
+    """
+    if not PIL.features.check("libtiff"):
+        return False
+    done = False
+    for path in _mapped_libraries("libtiff"):  # Pillow's own copy, and any other loaded
+        try:
+            lib = ctypes.CDLL(path)
+            lib.TIFFSetErrorHandler.argtypes = [ctypes.c_void_p]
+            lib.TIFFSetErrorHandler.restype = ctypes.c_void_p
+            lib.TIFFSetErrorHandler(None)
+        except (OSError, AttributeError) as exc:
+            log.debug("libtiff's errors stay on stderr (%s): %s", path, exc)
+        else:
+            done = True
+    return done
+
+
+def _mapped_libraries(stem: str) -> list[str]:
+    """Paths of the shared libraries this process has loaded whose name starts with `stem`."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    found: list[str] = []
+    for line in lines:
+        fields = line.split(None, 5)
+        path = fields[5] if len(fields) == 6 else ""
+        name = os.path.basename(path)
+        if name.startswith((stem + ".", stem + "-")) and ".so" in name and path not in found:
+            found.append(path)
+    return found
+
+
+route_pillow_warnings()  # whoever decodes imports this module: CLI, GUI, bench alike
+quiet_libtiff()

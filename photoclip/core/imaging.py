@@ -73,8 +73,6 @@ RAW_NEEDS_EXTRA = "camera RAW needs the optional extra: pip install 'photoclip[r
 # threshold (2 x MAX_IMAGE_PIXELS), kept even if something in the process raised or disabled
 # Image.MAX_IMAGE_PIXELS. At 4 bytes a pixel that is ~700 MB for one decode thread.
 MAX_DECODED_PIXELS = 178_956_970
-
-
 # Pixels all decodes may hold at once: one image of the largest size we decode, at 4 bytes a
 # pixel ~700 MB however many decode threads run. Tests put a smaller one here.
 DECODE_BUDGET = PixelBudget(MAX_DECODED_PIXELS)
