@@ -128,6 +128,7 @@ log = logging.getLogger(__name__)
 
 _PIL_DIR = os.path.dirname(PIL.__file__) + os.sep
 _decoding = threading.local()  # the file this thread is decoding, for the log line
+_route: Callable[..., None] | None = None  # the showwarning route_pillow_warnings installed
 
 
 @contextmanager
@@ -151,7 +152,8 @@ def route_pillow_warnings() -> None:
     safe with several decode threads, so the route is installed once, over what was there. The
     filters still apply first: a process that turns warnings into errors gets errors.
     """
-    if getattr(warnings.showwarning, "_photoclip_route", False):
+    global _route
+    if _route is not None and warnings.showwarning is _route:
         return
     previous = warnings.showwarning
 
@@ -164,8 +166,7 @@ def route_pillow_warnings() -> None:
             return
         previous(message, category, filename, lineno, file, line)
 
-    show._photoclip_route = True  # type: ignore[attr-defined]
-    warnings.showwarning = show
+    warnings.showwarning = _route = show
 
 
 def quiet_libtiff() -> bool:
