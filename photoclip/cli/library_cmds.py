@@ -109,26 +109,50 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         st = lib.status()
-        groups = lib.failures(examples=3)
+        every = lib.failures(examples=3)
+        groups = [g for g in every if not g.skipped]
+        skipped = {g.reason: g.count for g in every if g.skipped}
         st["failures"] = [{"reason": g.reason, "count": g.count, "examples": g.examples}
                           for g in groups]
+        st["skipped"] = skipped
 
         def text() -> str:
-            lines = [f"library: {st['library']}", f"model:   {st['model']}",
+            lines = [f"library: {printable(st['library'])}", f"model:   {printable(st['model'])}",
                      f"device:  {st['device']}", f"photos:  {st['photos']} indexed, "
                      f"{st['failed']} failed", "folders:"]
-            lines += [f"  {r}" + (" (offline)" if r in st["offline_roots"] else "")
+            lines += [f"  {printable(r)}" + (" (offline)" if r in st["offline_roots"] else "")
                       for r in st["roots"]] or ["  (none: add one with `photoclip add FOLDER`)"]
+            if skipped:
+                lines.append(f"skipped: {_skipped_line(skipped)}")
             if groups:
                 lines.append("failed files, by reason:")
                 width = len(str(groups[0].count))
                 for g in groups:
-                    lines.append(f"  {g.count:>{width}}  {g.reason}")
-                    lines += [f"  {'':>{width}}    {p}" for p in g.examples]
+                    lines.append(f"  {g.count:>{width}}  {printable(g.reason)}")
+                    lines += [f"  {'':>{width}}    {printable(p)}" for p in g.examples]
                     if g.count > len(g.examples):
                         lines.append(f"  {'':>{width}}    ... and {g.count - len(g.examples)} "
                                      "more")
-            return printable("\n".join(lines))
+            return "\n".join(lines)
 
         out(args, st, text)
     return EXIT_OK
+
+
+# The scan's words for files it passes over that are no photo at all (core's scan.SPECIAL_FILES).
+_SPECIAL_FILES = ("FIFO", "device", "socket")
+
+
+def _skipped_line(counts: dict[str, int]) -> str:
+    """"2 special files (FIFO, device), 1 link loop" (the line core's IndexReport.summary
+    ends with after a scan; core.indexing is not the CLI's to import)."""
+    special = {k: n for k, n in counts.items() if k in _SPECIAL_FILES}
+    parts = []
+    if special:
+        total = sum(special.values())
+        kinds = ", ".join(sorted(special, key=lambda k: (-special[k], k)))
+        parts.append(f"{total} special file{'s' if total != 1 else ''} ({kinds})")
+    parts += [f"{n} {kind}{'s' if n != 1 else ''}"
+              for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+              if kind not in _SPECIAL_FILES]
+    return ", ".join(parts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,6 +16,12 @@ from photoclip.core.types import Progress
 log = logging.getLogger("photoclip")
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# What a terminal must not be handed raw: C0 and C1 controls and DEL (a newline in a file name
+# would split one result into two lines, an escape sequence would drive the terminal) and lone
+# surrogates (undecodable bytes of a file name, which no encoding can print). The same set, and
+# the same escapes, as core's tagging.guards.printable, which the CLI may not import.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 # Progress.extra figures worth a glance while a job runs (training), in this order.
 _POSTFIX = ("epoch", "loss", "lr", "temperature", "accuracy")
@@ -40,12 +47,17 @@ def out(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
     else:
         shown = text()
         if shown:
-            print(shown)
+            # Line by line: the text's own line breaks stay, anything else that would drive
+            # the terminal (an escape sequence in a label or a name) prints escaped.
+            print("\n".join(printable(line) for line in shown.split("\n")))
 
 
 def printable(text: str) -> str:
-    """Text the terminal's encoding can show: a path in a script it lacks prints escaped
-    instead of failing the command (JSON output is ASCII-escaped anyway)."""
+    """`text` as one line a terminal shows as it is: control characters (a newline in a file
+    name too) as visible escapes (`a\\x0ab.jpg`), and what the terminal's encoding lacks
+    escaped instead of failing the command (JSON output is ASCII-escaped anyway). Escape each
+    path or name, not a whole multi-line answer."""
+    text = _CONTROL.sub(_escape, text)
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     try:
         text.encode(encoding)
@@ -54,6 +66,11 @@ def printable(text: str) -> str:
     except LookupError:
         pass
     return text
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def drive(progress: Iterator[Progress], unit: str = "photo",

@@ -27,6 +27,7 @@ from typing import IO, Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError, features
 
+from photoclip.core.decodeguard import PixelBudget
 from photoclip.core.errors import ImageError
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ RAW_NEEDS_EXTRA = "camera RAW needs the optional extra: pip install 'photoclip[r
 # threshold (2 x MAX_IMAGE_PIXELS), kept even if something in the process raised or disabled
 # Image.MAX_IMAGE_PIXELS. At 4 bytes a pixel that is ~700 MB for one decode thread.
 MAX_DECODED_PIXELS = 178_956_970
+# Pixels all decodes may hold at once: one image of the largest size we decode, at 4 bytes a
+# pixel ~700 MB however many decode threads run. Tests put a smaller one here.
+DECODE_BUDGET = PixelBudget(MAX_DECODED_PIXELS)
 
 _ORIENTATION_TAG = 0x0112
 _EXIF_IFD = 0x8769
@@ -230,19 +234,23 @@ def _decode_stream(
             # the EXIF orientation applied later.
             img.draft("RGB", (min_side, min_side))
         _check_pixels(img.size, (stored_w, stored_h), label)
-        img.load()
-        # EXIF is read after load(): PNG may keep its eXIf chunk after the pixel data.
-        exif = _read_exif(img, label)
-        orientation = _orientation(exif)
-        if orientation == 1:
-            orientation = default_orientation
-        taken_at = _taken_at(exif)
-        # Shrink before converting when the mode allows it: fewer pixels to convert.
-        out = _shrink(img, min_side) if img.mode in _REDUCIBLE_MODES else img
-        out = _shrink(to_rgb(out), min_side)
-        method = _TRANSPOSE.get(orientation)
-        if method is not None:
-            out = out.transpose(method)
+        # The size is known from the header: wait for room before decoding any pixel.
+        with DECODE_BUDGET.hold(img.size[0] * img.size[1]):
+            img.load()
+            # EXIF is read after load(): PNG may keep its eXIf chunk after the pixel data.
+            exif = _read_exif(img, label)
+            orientation = _orientation(exif)
+            if orientation == 1:
+                orientation = default_orientation
+            taken_at = _taken_at(exif)
+            # Shrink before converting when the mode allows it: fewer pixels to convert.
+            out = _shrink(img, min_side) if img.mode in _REDUCIBLE_MODES else img
+            out = _shrink(to_rgb(out), min_side)
+            if out is not img:
+                img.close()  # the full-size pixels go while their share is held
+            method = _TRANSPOSE.get(orientation)
+            if method is not None:
+                out = out.transpose(method)
     except ImageError:
         raise
     except Exception as exc:
@@ -324,17 +332,21 @@ def _decode_raw_pixels(raw: Any, thumb: Any, label: object, min_side: int,
 
     if thumb is not None and thumb.format == rawpy.ThumbFormat.BITMAP:
         img = Image.fromarray(thumb.data)
+        size = img.size
         method = _TRANSPOSE.get(orientation)  # a bitmap preview is unrotated, like a JPEG one
     else:
         sizes = raw.sizes
         _check_pixels((sizes.iwidth, sizes.iheight), (sizes.width, sizes.height), label)
-        img = Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8))
+        with DECODE_BUDGET.hold(sizes.iwidth * sizes.iheight):
+            full = Image.fromarray(
+                raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8))
+            size, img = full.size, _shrink(full, min_side)
+            del full
         method = None  # LibRaw applied the flip itself
     out = _shrink(to_rgb(_shrink(img, min_side)), min_side)
     if method is not None:
         out = out.transpose(method)
-    w, h = img.size
-    return Decoded(image=out, width=w, height=h, taken_at=None)
+    return Decoded(image=out, width=size[0], height=size[1], taken_at=None)
 
 
 def _raw_taken_at(data: bytes) -> str | None:

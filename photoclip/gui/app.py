@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def main(library: str | None = None, model: str | None = None,
@@ -33,7 +38,38 @@ def main(library: str | None = None, model: str | None = None,
     window.show()
     open_paths(window, paths)
     app.installEventFilter(FileOpenEvents(window))
+    close_on_signals(window)
     return int(app.exec())
+
+
+# How often Python gets a turn while Qt's event loop waits: a signal's Python handler only runs
+# then, so this is how long SIGTERM may take to be noticed. Idle wake-ups this rare cost nothing.
+_SIGNAL_POLL_MS = 250
+
+
+def close_on_signals(window: Any) -> None:
+    """SIGTERM (a logout, `kill`, a service manager) and SIGINT (Ctrl-C in the terminal that
+    started the app) close the window as its close button would: running work is cancelled and
+    the library is closed, instead of the process dying with the catalog open.
+
+    Python runs a signal handler only between bytecodes, never while Qt's event loop sits in C,
+    so a timer hands Python a turn now and then; the handler itself only posts the close to the
+    event loop (nothing Qt is safe to do from inside a signal handler)."""
+    from PySide6.QtCore import QTimer
+
+    def close(signum: int, _frame: object) -> None:
+        log.info("%s received: closing the window", signal.Signals(signum).name)
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, close)
+        except ValueError:  # not the main thread (an embedding host): leave them alone
+            return
+    wake = QTimer(window)
+    wake.timeout.connect(lambda: None)
+    wake.start(_SIGNAL_POLL_MS)
+    log.debug("SIGTERM and SIGINT close the window")
 
 
 def qt_can_start() -> bool:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import pickle
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -250,6 +252,12 @@ def missing_folder_error(model_id: str) -> ModelLoadError:
 
 def load_error(model_id: str, is_local: bool, exc: Exception) -> ModelLoadError:
     """One actionable line for a failed load; the traceback stays on __cause__."""
+    refused = unsafe_weights_reason(exc)
+    if refused is not None:
+        where = f"from folder {model_id}" if is_local else repr(model_id)
+        return ModelLoadError(
+            f"Could not load CLIP model {where}: {refused}. Use a model whose weights are "
+            "in safetensors format (model.safetensors).")
     if is_local:
         return ModelLoadError(
             f"Could not load CLIP model from folder {model_id}: "
@@ -262,6 +270,36 @@ def load_error(model_id: str, is_local: bool, exc: Exception) -> ModelLoadError:
             "or pass --model PATH to a folder saved with save_pretrained."
         )
     return ModelLoadError(f"Could not load CLIP model {model_id!r}: {first_line(exc)}")
+
+
+# torch's refusal of a pickle that holds more than tensors names the code it would have run.
+_BLOCKED_GLOBAL = re.compile(r"unsupported GLOBAL (\S+?)(?: whose|\s|$)")
+
+
+def unsafe_weights_reason(exc: BaseException) -> str | None:
+    """Our words for torch refusing a weights file that would run code when loaded, or None.
+
+    torch's own message goes on to suggest loading it again with `weights_only=False`, that is,
+    running whatever the file holds: that advice must never reach a user, so none of its text
+    is kept.
+    """
+    for current in _chain(exc):
+        text = str(current)
+        if isinstance(current, pickle.UnpicklingError) or "weights_only" in text:
+            match = _BLOCKED_GLOBAL.search(text)
+            what = f" (it calls {match.group(1)})" if match else ""
+            return ("its pytorch_model.bin holds code or objects besides weights" + what
+                    + ", so it was refused: loading it could run that code")
+    return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def is_unavailable_error(exc: BaseException) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from photoclip.core.catalog import FileState
+from photoclip.core.decodeguard import decoding
 from photoclip.core.encoder import Encoder
 from photoclip.core.errors import ImageError
 from photoclip.core.imaging import Decoded, decode, open_regular, read_error_reason
@@ -134,9 +135,10 @@ def _read(task: FileTask, res: Prepared) -> tuple[bytes | None, str] | None:
 
 
 def _decode(path: str, data: bytes | None, min_side: int) -> Decoded:
-    if data is None:
-        return decode(path, min_side=min_side)
-    return decode(data, min_side=min_side, name=path)
+    with decoding(path):  # Pillow's warnings about the file name it in the log
+        if data is None:
+            return decode(path, min_side=min_side)
+        return decode(data, min_side=min_side, name=path)
 
 
 def _thumbnail_only(path: str, data: bytes | None, thumb: Path) -> None:

@@ -6,6 +6,7 @@ after that it is recorded as failed and the run moves on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from photoclip.core.cpugate import CpuGate
+from photoclip.core.decodeguard import reporting_budget_waits
 from photoclip.core.indexing.decode import FileTask, Prepared
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ class DecodePool:
         self._lock = threading.Lock()
         self._max_stuck = max_stuck
         self._running: dict[Future[Prepared], tuple[float, threading.Thread]] = {}
+        # Files waiting for room in the decode memory budget, with the time their clock had
+        # run before: waiting for memory is not a slow decode, so their clock stops meanwhile.
+        self._paused: dict[Future[Prepared], float] = {}
         self._stuck: set[Future[Prepared]] = set()  # their threads end when they come back
         self._threads: set[threading.Thread] = set()
         for _ in range(max(1, workers)):
@@ -62,6 +67,8 @@ class DecodePool:
         """When a thread picked `fut` up (time.monotonic), or None if it has not (yet)."""
         with self._lock:
             entry = self._running.get(fut)
+            if fut in self._paused:
+                return None  # waiting for memory: its clock is stopped
         return None if entry is None else entry[0]
 
     def abandon(self, fut: Future[Prepared]) -> bool | None:
@@ -116,6 +123,18 @@ class DecodePool:
             if thread not in stuck:
                 thread.join(max(0.0, deadline - time.monotonic()))
 
+    def _pause(self, fut: Future[Prepared], waiting: bool) -> None:
+        """Stop `fut`'s clock while it waits for memory; start it again where it was."""
+        now = time.monotonic()
+        with self._lock:
+            entry = self._running.get(fut)
+            if entry is None:
+                return
+            if waiting:
+                self._paused[fut] = now - entry[0]
+            else:
+                self._running[fut] = (now - self._paused.pop(fut, 0.0), entry[1])
+
     def _spawn(self) -> None:
         thread = threading.Thread(target=self._work, name="decode", daemon=True)
         with self._lock:
@@ -136,13 +155,15 @@ class DecodePool:
                 with self._lock:
                     self._running[fut] = (time.monotonic(), me)
                 try:
-                    result = fn(task)
+                    with reporting_budget_waits(functools.partial(self._pause, fut)):
+                        result = fn(task)
                 except BaseException as exc:
                     fut.set_exception(exc)
                 else:
                     fut.set_result(result)
             with self._lock:
                 del self._running[fut]
+                self._paused.pop(fut, None)
                 if fut in self._stuck:
                     self._stuck.discard(fut)
                     break  # a stand-in has taken this thread's place

@@ -8,9 +8,11 @@ which text a path that is not valid UTF-8 is stored under.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
 from photoclip.core.imaging import is_image_path
@@ -70,7 +72,14 @@ def is_empty_dir(path: str) -> bool:
         return False
 
 
-def walk_images(root: str, skip: Sequence[str] = ()) -> Iterator[tuple[str, int, int]]:
+# Why a file named like a photo was passed over by the walk (the keys of `skipped`).
+SKIP_FIFO, SKIP_DEVICE, SKIP_SOCKET = "FIFO", "device", "socket"
+SKIP_LOOP, SKIP_BROKEN, SKIP_UNREADABLE = "link loop", "broken link", "unreadable"
+SPECIAL_FILES = (SKIP_FIFO, SKIP_DEVICE, SKIP_SOCKET)
+
+
+def walk_images(root: str, skip: Sequence[str] = (),
+                skipped: Counter[str] | None = None) -> Iterator[tuple[str, int, int]]:
     """(path, size, mtime_ns) of every regular image file under root.
 
     Hidden entries and `skip` folders (the library itself, nested roots) are left out. A
@@ -78,6 +87,8 @@ def walk_images(root: str, skip: Sequence[str] = ()) -> Iterator[tuple[str, int,
     ~/Pictures), each real folder at most once, so no symlink loop can trap the scan; one that
     leads back inside the root is not, its photos being found at their real paths. FIFOs,
     devices and sockets are never listed (nor opened). Unreadable folders are logged, not fatal.
+    Files named like photos that are passed over (a FIFO, a device, a link that loops or leads
+    nowhere) are counted by reason in `skipped`, so `status` can say they were seen.
     """
     skip_set = {os.path.normcase(s) for s in skip}
     # Folders already walked (or never to be), by identity: reaching one again through a link,
@@ -126,10 +137,31 @@ def walk_images(root: str, skip: Sequence[str] = ()) -> Iterator[tuple[str, int,
             except OSError as exc:
                 # A dangling link or a file symlink loop: nothing to index, nothing to fear.
                 log.info("cannot stat %s: %s", entry.path, exc)
+                if skipped is not None:
+                    skipped[_stat_failure(exc)] += 1
                 continue
             if stat.S_ISREG(st.st_mode):
                 yield entry.path, st.st_size, st.st_mtime_ns
+            elif skipped is not None:
+                log.info("skipped %s: not a regular file", entry.path)
+                skipped[_special_kind(st.st_mode)] += 1
         stack.extend(reversed(subfolders))  # depth first, in name order
+
+
+def _stat_failure(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return SKIP_LOOP
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return SKIP_BROKEN
+    return SKIP_UNREADABLE
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return SKIP_FIFO
+    if stat.S_ISSOCK(mode):
+        return SKIP_SOCKET
+    return SKIP_DEVICE  # character or block device (or anything stranger)
 
 
 def _dir_identity(path: str) -> tuple[int, int] | None:
