@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from photoclip.cli.output import EXIT_OK, drive, out
+from photoclip.cli.output import EXIT_OK, drive, out, printable
 from photoclip.cli.session import open_library
 from photoclip.core.types import SearchHit
 
@@ -17,7 +17,9 @@ def _results(args: argparse.Namespace, hits: list[SearchHit], scored: bool = Tru
         args,
         {"results": [{"path": h.path, "score": round(h.score, 6) if scored else None}
                      for h in hits]},
-        lambda: "\n".join(f"{h.score:.3f}  {h.path}" if scored else h.path for h in hits)
+        # Each path escaped on its own: a newline in a file name must not split a result.
+        lambda: "\n".join(f"{h.score:.3f}  {printable(h.path)}" if scored else printable(h.path)
+                          for h in hits)
         or "no matching photos",
     )
 
@@ -50,5 +52,6 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         drive(finder.run(), unit="photo", desc="comparing")
         groups = [[p.path for p in g] for g in finder.report.groups]
         out(args, {"groups": groups},
-            lambda: "\n\n".join("\n".join(g) for g in groups) or "no near-identical photos")
+            lambda: "\n\n".join("\n".join(printable(p) for p in g) for g in groups)
+            or "no near-identical photos")
     return EXIT_OK

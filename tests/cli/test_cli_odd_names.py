@@ -43,8 +43,6 @@ def test_the_walk_counts_what_it_passes_over_by_reason(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not POSIX, reason="FIFOs and /dev/null are POSIX")
-@pytest.mark.xfail(strict=True, reason="until Indexer._diff_roots hands walk_images a counter "
-                   "and calls report.record_skipped (pipeline.py: not this branch's file)")
 def test_status_says_what_the_scan_skipped(tmp_path: Path, capsys, tiny_clip_dir) -> None:
     root = tmp_path / "photos"
     root.mkdir()
@@ -104,3 +102,21 @@ def test_printable_escapes_controls_and_keeps_the_rest() -> None:
     assert output.printable("a\nb\x07c\x1b[0m\x9b") == "a\\x0ab\\x07c\\x1b[0m\\x9b"
     assert output.printable("caf\u00e9 \U0001f431") == "caf\u00e9 \U0001f431"
     assert output.printable("bad\udcff") == "bad\\udcff"
+
+
+@pytest.mark.skipif(not POSIX, reason="a newline in a file name is POSIX")
+def test_a_newline_in_a_file_name_keeps_a_search_result_on_one_line(
+        tmp_path: Path, capsys, tiny_clip_dir) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    shutil.copy(DATA / "rocket.jpg", root / "two\nlines.jpg")
+    shutil.copy(DATA / "coffee.png", root / "plain.png")
+    lib = str(tmp_path / "lib")
+    assert run_json(capsys, "--library", lib, "add", str(root), "--model",
+                    str(tiny_clip_dir))["indexed"] == 2
+    for query in ("type:jpg", "rocket"):  # filters alone (bare paths), and scored results
+        code, out, err = run(capsys, "--library", lib, "search", query, "--top", "2")
+        assert code == 0, err
+        lines = out.splitlines()
+        assert any("two\\x0alines.jpg" in line for line in lines), lines
+        assert not any(line == "lines.jpg" or line.endswith("/two") for line in lines)

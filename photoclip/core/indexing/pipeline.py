@@ -18,7 +18,7 @@ import os
 import stat
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -32,7 +32,7 @@ from photoclip.core.imaging import RAW_NEEDS_EXTRA, raw_supported
 from photoclip.core.indexing.decode import FileTask, Prepared, prepare
 from photoclip.core.indexing.diff import Diff, OnMoved, RecentAdds, settle
 from photoclip.core.indexing.pool import DECODE_TIMEOUT_S, MAX_STUCK_DECODES, DecodePool
-from photoclip.core.indexing.report import IndexReport
+from photoclip.core.indexing.report import IndexReport, record_skipped
 from photoclip.core.indexing.scan import (
     NAME_NOT_UTF8,
     catalog_path,
@@ -238,13 +238,16 @@ class Indexer:
                       if r.id != root.id and is_inside(r.path, root.path)]
             known = self.catalog.file_states(root.id, self.encoder.model_id)
             on_disk: dict[str, tuple[int, int, int]] = {}
-            for path, size, mtime in walk_images(root.path, (*self.skip, *nested)):
+            skipped: Counter[str] = Counter()  # FIFOs, devices, link loops named like photos
+            for path, size, mtime in walk_images(root.path, (*self.skip, *nested), skipped):
                 key = catalog_path(path)
                 if key != path:
                     diff.preset[key] = NAME_NOT_UTF8
                 on_disk[key] = (root.id, size, mtime)
                 if len(on_disk) % 2000 == 0:
                     yield Progress("scan", len(on_disk), 0, message=f"scanning {root.path}")
+            record_skipped(self.catalog, root.id, skipped)  # for `status`, in any later process
+            report.skipped.update(skipped)
             if not on_disk and known and is_empty_dir(root.path):
                 # An unmounted drive often leaves its mount point behind as an empty folder;
                 # "every photo deleted at once, nothing else left" is treated as unplugged.
