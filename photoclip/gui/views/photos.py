@@ -74,6 +74,7 @@ class PhotosPage(QWidget):
         self._running_fresh = False  # a new query (not a refresh) is on its way
         self._results: Results | None = None
         self._failed = False  # the query shown failed: its error is in `note`
+        self._in_flight = False  # the newest query has not answered yet
 
         self._build_search_bar()
         self._build_results_bar()
@@ -273,7 +274,7 @@ class PhotosPage(QWidget):
             self._send(lambda: browse_results(lib, folder, after, before), keep)
         elif not self._model_ready:
             self._searches.drop()
-            self._running_fresh = False
+            self._running_fresh = self._in_flight = False
             self.note.show_info("Search starts when the model is ready…")
         else:
             cutoff, top = self.cutoff
@@ -286,6 +287,7 @@ class PhotosPage(QWidget):
         # A refresh while a new query is on its way is that new query: it starts the grid over.
         keep = keep and not self._running_fresh
         self._running_fresh = not keep
+        self._in_flight = True
         self._searches.run(fetch, lambda r: self._show_results(r, keep), self._search_failed)
 
     def _refresh(self) -> None:
@@ -324,8 +326,13 @@ class PhotosPage(QWidget):
 
     # -- showing what came back -------------------------------------------------------------
 
+    @property
+    def idle(self) -> bool:
+        """No query waiting to be sent or to answer: the grid shows what the catalog has."""
+        return not (self._in_flight or self._debounce.isActive() or self._landed.isActive())
+
     def _show_results(self, results: Results, keep: bool) -> None:
-        self._running_fresh = False
+        self._running_fresh = self._in_flight = False
         self._failed = False
         self._results = results
         anchor = self._first_visible() if keep else None
@@ -344,7 +351,7 @@ class PhotosPage(QWidget):
     def _search_failed(self, message: str) -> None:
         """A search's error stays with it: beside the field, with no rows of an older query
         under it, until the query changes."""
-        self._running_fresh = False
+        self._running_fresh = self._in_flight = False
         self._results = None
         self._failed = True
         self.grid_model.set_rows([])
