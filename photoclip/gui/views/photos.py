@@ -114,6 +114,9 @@ class PhotosPage(QWidget):
         self._debounce.timeout.connect(self.run_search)
         self._landed = QTimer(self, singleShot=True)
         self._landed.timeout.connect(self._refresh)
+        self._anchor: tuple[int, int] | None = None  # (photo kept at the top, tries left)
+        self._anchor_timer = QTimer(self, singleShot=True, interval=10)
+        self._anchor_timer.timeout.connect(self._keep_anchor)
 
         self.folder_filter = QComboBox()
         self.folder_filter.setMinimumWidth(180)
@@ -224,8 +227,8 @@ class PhotosPage(QWidget):
 
     def shutdown(self) -> None:
         """Wait for the thumbnails and the preview being read (the window is closing)."""
-        self._landed.stop()
-        self._debounce.stop()
+        for timer in (self._landed, self._debounce, self._anchor_timer):
+            timer.stop()
         for call in (self._searches, self._roots, self._photo_reads):
             call.drop()
         self.grid_model.loader.wait()
@@ -401,16 +404,28 @@ class PhotosPage(QWidget):
                     return self.grid_model.item(index.row()).photo_id
         return None
 
-    def _scroll_to(self, photo_id: int, tries: int = 20) -> None:
+    def _scroll_to(self, photo_id: int) -> None:
         """Keep `photo_id` at the top of the grid once the view has laid its rows out again
         (it lays them out in batches, over a few turns of the event loop)."""
+        self._anchor = (photo_id, 20)
+        self._keep_anchor()
+
+    def _keep_anchor(self) -> None:
+        if self._anchor is None:
+            return
+        photo_id, tries = self._anchor
         row = self.grid_model.row_of(photo_id)
         if row is None:
+            self._anchor = None
             return
         index = self.grid_model.index(row)
         self.grid.scrollTo(index, QListView.ScrollHint.PositionAtTop)
-        if tries and self.grid.visualRect(index).top() != 0:
-            QTimer.singleShot(10, lambda: self._scroll_to(photo_id, tries - 1))
+        rect = self.grid.visualRect(index)
+        if tries and not (rect.isValid() and 0 <= rect.top() < self.grid.gridSize().height() // 2):
+            self._anchor = (photo_id, tries - 1)
+            self._anchor_timer.start()
+        else:
+            self._anchor = None
 
     def refresh_empty_state(self) -> None:
         if self.grid_model.rowCount():
