@@ -9,6 +9,7 @@ hands them to the view a chunk at a time (`fetchMore`), and makes everything els
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,7 @@ class PhotoGridModel(QAbstractListModel):
         super().__init__()
         self._rows: list[Row] = []
         self._shown = 0  # rows the view has been given (see fetchMore)
+        self._changing = False
         self._photos: dict[int, Photo] = {}
         self._rows_by_thumb: dict[str, set[int]] = {}
         self._thumbnail_for = thumbnail_for
@@ -96,67 +98,87 @@ class PhotoGridModel(QAbstractListModel):
         removed and inserted, so the view keeps its selection and what it shows."""
         self._photos = dict(photos or {}) if not keep else {**self._photos, **(photos or {})}
         self._rows_by_thumb = {}
-        if not keep:
-            self.loader.clear_pending()
-            self.beginResetModel()
-            self._rows = list(rows)
-            self._shown = min(len(rows), CHUNK)
-            self.endResetModel()
-            return
-        self._update(list(rows))
-
-    def _update(self, new: list[Row]) -> None:
-        old, shown = self._rows, self._shown
-        n_old, n_new = len(old), len(new)
-        limit = min(n_old, n_new)
-        start = 0  # rows before `start` are the same in both lists
-        while start < limit and old[start] == new[start]:
-            start += 1
-        same_tail = 0
-        while (same_tail < limit - start
-               and old[n_old - 1 - same_tail] == new[n_new - 1 - same_tail]):
-            same_tail += 1
-        end_old, end_new = n_old - same_tail, n_new - same_tail
-        if start >= shown:  # the change is below what the view has: nothing it shows moves
-            self._rows = new
-            self.show_up_to(CHUNK)
-            return
-        if end_old <= shown:  # the change lies inside what is shown
-            removed_end, inserted_end = end_old, end_new
-            new_shown = shown - end_old + end_new
-        else:  # it reaches past it: replace the shown rows from `start` on
-            removed_end = shown
-            new_shown = min(n_new, max(shown, start))
-            inserted_end = new_shown
-        if removed_end > start:
-            self.beginRemoveRows(QModelIndex(), start, removed_end - 1)
-            self._rows = old[:start] + old[removed_end:]
-            self._shown = shown - (removed_end - start)
-            self.endRemoveRows()
-        if inserted_end > start:
-            self.beginInsertRows(QModelIndex(), start, inserted_end - 1)
-            self._rows = new
-            self._shown = new_shown
-            self.endInsertRows()
-        self._rows, self._shown = new, new_shown
+        self._changing = True  # no fetchMore from a view reacting to one step of the change
+        try:
+            if keep:
+                self._update(list(rows))
+            else:
+                self.loader.clear_pending()
+                self.beginResetModel()
+                self._rows = list(rows)
+                self._shown = min(len(rows), CHUNK)
+                self.endResetModel()
+        finally:
+            self._changing = False
         self.show_up_to(CHUNK)  # a short list that grew shows its first chunk whole
 
+    def _update(self, new: list[Row]) -> None:
+        """Turn the shown rows into the first rows of `new` by removing the rows that went
+        and inserting those that came, in runs; rows that stayed keep their indexes (and so
+        the selection). Costs the shown rows, not the library."""
+        old, shown = self._rows, self._shown
+        limit = min(shown, len(new))
+        start = 0  # the first shown row that differs
+        while start < limit and old[start] == new[start]:
+            start += 1
+        if start >= shown:  # the change is below what the view has: nothing it shows moves
+            self._rows = new
+            return
+        position = dict(zip(new[start:], itertools.count(start), strict=False))
+        kept: dict[int, int] = {}  # old row -> new row, both increasing
+        last = start - 1
+        for row in range(start, shown):
+            n = position.get(old[row], -1)
+            if n > last:
+                kept[row] = last = n
+        current = old[:shown]  # what the view has, step by step
+        row = shown - 1
+        while row >= start:  # remove, bottom up, the runs of rows that went
+            if row in kept:
+                row -= 1
+                continue
+            end = row
+            while row >= start and row not in kept:
+                row -= 1
+            self.beginRemoveRows(QModelIndex(), row + 1, end)
+            del current[row + 1:end + 1]
+            self._rows, self._shown = current, len(current)
+            self.endRemoveRows()
+        new_shown = max(last + 1, min(len(new), shown))
+        arrived = set(kept.values())
+        n = start
+        while n < new_shown:  # insert, top down, the runs of rows that came
+            if n in arrived:
+                n += 1
+                continue
+            first = n
+            while n < new_shown and n not in arrived:
+                n += 1
+            self.beginInsertRows(QModelIndex(), first, n - 1)
+            current[first:first] = new[first:n]
+            self._rows, self._shown = current, len(current)
+            self.endInsertRows()
+        self._rows, self._shown = new, new_shown
+
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and self._shown < len(self._rows)
+        return not (parent.isValid() or self._changing) and self._shown < len(self._rows)
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
-        if parent.isValid():
-            return
-        self.show_up_to(self._shown + max(CHUNK, self._shown))
+        if self.canFetchMore(parent):
+            self.show_up_to(self._shown + max(CHUNK, self._shown))
 
     def show_up_to(self, count: int) -> None:
         """Give the view at least the first `count` rows (all there are, at most)."""
         count = min(count, len(self._rows))
-        if count <= self._shown:
+        if count <= self._shown or self._changing:
             return
-        self.beginInsertRows(QModelIndex(), self._shown, count - 1)
-        self._shown = count
-        self.endInsertRows()
+        self._changing = True
+        try:
+            self.beginInsertRows(QModelIndex(), self._shown, count - 1)
+            self._shown = count
+            self.endInsertRows()
+        finally:
+            self._changing = False
 
     def set_show_scores(self, show: bool) -> None:
         self.show_scores = show
