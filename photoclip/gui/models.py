@@ -124,6 +124,13 @@ class PhotoGridModel(QAbstractListModel):
         if start >= shown:  # the change is below what the view has: nothing it shows moves
             self._rows = new
             return
+        grown = len(new) - len(old)
+        if grown > 0 and old[start:shown] == new[start + grown:shown + grown]:
+            # One run of photos came (a batch, all newer or older than the rest): one insert.
+            self.beginInsertRows(QModelIndex(), start, start + grown - 1)
+            self._rows, self._shown = new, shown + grown
+            self.endInsertRows()
+            return
         position = dict(zip(new[start:], itertools.count(start), strict=False))
         kept: dict[int, int] = {}  # old row -> new row, both increasing
         last = start - 1

@@ -49,3 +49,17 @@ def test_a_refresh_keeps_the_rows_that_stayed_and_their_indexes(qtbot, qtmodelte
     assert len(shown) >= min(CHUNK, len(new))
     assert persistent.isValid()
     assert model.item(persistent.row()).photo_id == keep
+
+
+def test_a_batch_that_lands_in_one_run_is_one_insert(qtbot, qtmodeltester):
+    model = PhotoGridModel()
+    qtmodeltester.check(model)
+    model.set_rows(rows(range(1200)))
+    model.fetchMore()
+    persistent = QPersistentModelIndex(model.index(700))
+    inserted = []
+    model.rowsInserted.connect(lambda _p, first, last: inserted.append((first, last)))
+    model.set_rows(rows([*range(5000, 5040), *range(1200)]), keep=True)
+    assert inserted == [(0, 39)]
+    assert model.item(persistent.row()).photo_id == 700
+    assert visible(model)[:41] == [*range(5000, 5040), 0]
