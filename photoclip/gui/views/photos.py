@@ -210,8 +210,7 @@ class PhotosPage(QWidget):
         self._landed.start(max(0, round(LANDED_INTERVAL_MS - waited)))
 
     def refresh_if_browsing(self) -> None:
-        """A watcher batch landed. Kept for the window: any query shown re-runs, not only
-        browsing (a search typed while indexing fills in as photos arrive)."""
+        """A watcher batch landed: as photos_landed (any query re-runs, not only browsing)."""
         self.photos_landed()
 
     def restore_state(self, qs: QSettings) -> None:
@@ -379,13 +378,12 @@ class PhotosPage(QWidget):
         if r is None:
             return
         found, size = len(r.rows), r.library_size
-        text = f"{found:,} photos" if found == size else f"{found:,} of {size:,} photos"
         cutoff, top = self.cutoff
         more = searching and self._step < len(LADDER) - 1 and found < size and (
             cutoff > 0 or found >= top)
-        if more:
-            text += ' — <a href="more">show more</a>'
-        self.count_label.setText(text)
+        self.count_label.setText((f"{found:,} photos" if found == size else
+                                  f"{found:,} of {size:,} photos")
+                                 + (' — <a href="more">show more</a>' if more else ""))
         self.count_label.setToolTip(
             f"Shown: photos scoring {cutoff:g} standard deviations above the library, at most "
             f"{top:,} (photoclip search --cutoff {cutoff:g} --top {top})" if searching else "")
@@ -411,10 +409,8 @@ class PhotosPage(QWidget):
         self._keep_anchor()
 
     def _keep_anchor(self) -> None:
-        if self._anchor is None:
-            return
-        photo_id, tries = self._anchor
-        row = self.grid_model.row_of(photo_id)
+        photo_id, tries = self._anchor or (0, 0)
+        row = self.grid_model.row_of(photo_id) if self._anchor else None
         if row is None:
             self._anchor = None
             return
