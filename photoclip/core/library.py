@@ -243,7 +243,7 @@ class Library:
         return thumbnail_path(self.paths.thumbnails, digest)
 
     def browse(self, folder: str | None = None, after: str | None = None,
-               before: str | None = None) -> list[tuple[int, str, str | None]]:
+               before: str | None = None) -> list[tuple[Any, ...]]:
         """The library with no query: (id, path, content hash) of its photos, newest first,
         within a folder and dates [after, before). Light rows for a grid to page through;
         a catalog read, so a window calls it off its UI thread."""

@@ -27,7 +27,8 @@ PathRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
 
 Index = QModelIndex | QPersistentModelIndex
-Row = tuple[int, str, str | None, float | None]  # photo id, path, content hash, score
+# (photo id, path, content hash) when browsing, (..., score) for a search's hits
+Row = tuple[Any, ...]
 # Rows handed to the view at first; each fetchMore doubles what is shown, so even the end of
 # 100,000 photos is a few fetches away while the first screen costs 500 rows.
 CHUNK = 500
@@ -55,7 +56,7 @@ class Results:
 def browse_results(library: Library, folder: str | None, after: str | None,
                    before: str | None) -> Results:
     """The library with no query, newest first. Runs off the UI thread."""
-    rows: list[Row] = [(i, p, h, None) for i, p, h in library.browse(folder, after, before)]
+    rows = library.browse(folder, after, before)  # as they come: no loop holding the GIL
     first = library.catalog.photos_by_ids(r[0] for r in rows[:CHUNK])
     return Results(rows, library.catalog.count_photos("ok"), first)
 
@@ -201,8 +202,8 @@ class PhotoGridModel(QAbstractListModel):
         return len(self._rows)
 
     def item(self, row: int) -> GridItem:
-        photo_id, path, digest, score = self._rows[row]
-        return GridItem(photo_id, path, self._thumbnail(digest), score)
+        r = self._rows[row]
+        return GridItem(r[0], r[1], self._thumbnail(r[2]), r[3] if len(r) > 3 else None)
 
     def photo(self, row: int) -> Photo | None:
         """The row's photo if it came with the results (else the caller asks the catalog)."""
@@ -229,7 +230,8 @@ class PhotoGridModel(QAbstractListModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or index.row() >= self._shown:
             return None
-        photo_id, path, digest, score = self._rows[index.row()]
+        r = self._rows[index.row()]
+        photo_id, path, digest, score = r[0], r[1], r[2], r[3] if len(r) > 3 else None
         if role == Qt.ItemDataRole.DisplayRole:
             name = Path(path).name
             return f"{score:.3f}  {name}" if self.show_scores and score is not None else name

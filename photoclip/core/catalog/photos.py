@@ -245,7 +245,7 @@ class Photos(Database):
         return [_photo(r) for r in rows]
 
     def browse_rows(self, folder: str | None = None, after: str | None = None,
-                    before: str | None = None) -> list[tuple[int, str, str | None]]:
+                    before: str | None = None) -> list[tuple[Any, ...]]:
         """(id, path, content hash) of every indexed photo in `folder` taken in [after, before)
         (ISO dates; EXIF date, else file time), newest first: what the window's grid lists
         with no query. Three columns and no Photo objects, so 100,000 rows take ~0.15 s."""
@@ -260,10 +260,11 @@ class Photos(Database):
         if before:
             where.append(f"{PHOTO_DATE} < ?")
             params.append(before)
-        rows = self.query(
+        # The rows as SQLite hands them over: no Python loop over 100,000 of them, which would
+        # hold the interpreter lock against the window's UI thread.
+        return self.query(
             f"SELECT id, path, hash FROM photos WHERE {' AND '.join(where)} "
             f"ORDER BY {PHOTO_DATE} DESC, id DESC", params)
-        return [(int(i), str(p), h) for i, p, h in rows]
 
     # -- failures (issue 8: the indexer's bookkeeping of files it could not read) -----------
 
