@@ -142,12 +142,47 @@ def models_use(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_GUI_ROWS = [
+    ("open_to_first_paint_ms", "open to first paint"),
+    ("ui_worst_stall_ms", "worst UI stall"),
+    ("browse_stall_ms", "  browse"),
+    ("filter_folder_stall_ms", "  filter by folder"),
+    ("filter_date_stall_ms", "  filter by date"),
+    ("typing_stall_ms", "  typing a search"),
+    ("watcher_batch_stall_ms", "  watcher batch"),
+    ("model_load_stall_ms", "  model load (fake)"),
+    ("scroll_to_end_stall_ms", "  scroll to the end"),
+]
+
+
+def cmd_bench_gui(args: argparse.Namespace) -> int:
+    from photoclip.gui.bench_gui import run_gui_bench
+
+    def say(message: str) -> None:
+        if not args.json:
+            print(message, file=sys.stderr)
+
+    r = run_gui_bench(args.photos or 100_000, progress=say)
+
+    def text() -> str:
+        lines = [f"the window over {r['photos']:,} photos (offscreen; a 10-ms heartbeat on "
+                 "the UI thread: a stall is the longest it could not repaint)"]
+        lines += [f"  {title:<24}{r[key]:>8.0f} ms" for key, title in _GUI_ROWS]
+        lines.append(f"  {'peak memory':<24}{r['peak_rss_mb']:>8} MB")
+        return "\n".join(lines)
+
+    out(args, r, text)
+    return EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.gui:
+        return cmd_bench_gui(args)
     from photoclip.bench import Bench
     from photoclip.core.library import Library
 
     run = Library.resolve_run(args.library, model=args.model, device=args.device)
-    bench = Bench(run.model, device=run.device, photos=args.photos, vectors=args.vectors,
+    bench = Bench(run.model, device=run.device, photos=args.photos or 96, vectors=args.vectors,
                   queries=args.queries, batch_size=args.batch_size, rounds=args.rounds)
     for p in bench.run():
         if not args.json:

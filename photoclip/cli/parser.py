@@ -131,8 +131,13 @@ COMMANDS: tuple[Command, ...] = (
     )),
     Command("bench", "measure indexing and search speed on this machine (ratios, one run)",
             model_cmds.cmd_bench, (
-        arg("--photos", type=_positive_int, default=96, metavar="N",
-            help="generated 12-MP JPEGs for the pipeline (default 96)"),
+        arg("--gui", action="store_true",
+            help="measure the window instead (offscreen): how long it freezes opening, "
+                 "browsing, filtering, searching, receiving new photos and scrolling, over a "
+                 "temporary library of --photos photos"),
+        arg("--photos", type=_positive_int, default=None, metavar="N",
+            help="generated 12-MP JPEGs for the pipeline (default 96); with --gui, photos "
+                 "in the temporary library (default 100000)"),
         arg("--rounds", type=_positive_int, default=3, metavar="N",
             help="interleaved rounds of model, decode and pipeline timing; the figures are "
                  "their medians (default 3)"),

@@ -35,6 +35,7 @@ from photoclip.core.evaluation import AlbumEvaluation
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_models import ModelInfo, find_model, list_models
+from photoclip.core.search import DEFAULT_CUTOFF as DEFAULT_CUTOFF  # the window's default
 from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
 from photoclip.core.tagging import SidecarSync, SidecarTagger, SidecarWriter, Tagger
@@ -265,6 +266,13 @@ class Library:
         """Where the grid thumbnail of the photo with content hash `digest` is cached (it may
         not exist yet: `api.ensure_thumbnail` makes it)."""
         return thumbnail_path(self.paths.thumbnails, digest)
+
+    def browse(self, folder: str | None = None, after: str | None = None,
+               before: str | None = None) -> list[tuple[Any, ...]]:
+        """The library with no query: (id, path, content hash) of its photos, newest first,
+        within a folder and dates [after, before). Light rows for a grid to page through;
+        a catalog read, so a window calls it off its UI thread."""
+        return self.catalog.browse_rows(folder, after, before)
 
     def failures(self, examples: int = 3) -> list[FailureGroup]:
         """Files that failed to index, grouped by kind of reason, most common first."""

@@ -1,14 +1,25 @@
-"""The photo grid's model: photos (search hits or the browsed library) with async thumbnails."""
+"""The photo grid's model: photos (search hits or the browsed library) with async thumbnails,
+and the background calls that fetch what it shows.
+
+The rows come from one core call run off the UI thread (`browse_results`, `search_results`):
+light (id, path, hash, score) tuples, 100,000 of them in a fraction of a second. The model
+hands them to the view a chunk at a time (`fetchMore`), and makes everything else a row needs
+(its name, its thumbnail's path, its pixmap) only when the view paints that row.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
+from photoclip.core.library import Library
+from photoclip.core.types import Photo
 from photoclip.gui.thumbnails import THUMB, ThumbnailLoader
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
@@ -16,6 +27,11 @@ PathRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
 
 Index = QModelIndex | QPersistentModelIndex
+# (photo id, path, content hash) when browsing, (..., score) for a search's hits
+Row = tuple[Any, ...]
+# Rows handed to the view at first; each fetchMore doubles what is shown, so even the end of
+# 100,000 photos is a few fetches away while the first screen costs 500 rows.
+CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -26,59 +42,220 @@ class GridItem:
     score: float | None = None  # None when browsing (no query)
 
 
-class PhotoGridModel(QAbstractListModel):
-    """Holds plain tuples only; pixmaps are fetched on demand for the rows the view paints,
-    so 100,000 photos cost a list, not 100,000 images."""
+@dataclass(frozen=True)
+class Results:
+    """What one browse or search found, fetched off the UI thread: the rows in order, the
+    photos of the first ones (the preview shows those without asking the catalog), and how
+    many photos the library has."""
 
-    def __init__(self, loader: ThumbnailLoader | None = None) -> None:
+    rows: list[Row]
+    library_size: int
+    photos: dict[int, Photo] = field(default_factory=dict)
+
+
+def browse_results(library: Library, folder: str | None, after: str | None,
+                   before: str | None) -> Results:
+    """The library with no query, newest first. Runs off the UI thread."""
+    rows = library.browse(folder, after, before)  # as they come: no loop holding the GIL
+    first = library.catalog.photos_by_ids(r[0] for r in rows[:CHUNK])
+    return Results(rows, library.catalog.count_photos("ok"), first)
+
+
+def search_results(library: Library, search: Callable[[], list[Any]]) -> Results:
+    """The hits of `search()` (a Searcher call) with their photos. Runs off the UI thread."""
+    hits = search()
+    photos = library.catalog.photos_by_ids(h.photo_id for h in hits)
+    rows: list[Row] = [(h.photo_id, photos[h.photo_id].path, photos[h.photo_id].hash, h.score)
+                       for h in hits if h.photo_id in photos]
+    return Results(rows, library.catalog.count_photos("ok"), photos)
+
+
+class PhotoGridModel(QAbstractListModel):
+    """Holds plain tuples only; names, thumbnail paths and pixmaps are made for the rows the
+    view paints, so 100,000 photos cost a list, not 100,000 images."""
+
+    def __init__(self, loader: ThumbnailLoader | None = None,
+                 thumbnail_for: Callable[[str], Path] | None = None) -> None:
         super().__init__()
-        self._items: list[GridItem] = []
-        self._rows_by_thumb: dict[str, list[int]] = {}
+        self._rows: list[Row] = []
+        self._shown = 0  # rows the view has been given (see fetchMore)
+        self._changing = False
+        self._photos: dict[int, Photo] = {}
+        self._rows_by_thumb: dict[str, set[int]] = {}
+        self._thumbnail_for = thumbnail_for
+        self.show_scores = False
         self.loader = loader or ThumbnailLoader()
         self.loader.ready.connect(self._thumbnail_ready)
         placeholder = QPixmap(THUMB)
         placeholder.fill(QColor("#dcdcdc"))
         self._placeholder = QIcon(placeholder)
 
-    def set_items(self, items: list[GridItem]) -> None:
-        self.loader.clear_pending()
-        self.beginResetModel()
-        self._items = list(items)
+    # -- filling ----------------------------------------------------------------------------
+
+    def set_rows(self, rows: list[Row], photos: dict[int, Photo] | None = None, *,
+                 keep: bool = False) -> None:
+        """Show `rows`. keep=False: a new list (the view starts over at its top). keep=True:
+        the same query again with photos added or gone; only the rows that changed are
+        removed and inserted, so the view keeps its selection and what it shows."""
+        self._photos = dict(photos or {}) if not keep else {**self._photos, **(photos or {})}
         self._rows_by_thumb = {}
-        for row, item in enumerate(self._items):
-            if item.thumbnail is not None:
-                self._rows_by_thumb.setdefault(str(item.thumbnail), []).append(row)
-        self.endResetModel()
+        self._changing = True  # no fetchMore from a view reacting to one step of the change
+        try:
+            if keep:
+                self._update(list(rows))
+            else:
+                self.loader.clear_pending()
+                self.beginResetModel()
+                self._rows = list(rows)
+                self._shown = min(len(rows), CHUNK)
+                self.endResetModel()
+        finally:
+            self._changing = False
+        self.show_up_to(CHUNK)  # a short list that grew shows its first chunk whole
+
+    def _update(self, new: list[Row]) -> None:
+        """Turn the shown rows into the first rows of `new` by removing the rows that went
+        and inserting those that came, in runs; rows that stayed keep their indexes (and so
+        the selection). Costs the shown rows, not the library."""
+        old, shown = self._rows, self._shown
+        limit = min(shown, len(new))
+        start = 0  # the first shown row that differs
+        while start < limit and old[start] == new[start]:
+            start += 1
+        if start >= shown:  # the change is below what the view has: nothing it shows moves
+            self._rows = new
+            return
+        grown = len(new) - len(old)
+        if grown > 0 and old[start:shown] == new[start + grown:shown + grown]:
+            # One run of photos came (a batch, all newer or older than the rest): one insert.
+            self.beginInsertRows(QModelIndex(), start, start + grown - 1)
+            self._rows, self._shown = new, shown + grown
+            self.endInsertRows()
+            return
+        position = dict(zip(new[start:], itertools.count(start), strict=False))
+        kept: dict[int, int] = {}  # old row -> new row, both increasing
+        last = start - 1
+        for row in range(start, shown):
+            n = position.get(old[row], -1)
+            if n > last:
+                kept[row] = last = n
+        current = old[:shown]  # what the view has, step by step
+        row = shown - 1
+        while row >= start:  # remove, bottom up, the runs of rows that went
+            if row in kept:
+                row -= 1
+                continue
+            end = row
+            while row >= start and row not in kept:
+                row -= 1
+            self.beginRemoveRows(QModelIndex(), row + 1, end)
+            del current[row + 1:end + 1]
+            self._rows, self._shown = current, len(current)
+            self.endRemoveRows()
+        new_shown = max(last + 1, min(len(new), shown))
+        arrived = set(kept.values())
+        n = start
+        while n < new_shown:  # insert, top down, the runs of rows that came
+            if n in arrived:
+                n += 1
+                continue
+            first = n
+            while n < new_shown and n not in arrived:
+                n += 1
+            self.beginInsertRows(QModelIndex(), first, n - 1)
+            current[first:first] = new[first:n]
+            self._rows, self._shown = current, len(current)
+            self.endInsertRows()
+        self._rows, self._shown = new, new_shown
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not (parent.isValid() or self._changing) and self._shown < len(self._rows)
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if self.canFetchMore(parent):
+            self.show_up_to(self._shown + max(CHUNK, self._shown))
+
+    def show_up_to(self, count: int) -> None:
+        """Give the view at least the first `count` rows (all there are, at most)."""
+        count = min(count, len(self._rows))
+        if count <= self._shown or self._changing:
+            return
+        self._changing = True
+        try:
+            self.beginInsertRows(QModelIndex(), self._shown, count - 1)
+            self._shown = count
+            self.endInsertRows()
+        finally:
+            self._changing = False
+
+    def set_show_scores(self, show: bool) -> None:
+        self.show_scores = show
+        if self._shown:
+            self.dataChanged.emit(self.index(0), self.index(self._shown - 1),
+                                  [Qt.ItemDataRole.DisplayRole])
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        """Rows found, shown to the view or not yet."""
+        return len(self._rows)
 
     def item(self, row: int) -> GridItem:
-        return self._items[row]
+        r = self._rows[row]
+        return GridItem(r[0], r[1], self._thumbnail(r[2]), r[3] if len(r) > 3 else None)
+
+    def photo(self, row: int) -> Photo | None:
+        """The row's photo if it came with the results (else the caller asks the catalog)."""
+        return self._photos.get(self._rows[row][0])
+
+    def remember(self, photo: Photo) -> None:
+        self._photos[photo.id] = photo
+
+    def row_of(self, photo_id: int) -> int | None:
+        """The row of a photo among those the view has."""
+        for row in range(self._shown):
+            if self._rows[row][0] == photo_id:
+                return row
+        return None
+
+    def _thumbnail(self, digest: str | None) -> Path | None:
+        if digest is None or self._thumbnail_for is None:
+            return None
+        return self._thumbnail_for(digest)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._items)
+        return 0 if parent.isValid() else self._shown
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if not index.isValid() or index.row() >= self._shown:
             return None
-        item = self._items[index.row()]
+        r = self._rows[index.row()]
+        photo_id, path, digest, score = r[0], r[1], r[2], r[3] if len(r) > 3 else None
         if role == Qt.ItemDataRole.DisplayRole:
-            return Path(item.path).name
+            name = Path(path).name
+            return f"{score:.3f}  {name}" if self.show_scores and score is not None else name
         if role == Qt.ItemDataRole.DecorationRole:
-            if item.thumbnail is None:
+            thumb = self._thumbnail(digest)
+            if thumb is None:
                 return self._placeholder
-            pix = self.loader.get(item.thumbnail, item.path)
-            return QIcon(pix) if pix is not None else self._placeholder
+            pix = self.loader.get(thumb, path)
+            if pix is None:  # on its way: repaint this row when it comes
+                self._rows_by_thumb.setdefault(str(thumb), set()).add(index.row())
+                return self._placeholder
+            return QIcon(pix)
         if role == Qt.ItemDataRole.ToolTipRole:
-            score = f"\nscore {item.score:.3f}" if item.score is not None else ""
-            return f"{item.path}{score}"
+            return f"{path}\nscore {score:.3f}" if score is not None else path
         if role == PhotoIdRole:
-            return item.photo_id
+            return photo_id
         if role == PathRole:
-            return item.path
+            return path
         if role == ScoreRole:
-            return item.score
+            return score
         return None
 
     def _thumbnail_ready(self, key: str) -> None:
-        for row in self._rows_by_thumb.get(key, ()):
-            idx = self.index(row)
-            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+        for row in sorted(self._rows_by_thumb.pop(key, ())):
+            if row < self._shown:
+                idx = self.index(row)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])

@@ -62,3 +62,39 @@ def test_synthetic_vectors_are_clustered_unit_vectors():
     nearest = sims.max(axis=1).mean()
     typical = np.median(sims)
     assert nearest > typical + 0.3
+
+
+GUI_KEYS = {
+    "open_to_first_paint_ms", "ui_worst_stall_ms", "browse_stall_ms", "filter_folder_stall_ms",
+    "filter_date_stall_ms", "typing_stall_ms", "watcher_batch_stall_ms", "model_load_stall_ms",
+    "scroll_to_end_stall_ms", "peak_rss_mb",
+}
+
+
+@pytest.mark.slow
+def test_bench_gui_drives_the_window_with_the_catalog_off_the_ui_thread(capsys, monkeypatch):
+    """A small `bench --gui`: every action is reported, and browsing (opening, clearing the
+    search, each filter, the watcher batch) reads the catalog on a worker, never the UI."""
+    import threading
+
+    from photoclip.core.library import Library
+
+    threads: list[int] = []
+    real = Library.browse
+
+    def spy(self, *a, **kw):
+        threads.append(threading.get_ident())
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(Library, "browse", spy)
+    code = main(["bench", "--gui", "--photos", "3000", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    r = json.loads(out)
+    assert set(r) >= GUI_KEYS
+    assert r["photos"] == 3000
+    assert r["watcher_batch_shown"]  # the 500 new photos reached the grid
+    assert r["rows_at_end"] == 3500  # scrolling to the end reached it
+    assert r["search_found"] >= 1
+    assert len(threads) >= 6  # open, browse, folder (and back), date (and back), batch...
+    assert threading.get_ident() not in threads

@@ -54,6 +54,8 @@ def _drop(win: MainWindow, *paths: Path) -> None:
 def _index(qtbot, win: MainWindow, *folders: Path) -> None:
     with qtbot.waitSignal(win.index_finished, timeout=60_000):
         _drop(win, *folders)
+    # The grid reads the catalog off the UI thread: wait for what it shows to catch up.
+    qtbot.waitUntil(lambda: win.photos.idle, timeout=10_000)
 
 
 def _grid_paths(win: MainWindow) -> list[str]:
@@ -184,6 +186,7 @@ def test_photos_copied_into_a_watched_folder_appear_by_themselves(qtbot, window,
 def test_removing_a_folder_while_watching(qtbot, window, album):
     _index(qtbot, window, album)
     window.remove_folders([str(album)])
+    qtbot.waitUntil(lambda: window.photos.idle, timeout=10_000)
     assert window.library.catalog.roots() == []
     assert _grid_paths(window) == []
     assert all((album / n).exists() for n in NAMES)

@@ -51,6 +51,7 @@ def window(qtbot, tiny_clip_dir, album):
     with qtbot.waitSignal(win.index_finished, timeout=60_000):
         win.dropEvent(QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
                                  Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: win.photos.idle, timeout=10_000)  # the grid reads off the UI thread
     return win
 
 

@@ -1,20 +1,23 @@
 """The Photos page: the search field with its folder and date filters, the photo grid, and the
 preview pane of the selected photo.
 
-Searches (they need the model) run as short calls off the UI thread; a newer query drops the
-answer of an older one. Browsing with no query lists the newest photos straight from the
-catalog.
+Everything that reads the catalog or runs the model happens off the UI thread: browsing,
+searching, the folder list, the selected photo's facts. The newest request wins (a query typed
+over, a filter changed again drops the older answer). New photos landing (`photos_landed`)
+re-run the query shown, at most twice a second, keeping the selection and what the grid shows.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QMargins, QModelIndex, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QMargins, QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDateEdit,
     QHBoxLayout,
@@ -22,28 +25,36 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from photoclip.core.api import Tagger
-from photoclip.core.library import Library
-from photoclip.core.types import Photo, SearchHit
+from photoclip.core.library import DEFAULT_CUTOFF, Library
+from photoclip.core.types import Photo, Root
 from photoclip.gui.jobs import Calls, LatestCall
-from photoclip.gui.models import GridItem, PhotoGridModel
+from photoclip.gui.models import PhotoGridModel, Results, browse_results, search_results
 from photoclip.gui.thumbnails import THUMB
+from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.preview import PreviewPane
 
 # Wait this long after the last keystroke before searching: fast typists send one query.
 SEARCH_DEBOUNCE_MS = 250
-SEARCH_TOP = 500
-# Browsing with no query lists the newest photos; the grid is virtual, so this is cheap.
-BROWSE_LIMIT = 200_000
+# New photos landing re-run the query at most this often: the grid fills as indexing goes
+# without re-sorting the library after every batch.
+LANDED_INTERVAL_MS = 500
 NO_DATE = QDate(1900, 1, 1)  # QDateEdit's minimum, shown as "any"
+# "More / fewer": the CLI's --cutoff Z and --top K, from strictest to most. A hit must stand Z
+# background deviations above the library (0: no cutoff, the best K whatever they score).
+LADDER: tuple[tuple[float, int], ...] = (
+    (5.0, 500), (4.0, 500), (3.0, 500), (2.0, 500), (1.5, 500), (1.0, 500),
+    (0.0, 500), (0.0, 1000), (0.0, 2000), (0.0, 5000), (0.0, 10_000))
+DEFAULT_STEP = next(n for n, (z, _) in enumerate(LADDER) if z == DEFAULT_CUTOFF)
 
 
 class PhotosPage(QWidget):
-    search_done = Signal(int)  # number of photos shown
+    search_done = Signal(int)  # photos found (shown now or as the grid scrolls)
     message = Signal(str)  # a problem to show in the window's message area, with the fix
     status = Signal(str)  # what the page is waiting for, for the window's status line
 
@@ -51,11 +62,22 @@ class PhotosPage(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library = library
-        self._searches = LatestCall(calls)
+        self._searches = LatestCall(calls)  # browse and search: the newest one's rows count
+        self._roots = LatestCall(calls)
+        self._photo_reads = LatestCall(calls)
         self._model_ready = False
         self._indexing = False  # the window's indexer is running (see the empty grid's text)
+        self._has_roots: bool | None = None  # unknown until the folder list is read
+        self._similar_path: str | None = None  # the grid shows photos like this one
+        self._step = DEFAULT_STEP
+        self._last_run = 0.0  # time.monotonic() of the last query sent
+        self._running_fresh = False  # a new query (not a refresh) is on its way
+        self._results: Results | None = None
+        self._failed = False  # the query shown failed: its error is in `note`
+        self._in_flight = False  # the newest query has not answered yet
 
         self._build_search_bar()
+        self._build_results_bar()
         self._build_grid()
         self.preview = PreviewPane()
         self.preview.find_similar.connect(self.find_similar)
@@ -75,6 +97,7 @@ class PhotosPage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(self.search_bar)
+        layout.addLayout(self.results_bar)
         layout.addWidget(self.splitter, 1)
         self.refresh_filters()
 
@@ -85,15 +108,21 @@ class PhotosPage(QWidget):
         self.search_field.setPlaceholderText(
             "Describe a photo: 'dog on a beach -people'   (Ctrl+F)")
         self.search_field.setClearButtonEnabled(True)
-        self.search_field.textChanged.connect(self._schedule_search)
+        self.search_field.textChanged.connect(self._query_changed)
         self.search_field.returnPressed.connect(self.run_search)
         self._debounce = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
         self._debounce.timeout.connect(self.run_search)
+        self._landed = QTimer(self, singleShot=True)
+        self._landed.timeout.connect(self._refresh)
+        self._anchor: tuple[int, int] | None = None  # (photo kept at the top, tries left)
+        self._anchor_timer = QTimer(self, singleShot=True, interval=10)
+        self._anchor_timer.timeout.connect(self._keep_anchor)
 
         self.folder_filter = QComboBox()
         self.folder_filter.setMinimumWidth(180)
         self.folder_filter.setToolTip("Only photos in this folder")
-        self.folder_filter.currentIndexChanged.connect(self._schedule_search)
+        self.folder_filter.addItem("All folders", None)
+        self.folder_filter.currentIndexChanged.connect(self._query_changed)
         self.after_filter = self._date_edit("Taken on or after")
         self.before_filter = self._date_edit("Taken before")
 
@@ -113,11 +142,35 @@ class PhotosPage(QWidget):
         edit.setDate(NO_DATE)
         edit.setDisplayFormat("yyyy-MM-dd")
         edit.setToolTip(tip)
-        edit.dateChanged.connect(self._schedule_search)
+        edit.dateChanged.connect(self._query_changed)
         return edit
 
+    def _build_results_bar(self) -> None:
+        """Under the search field: what the search said (its error, with the fix), how many
+        photos it found of how many, "more / fewer", and whether the grid shows scores."""
+        self.note = MessageLabel()
+        self.count_label = QLabel()
+        self.count_label.setTextFormat(Qt.TextFormat.RichText)
+        self.count_label.linkActivated.connect(lambda _link: self.show_more())
+        self.fewer_button = QToolButton()
+        self.fewer_button.setText("Fewer")
+        self.fewer_button.setToolTip("Stricter: only photos that stand out more")
+        self.fewer_button.clicked.connect(self.show_fewer)
+        self.more_button = QToolButton()
+        self.more_button.setText("More")
+        self.more_button.setToolTip("Looser: photos that match less well too")
+        self.more_button.clicked.connect(self.show_more)
+        self.scores_box = QCheckBox("Scores")
+        self.scores_box.setToolTip("Show each photo's similarity to the search on the grid")
+        self.scores_box.toggled.connect(lambda on: self.grid_model.set_show_scores(on))
+        self.results_bar = QHBoxLayout()
+        self.results_bar.addWidget(self.note, 1)
+        for w in (self.count_label, self.fewer_button, self.more_button, self.scores_box):
+            self.results_bar.addWidget(w)
+        self._show_search_controls(False)
+
     def _build_grid(self) -> None:
-        self.grid_model = PhotoGridModel()
+        self.grid_model = PhotoGridModel(thumbnail_for=self.library.thumbnail_path)
         self.grid = QListView()
         self.grid.setViewMode(QListView.ViewMode.IconMode)
         self.grid.setResizeMode(QListView.ResizeMode.Adjust)
@@ -148,6 +201,18 @@ class PhotosPage(QWidget):
     def set_indexing(self, indexing: bool) -> None:
         self._indexing = indexing
 
+    def photos_landed(self, count: int = 0) -> None:
+        """New photos are in the catalog (an indexing batch, a watcher batch): the query shown
+        runs again, at most every LANDED_INTERVAL_MS, keeping the selection and the scroll."""
+        if self._landed.isActive():  # `count` (0: unknown) only says that some did
+            return
+        waited = (time.monotonic() - self._last_run) * 1000
+        self._landed.start(max(0, round(LANDED_INTERVAL_MS - waited)))
+
+    def refresh_if_browsing(self) -> None:
+        """A watcher batch landed: as photos_landed (any query re-runs, not only browsing)."""
+        self.photos_landed()
+
     def restore_state(self, qs: QSettings) -> None:
         sizes = qs.value("window/splitter")
         if sizes is not None:
@@ -161,7 +226,10 @@ class PhotosPage(QWidget):
 
     def shutdown(self) -> None:
         """Wait for the thumbnails and the preview being read (the window is closing)."""
-        self._searches.drop()
+        for timer in (self._landed, self._debounce, self._anchor_timer):
+            timer.stop()
+        for call in (self._searches, self._roots, self._photo_reads):
+            call.drop()
         self.grid_model.loader.wait()
         self.preview.wait()
 
@@ -171,7 +239,13 @@ class PhotosPage(QWidget):
         self.search_field.setFocus()
         self.search_field.selectAll()
 
-    def _schedule_search(self) -> None:
+    def _query_changed(self) -> None:
+        """The query or a filter changed: what was said about the old one goes."""
+        self._similar_path = None
+        self.note.clear()
+        if self._failed:  # the error state ends with the query that caused it
+            self._failed = False
+            self.refresh_empty_state()
         self._debounce.start()
 
     def _filters(self) -> tuple[str | None, str | None, str | None]:
@@ -182,99 +256,235 @@ class PhotosPage(QWidget):
 
         return self.folder_filter.currentData(), day(self.after_filter), day(self.before_filter)
 
-    def run_search(self) -> None:
+    @property
+    def cutoff(self) -> tuple[float, int]:
+        """(cutoff, top) the next search uses, as the CLI's --cutoff and --top."""
+        return LADDER[self._step]
+
+    def run_search(self, *, keep: bool = False) -> None:
+        """Run the query shown: browse with no query, else search (once the model is ready).
+        keep=True: the same query again (new photos), keeping selection and scroll."""
         self._debounce.stop()
         query = self.search_field.text().strip()
         folder, after, before = self._filters()
         lib = self.library
-        if not query:
-            # No query: browse the library, newest first (no model needed).
+        if self._similar_path is not None:
+            path, (cutoff, top) = self._similar_path, self.cutoff
+            self._send(lambda: search_results(lib, lambda: lib.searcher().similar(
+                path, top=top, cutoff=cutoff or None)), keep)
+        elif not query:
+            self._send(lambda: browse_results(lib, folder, after, before), keep)
+        elif not self._model_ready:
             self._searches.drop()
-            photos = lib.catalog.browse(BROWSE_LIMIT, folder=folder)
-            allowed = (lib.catalog.filter_ids(folder=folder, after=after, before=before)
-                       if after or before else None)
-            self._show_photos([(p, None) for p in photos if allowed is None or p.id in allowed])
-            return
-        if not self._model_ready:
-            self._searches.drop()
-            self.message.emit("")
-            self.status.emit("Search starts when the model is ready…")
-            return
-        self._searches.run(lambda: lib.searcher().search(query, top=SEARCH_TOP, folder=folder,
-                                                         after=after, before=before),
-                           self._show_hits, self.message.emit)
+            self._running_fresh = self._in_flight = False
+            self.note.show_info("Search starts when the model is ready…")
+        else:
+            cutoff, top = self.cutoff
+            self._send(lambda: search_results(lib, lambda: lib.searcher().search(
+                query, top=top, folder=folder, after=after, before=before,
+                cutoff=cutoff or None)), keep)
 
-    def refresh_if_browsing(self) -> None:
-        """New photos arrived: a browsed grid shows them (a query's answer stays)."""
-        if not self.search_field.text().strip():
-            self.run_search()
+    def _send(self, fetch: Callable[[], Results], keep: bool) -> None:
+        self._last_run = time.monotonic()
+        # A refresh while a new query is on its way is that new query: it starts the grid over.
+        keep = keep and not self._running_fresh
+        self._running_fresh = not keep
+        self._in_flight = True
+        self._searches.run(fetch, lambda r: self._show_results(r, keep), self._search_failed)
+
+    def _refresh(self) -> None:
+        if self._similar_path is None and self.search_field.text().strip() and (
+                not self._model_ready):
+            return
+        self.run_search(keep=True)
 
     def find_similar(self, photo_id: int) -> None:
-        photo = self.library.catalog.photo(photo_id)
-        if photo is None or not self._model_ready:
+        photo = self.preview.photo
+        if photo is None or photo.id != photo_id or not self._model_ready:
             return
         self.search_field.blockSignals(True)
         self.search_field.setText(f"similar to {Path(photo.path).name}")
         self.search_field.blockSignals(False)
-        lib = self.library
-        self._searches.run(lambda: lib.searcher().similar(photo.path, top=SEARCH_TOP),
-                           self._show_hits, self.message.emit)
+        self.note.clear()
+        self._similar_path = photo.path
+        self.run_search()
 
     def find_like_files(self, paths: Sequence[str]) -> None:
         """Photos like these files (dropped on the window; they need not be in the library)."""
         self.search_field.setText(" + ".join(f'similar:"{p}"' for p in paths))
         self.run_search()
 
-    def _show_hits(self, hits: list[SearchHit]) -> None:
-        photos = self.library.catalog.photos_by_ids(h.photo_id for h in hits)
-        self._show_photos([(photos[h.photo_id], h.score) for h in hits if h.photo_id in photos])
+    def show_more(self) -> None:
+        self._set_step(self._step + 1)
 
-    def _show_photos(self, rows: list[tuple[Photo, float | None]]) -> None:
-        thumb = self.library.thumbnail_path
-        items = [GridItem(p.id, p.path, thumb(p.hash) if p.hash else None, s)
-                 for p, s in rows]
-        self.grid_model.set_items(items)
+    def show_fewer(self) -> None:
+        self._set_step(self._step - 1)
+
+    def _set_step(self, step: int) -> None:
+        step = max(0, min(len(LADDER) - 1, step))
+        if step != self._step:
+            self._step = step
+            self.run_search(keep=True)  # the photos shown stay where they are
+
+    # -- showing what came back -------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        """No query waiting to be sent or to answer: the grid shows what the catalog has."""
+        return not (self._in_flight or self._debounce.isActive() or self._landed.isActive())
+
+    def _show_results(self, results: Results, keep: bool) -> None:
+        self._running_fresh = self._in_flight = False
+        self._failed = False
+        self._results = results
+        anchor = self._first_visible() if keep else None
+        self.grid_model.set_rows(results.rows, results.photos, keep=keep)
+        self._show_count()
         self.refresh_empty_state()
-        if items:
-            self.grid.setCurrentIndex(self.grid_model.index(0))
+        if not keep:
+            if results.rows:
+                self.grid.setCurrentIndex(self.grid_model.index(0))
+            else:
+                self.preview.show_photo(None)
+        elif anchor is not None:
+            self._scroll_to(anchor)
+        self.search_done.emit(len(results.rows))
+
+    def _search_failed(self, message: str) -> None:
+        """A search's error stays with it: beside the field, with no rows of an older query
+        under it, until the query changes."""
+        self._running_fresh = self._in_flight = False
+        self._results = None
+        self._failed = True
+        self.grid_model.set_rows([])
+        self.preview.show_photo(None)
+        self.note.show_error(message)
+        self._show_search_controls(False)
+        self.refresh_empty_state()
+        self.search_done.emit(0)
+
+    def _searching(self) -> bool:
+        return bool(self._similar_path or self.search_field.text().strip())
+
+    def _show_search_controls(self, searching: bool) -> None:
+        for w in (self.fewer_button, self.more_button, self.scores_box):
+            w.setVisible(searching)
+        self.count_label.setVisible(self._results is not None)
+
+    def _show_count(self) -> None:
+        r = self._results
+        searching = self._searching()
+        self._show_search_controls(searching)
+        if r is None:
+            return
+        found, size = len(r.rows), r.library_size
+        cutoff, top = self.cutoff
+        more = searching and self._step < len(LADDER) - 1 and found < size and (
+            cutoff > 0 or found >= top)
+        self.count_label.setText((f"{found:,} photos" if found == size else
+                                  f"{found:,} of {size:,} photos")
+                                 + (' — <a href="more">show more</a>' if more else ""))
+        self.count_label.setToolTip(
+            f"Shown: photos scoring {cutoff:g} standard deviations above the library, at most "
+            f"{top:,} (photoclip search --cutoff {cutoff:g} --top {top})" if searching else "")
+        self.more_button.setEnabled(more)
+        self.fewer_button.setEnabled(searching and self._step > 0)
+
+    def _first_visible(self) -> int | None:
+        """The photo at the grid's top left when it is scrolled down (None at its top)."""
+        if self.grid.verticalScrollBar().value() == 0:
+            return None
+        step = self.grid.gridSize()
+        for y in (4, step.height() // 2):
+            for x in (4, step.width() // 2):
+                index = self.grid.indexAt(QPoint(x, y))
+                if index.isValid():
+                    return self.grid_model.item(index.row()).photo_id
+        return None
+
+    def _scroll_to(self, photo_id: int) -> None:
+        """Keep `photo_id` at the top of the grid once the view has laid its rows out again
+        (it lays them out in batches, over a few turns of the event loop)."""
+        self._anchor = (photo_id, 20)
+        self._keep_anchor()
+
+    def _keep_anchor(self) -> None:
+        photo_id, tries = self._anchor or (0, 0)
+        row = self.grid_model.row_of(photo_id) if self._anchor else None
+        if row is None:
+            self._anchor = None
+            return
+        index = self.grid_model.index(row)
+        self.grid.scrollTo(index, QListView.ScrollHint.PositionAtTop)
+        rect = self.grid.visualRect(index)
+        if tries and not (rect.isValid() and 0 <= rect.top() < self.grid.gridSize().height() // 2):
+            self._anchor = (photo_id, tries - 1)
+            self._anchor_timer.start()
         else:
-            self.preview.show_photo(None)
-        self.search_done.emit(len(items))
+            self._anchor = None
 
     def refresh_empty_state(self) -> None:
         if self.grid_model.rowCount():
             self.empty_label.setVisible(False)
             return
-        if not self.library.catalog.roots():
+        if self._failed:
+            text = "Nothing to show for this search: see the message above."
+        elif self._has_roots is False:
             text = ("Drop a folder of photos here (or File ▸ Add Folder…).\n"
                     "photoclip indexes it, then you find any photo by typing what is in it.")
-        elif self.search_field.text().strip():
+        elif self._has_roots is None:
+            text = ""
+        elif self._searching():
             text = "No matching photos. Try other words, or clear the filters."
         elif self._indexing:
             text = "Indexing… photos appear here as they are added."
         else:
             text = "No photos yet in these folders."
         self.empty_label.setText(text)
-        self.empty_label.setVisible(True)
+        self.empty_label.setVisible(bool(text))
 
     def refresh_filters(self) -> None:
+        """Read the library's folders (off the UI thread) into the folder filter."""
+        lib = self.library
+        self._roots.run(lambda: lib.catalog.roots(), self._fill_filters, self.message.emit)
+
+    def _fill_filters(self, roots: list[Root]) -> None:
+        self._has_roots = bool(roots)
         current = self.folder_filter.currentData()
         self.folder_filter.blockSignals(True)
         self.folder_filter.clear()
         self.folder_filter.addItem("All folders", None)
-        for root in self.library.catalog.roots():
+        for root in roots:
             self.folder_filter.addItem(Path(root.path).name or root.path, root.path)
             self.folder_filter.setItemData(self.folder_filter.count() - 1, root.path,
                                            Qt.ItemDataRole.ToolTipRole)
-        self.folder_filter.setCurrentIndex(max(0, self.folder_filter.findData(current)))
+        index = self.folder_filter.findData(current)
+        self.folder_filter.setCurrentIndex(max(0, index))
         self.folder_filter.blockSignals(False)
+        if current is not None and index < 0:
+            self._query_changed()  # the folder filtered on was removed: show all again
+        self.refresh_empty_state()
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._photo_reads.drop()
         if not current.isValid():
             self.preview.show_photo(None)
             return
-        item = self.grid_model.item(current.row())
-        self.preview.show_photo(self.library.catalog.photo(item.photo_id), item.score)
+        row = current.row()
+        item = self.grid_model.item(row)
+        photo = self.grid_model.photo(row)
+        if photo is not None:
+            self.preview.show_photo(photo, item.score)
+            return
+        self.preview.show_loading(item.path)  # its facts come from the catalog
+        lib, photo_id = self.library, item.photo_id
+        self._photo_reads.run(lambda: lib.catalog.photo(photo_id),
+                              lambda p: self._photo_read(p, item.score))
+
+    def _photo_read(self, photo: Photo | None, score: float | None) -> None:
+        if photo is not None:
+            self.grid_model.remember(photo)
+        self.preview.show_photo(photo, score)
 
     def eventFilter(self, obj: Any, event: Any) -> bool:
         if obj is self.grid and isinstance(event, QKeyEvent) and (

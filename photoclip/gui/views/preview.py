@@ -172,6 +172,13 @@ class PreviewPane(QWidget):
         path = photo.path
         self._loads.run(lambda: load_preview(path), self._on_loaded, self._on_unreadable)
 
+    def show_loading(self, path: str) -> None:
+        """A photo whose facts are still being read: its name and folder meanwhile."""
+        self.show_photo(None)
+        self.name.setText(Path(path).name)
+        self.folder.setText(str(Path(path).parent))
+        self.image_label.setText("Loading…")
+
     def _on_loaded(self, image: QImage) -> None:
         if image.isNull():
             self._on_unreadable("")

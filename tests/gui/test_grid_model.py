@@ -1,0 +1,65 @@
+"""The grid's model: chunks for the view, and refreshes that change only what changed."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from PySide6.QtCore import QPersistentModelIndex
+
+from photoclip.gui.models import CHUNK, PhotoGridModel
+
+
+def rows(ids):
+    return [(i, f"/p/{i}.jpg", None, None) for i in ids]
+
+
+def visible(model: PhotoGridModel) -> list[int]:
+    return [model.item(r).photo_id for r in range(model.rowCount())]
+
+
+def test_the_view_gets_a_chunk_then_more_on_demand(qtbot):
+    model = PhotoGridModel()
+    model.set_rows(rows(range(3000)))
+    assert model.rowCount() == CHUNK
+    assert model.total == 3000
+    while model.canFetchMore():
+        model.fetchMore()
+    assert visible(model) == list(range(3000))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_refresh_keeps_the_rows_that_stayed_and_their_indexes(qtbot, qtmodeltester, seed):
+    rng = random.Random(seed)
+    model = PhotoGridModel()
+    qtmodeltester.check(model)  # every signal the refresh sends is checked for consistency
+    old = list(range(rng.choice([5, 600, 1200])))
+    model.set_rows(rows(old))
+    for _ in range(rng.randrange(3)):
+        model.fetchMore()
+    keep = rng.choice(visible(model))
+    persistent = QPersistentModelIndex(model.index(visible(model).index(keep)))
+    # photos arrive anywhere (most at the top), some go
+    new = [i for i in old if rng.random() > 0.05 or i == keep]
+    for n in range(rng.randrange(0, 700)):
+        new.insert(rng.randrange(len(new) + 1) if n % 3 == 0 else 0, 10_000 + n)
+    model.set_rows(rows(new), keep=True)
+    shown = visible(model)
+    assert shown == new[:len(shown)]
+    assert len(shown) >= min(CHUNK, len(new))
+    assert persistent.isValid()
+    assert model.item(persistent.row()).photo_id == keep
+
+
+def test_a_batch_that_lands_in_one_run_is_one_insert(qtbot, qtmodeltester):
+    model = PhotoGridModel()
+    qtmodeltester.check(model)
+    model.set_rows(rows(range(1200)))
+    model.fetchMore()
+    persistent = QPersistentModelIndex(model.index(700))
+    inserted = []
+    model.rowsInserted.connect(lambda _p, first, last: inserted.append((first, last)))
+    model.set_rows(rows([*range(5000, 5040), *range(1200)]), keep=True)
+    assert inserted == [(0, 39)]
+    assert model.item(persistent.row()).photo_id == 700
+    assert visible(model)[:41] == [*range(5000, 5040), 0]
