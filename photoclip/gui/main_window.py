@@ -375,6 +375,8 @@ class MainWindow(QMainWindow):
         failed = f" · {p.failed} skipped" if p.failed else ""
         paused = " · paused" if self.indexing.busy and self.indexing.paused else ""
         self.state_label.setText(f"Indexing {p.done} / {p.total}{rate}{failed}{paused}")
+        if p.job == "index":
+            self.photos.photos_landed(p.done)  # each committed batch shows (throttled)
 
     def _on_watch_note(self, p: Progress) -> None:
         event = p.extra.get("event")
