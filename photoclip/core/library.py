@@ -218,7 +218,10 @@ class Library:
         return Watcher(indexer or self.indexer(), **options)
 
     def searcher(self) -> Searcher:
-        """Loads the model and vectors on first need: a query of filters alone never does."""
+        """Loads the model and vectors on first need: a query of filters alone never does.
+        A run given another model is refused at once (search answers from the library's own
+        vectors, which that model has none of)."""
+        self.require_own_model()
         return Searcher(self.catalog, encoder_from=lambda: self.encoder,
                         vectors_from=lambda: self.vectors)
 

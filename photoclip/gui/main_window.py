@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
         # Pages: the photos (search, grid, preview), label sets, training (View menu, Ctrl+1-3).
         self.photos = PhotosPage(self.library, self.calls, self._ready_tagger)
         self.photos.message.connect(self.show_message)
-        self.photos.status.connect(self._show_state)
+        self.photos.status.connect(lambda text: self.state_label.setText(text))
         self.photos.preview.tags.message.connect(self.show_message)
         self.model_ready.connect(self.photos.preview.tags.refresh)
         # The first-run panel: the model's download, or what to do when it cannot be had.
@@ -251,7 +251,8 @@ class MainWindow(QMainWindow):
         self.progress_bar.setVisible(False)
         self._set_model_state(MODEL_FAILED)
         self.show_message(problem.short)
-        self._show_state("No model")
+        self.state_label.setText("No model")
+        self.photos.set_model_problem(SEARCH_NEEDS_MODEL)  # said beside the search field
 
     def _show_counts(self, prefix: str) -> None:
         n = self.library.catalog.count_photos("ok")
@@ -260,11 +261,6 @@ class MainWindow(QMainWindow):
         self.failures.set_count(failed)
 
     # -- messages ---------------------------------------------------------------------------
-
-    def _show_state(self, text: str) -> None:
-        if self._model_problem is not None and self.photos.search_field.text().strip():
-            text = SEARCH_NEEDS_MODEL  # the page would wait for a model that is not coming
-        self.state_label.setText(text)
 
     def show_message(self, message: str) -> None:
         """Non-modal: the message stays in the status bar; the window keeps working.

@@ -18,9 +18,16 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
-from photoclip.core.library import Library
+from photoclip.core.library import DEFAULT_CUTOFF, Library
 from photoclip.core.types import Photo
 from photoclip.gui.thumbnails import THUMB, ThumbnailLoader
+
+# "More / fewer": the CLI's --cutoff Z and --top K, from strictest to most. A hit must stand Z
+# background deviations above the library (0: no cutoff, the best K whatever they score).
+LADDER: tuple[tuple[float, int], ...] = (
+    (5.0, 500), (4.0, 500), (3.0, 500), (2.0, 500), (1.5, 500), (1.0, 500),
+    (0.0, 500), (0.0, 1000), (0.0, 2000), (0.0, 5000), (0.0, 10_000))
+DEFAULT_STEP = next(n for n, (z, _) in enumerate(LADDER) if z == DEFAULT_CUTOFF)
 
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2

@@ -16,8 +16,8 @@ from photoclip.core.errors import QueryError
 from photoclip.core.library import DEFAULT_CUTOFF, Library
 from photoclip.core.types import PhotoRecord, SearchHit
 from photoclip.gui.jobs import Calls
-from photoclip.gui.models import CHUNK
-from photoclip.gui.views.photos import LADDER, PhotosPage
+from photoclip.gui.models import CHUNK, LADDER
+from photoclip.gui.views.photos import PhotosPage
 
 N = 5000
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QMargins, QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -31,11 +31,18 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.api import Tagger
-from photoclip.core.library import DEFAULT_CUTOFF, Library
+from photoclip.core.library import Library
 from photoclip.core.types import Photo, Root
 from photoclip.gui.jobs import Calls, LatestCall
-from photoclip.gui.models import PhotoGridModel, Results, browse_results, search_results
-from photoclip.gui.thumbnails import THUMB
+from photoclip.gui.models import (
+    DEFAULT_STEP,
+    LADDER,
+    PhotoGridModel,
+    Results,
+    browse_results,
+    search_results,
+)
+from photoclip.gui.views.grid_widgets import NO_DATE, date_edit, photo_grid
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.preview import PreviewPane
 
@@ -44,13 +51,6 @@ SEARCH_DEBOUNCE_MS = 250
 # New photos landing re-run the query at most this often: the grid fills as indexing goes
 # without re-sorting the library after every batch.
 LANDED_INTERVAL_MS = 500
-NO_DATE = QDate(1900, 1, 1)  # QDateEdit's minimum, shown as "any"
-# "More / fewer": the CLI's --cutoff Z and --top K, from strictest to most. A hit must stand Z
-# background deviations above the library (0: no cutoff, the best K whatever they score).
-LADDER: tuple[tuple[float, int], ...] = (
-    (5.0, 500), (4.0, 500), (3.0, 500), (2.0, 500), (1.5, 500), (1.0, 500),
-    (0.0, 500), (0.0, 1000), (0.0, 2000), (0.0, 5000), (0.0, 10_000))
-DEFAULT_STEP = next(n for n, (z, _) in enumerate(LADDER) if z == DEFAULT_CUTOFF)
 
 
 class PhotosPage(QWidget):
@@ -66,6 +66,7 @@ class PhotosPage(QWidget):
         self._roots = LatestCall(calls)
         self._photo_reads = LatestCall(calls)
         self._model_ready = False
+        self._model_problem: str | None = None  # why a search cannot run (the window says)
         self._indexing = False  # the window's indexer is running (see the empty grid's text)
         self._has_roots: bool | None = None  # unknown until the folder list is read
         self._similar_path: str | None = None  # the grid shows photos like this one
@@ -123,8 +124,10 @@ class PhotosPage(QWidget):
         self.folder_filter.setToolTip("Only photos in this folder")
         self.folder_filter.addItem("All folders", None)
         self.folder_filter.currentIndexChanged.connect(self._query_changed)
-        self.after_filter = self._date_edit("Taken on or after")
-        self.before_filter = self._date_edit("Taken before")
+        self.after_filter = date_edit("Taken on or after")
+        self.before_filter = date_edit("Taken before")
+        for edit in (self.after_filter, self.before_filter):
+            edit.dateChanged.connect(self._query_changed)
 
         self.search_bar = QHBoxLayout()
         self.search_bar.addWidget(self.search_field, 1)
@@ -133,17 +136,6 @@ class PhotosPage(QWidget):
         self.search_bar.addWidget(self.after_filter)
         self.search_bar.addWidget(QLabel("to"))
         self.search_bar.addWidget(self.before_filter)
-
-    def _date_edit(self, tip: str) -> QDateEdit:
-        edit = QDateEdit()
-        edit.setCalendarPopup(True)
-        edit.setMinimumDate(NO_DATE)
-        edit.setSpecialValueText("any")
-        edit.setDate(NO_DATE)
-        edit.setDisplayFormat("yyyy-MM-dd")
-        edit.setToolTip(tip)
-        edit.dateChanged.connect(self._query_changed)
-        return edit
 
     def _build_results_bar(self) -> None:
         """Under the search field: what the search said (its error, with the fix), how many
@@ -171,16 +163,7 @@ class PhotosPage(QWidget):
 
     def _build_grid(self) -> None:
         self.grid_model = PhotoGridModel(thumbnail_for=self.library.thumbnail_path)
-        self.grid = QListView()
-        self.grid.setViewMode(QListView.ViewMode.IconMode)
-        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
-        self.grid.setUniformItemSizes(True)
-        self.grid.setLayoutMode(QListView.LayoutMode.Batched)  # smooth with 100k rows
-        self.grid.setIconSize(THUMB)
-        self.grid.setGridSize(THUMB.grownBy(QMargins(12, 12, 12, 30)))
-        self.grid.setWordWrap(False)
-        self.grid.setMovement(QListView.Movement.Static)
-        self.grid.setModel(self.grid_model)
+        self.grid = photo_grid(self.grid_model)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.grid.activated.connect(lambda _i: self.preview.open_photo())
         self.grid.installEventFilter(self)
@@ -195,8 +178,14 @@ class PhotosPage(QWidget):
     def set_model_ready(self, ready: bool) -> None:
         """Searching needs the model; a query typed while it loaded runs once it is ready."""
         self._model_ready = ready
+        self._model_problem = None  # loaded, or loading again
         if ready and self.search_field.text().strip():
             self.run_search()
+
+    def set_model_problem(self, text: str) -> None:
+        """The model cannot be had (the window's panel says why): a search needing it says so."""
+        self._model_problem = text
+        self.run_search()
 
     def set_indexing(self, indexing: bool) -> None:
         self._indexing = indexing
@@ -274,10 +263,13 @@ class PhotosPage(QWidget):
                 path, top=top, cutoff=cutoff or None)), keep)
         elif not query:
             self._send(lambda: browse_results(lib, folder, after, before), keep)
-        elif not self._model_ready:
+        elif not self._model_ready and lib.searcher().needs_model(query):  # filters alone don't
             self._searches.drop()
             self._running_fresh = self._in_flight = False
-            self.note.show_info("Search starts when the model is ready…")
+            if self._model_problem:
+                self.note.show_error(self._model_problem)
+            else:
+                self.note.show_info("Search starts when the model is ready…")
         else:
             cutoff, top = self.cutoff
             self._send(lambda: search_results(lib, lambda: lib.searcher().search(
@@ -286,6 +278,8 @@ class PhotosPage(QWidget):
 
     def _send(self, fetch: Callable[[], Results], keep: bool) -> None:
         self._last_run = time.monotonic()
+        if not keep:  # "waiting for the model" and the like were about the query before
+            self.note.clear()
         # A refresh while a new query is on its way is that new query: it starts the grid over.
         keep = keep and not self._running_fresh
         self._running_fresh = not keep
