@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from photoclip.core.library import Library
 from photoclip.core.tagging import LabelSetSpec, LabelSpec
@@ -132,7 +133,17 @@ def test_a_sidecar_that_cannot_be_written_is_reported_with_the_others_written(
     assert message.startswith("2 sidecars written, 0 unchanged, 1 failed. 1 sidecar(s) were "
                               "left alone, e.g. ")
     assert "red.jpg.xmp" in message
-    assert dialog.sidecar_panel.result.text() == f"⚠ {message}"
+    result = dialog.sidecar_panel.result
+    assert result.text() == f"⚠ {message}"
+    # The line wraps; the dialog grows to show all of it, above its OK / Cancel buttons.
+    buttons = dialog.findChild(QDialogButtonBox)
+    assert result.heightForWidth(result.width()) > 2 * result.fontMetrics().height()
+
+    def shown_whole() -> bool:
+        return (result.height() >= result.heightForWidth(result.width())
+                and result.mapTo(dialog, QPoint(0, result.height())).y() <= buttons.y())
+
+    qtbot.waitUntil(shown_whole, timeout=5_000)
     assert (album / "blue.jpg.xmp").is_file()
     assert (album / "green.jpg.xmp").is_file()
 

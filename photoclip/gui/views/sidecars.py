@@ -218,9 +218,8 @@ class WrappedLine(MessageLabel):
 
     def sizeHint(self) -> QSize:
         hint = super().sizeHint()
-        if self.width() < 100:  # not laid out yet: Qt's guess
-            return hint
-        return QSize(hint.width(), self.heightForWidth(self.width()))
+        height = self.heightForWidth(self.width()) if self.width() >= 100 else -1
+        return hint if height < 0 else QSize(hint.width(), height)  # before its layout: a guess
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -229,7 +228,7 @@ class WrappedLine(MessageLabel):
     def _fit(self) -> None:
         if self.width() < 100:
             return
-        height = self.heightForWidth(self.width())
+        height = max(self.heightForWidth(self.width()), 0)  # -1: no text
         if height != self.minimumHeight():
             self.setMinimumHeight(height)
             self.updateGeometry()
