@@ -11,10 +11,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDir, QSettings, QStandardPaths, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QInputDialog,
     QMainWindow,
     QProgressBar,
@@ -34,7 +33,8 @@ from photoclip.gui.views.firstrun import FirstRunPanel, ModelLoader, ModelProble
 from photoclip.gui.views.labelsets import LabelSetsPage
 from photoclip.gui.views.messages import ElidedLabel
 from photoclip.gui.views.photos import PhotosPage
-from photoclip.gui.views.settings import SettingsDialog
+from photoclip.gui.views.settings import SettingsDialog, choose_photos_folder
+from photoclip.gui.views.sidecars import SidecarWriting
 from photoclip.gui.views.training import TrainingPage
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Remove Folder…", "", self._choose_folder_to_remove)
         self._action(file_menu, "&Update Library", "F5", self.update_library)
         self._action(file_menu, "Files That Could &Not Be Read…", "", self.failures.open)
+        self.sidecars = SidecarWriting(self.library, self)  # also Settings' "Write sidecars now"
+        self._action(file_menu, "&Write Tags to Sidecars Now", "",
+                     lambda: self.sidecars.show_window(start=True))
         file_menu.addSeparator()
         self._action(file_menu, "&Settings…", "Ctrl+,", self.open_settings)
         file_menu.addSeparator()
@@ -290,8 +293,7 @@ class MainWindow(QMainWindow):
     # -- adding and indexing ----------------------------------------------------------------
 
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos",
-                                                  pictures_folder())
+        folder = choose_photos_folder(self)
         if folder:
             self.add_folders([folder])
 
@@ -431,7 +433,8 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         qs = QSettings()
         dialog = SettingsDialog(self.library.settings,
-                                str(qs.value("library", str(self.library.paths.root))), self)
+                                str(qs.value("library", str(self.library.paths.root))), self,
+                                sidecars=self.sidecars)
         if dialog.exec() != SettingsDialog.DialogCode.Accepted:
             return
         qs.setValue("library", dialog.library_folder())
@@ -471,6 +474,7 @@ class MainWindow(QMainWindow):
         qs.setValue("window/geometry", self.saveGeometry())
         self.photos.save_state(qs)
         self.indexing.stop()
+        self.sidecars.stop()
         self.calls.close()
         self.photos.shutdown()
         self.labelsets_page.shutdown()
@@ -486,11 +490,4 @@ def _sentence(text: str) -> str:
 
 def _folders(n: int) -> str:
     return f"{n} folder" + ("" if n == 1 else "s")
-
-
-def pictures_folder() -> str:
-    """Where Add Folder… starts: the user's Pictures folder, else home (never the folder the
-    app happened to be started from)."""
-    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-    return pictures if pictures and Path(pictures).is_dir() else QDir.homePath()
 

@@ -1,11 +1,14 @@
-"""Settings: library folder, model, device, batch size, sidecar style."""
+"""Settings: library folder, model, device, batch size, XMP sidecars (kept in step or not,
+their name, and "Write sidecars now")."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
-from PySide6.QtCore import QDir
+from PySide6.QtCore import QDir, QStandardPaths
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -14,21 +17,33 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QWidget,
 )
 
 from photoclip.config import Settings
+from photoclip.gui.views.sidecars import (
+    NEVER_WRITTEN,
+    SidecarPanel,
+    SidecarWriting,
+    WrappedLine,
+)
+
+OFFER_TITLE = "Write sidecars now?"
+OFFER = ("From now on (once you press OK), each photo's sidecar follows its tags as they "
+         "change. Write the tags every photo already has to their sidecars now?")
 
 
 class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, library_folder: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *,
+                 sidecars: SidecarWriting | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("photoclip settings")
-        self.setMinimumWidth(560)
         self._settings = settings
+        self._sidecars = sidecars
 
         self.library = QLineEdit(library_folder)
         library_row = _with_button(self.library, "Choose…", self._choose_library)
@@ -64,6 +79,19 @@ class SettingsDialog(QDialog):
         self.sidecar.addItem("photo.jpg.xmp (digiKam, darktable)", "photo.jpg.xmp")
         self.sidecar.addItem("photo.xmp (Lightroom)", "photo.xmp")
         self.sidecar.setCurrentIndex(max(0, self.sidecar.findData(settings.sidecar_style)))
+        self.xmp_sync = QCheckBox("Write tags to XMP sidecars")
+        self.xmp_sync.setToolTip("Keep each photo's sidecar in step as its tags change (the "
+                                 "same as `photoclip xmp --sync on`).")
+        self.xmp_sync.setChecked(settings.xmp_sync)
+        self.xmp_note = WrappedLine()
+        self.xmp_note.setStyleSheet("color: #666;")
+        self.sidecar.currentIndexChanged.connect(self._explain_sidecars)
+        self._explain_sidecars()
+        self.sidecar_panel: SidecarPanel | None = None
+        if sidecars is not None:
+            self.sidecar_panel = SidecarPanel(sidecars, lambda: str(self.sidecar.currentData()))
+        self._offered = settings.xmp_sync  # turned on already: nothing to offer
+        self.xmp_sync.toggled.connect(self._offer_to_write)
 
         form = QFormLayout(self)
         form.addRow("Library folder", library_row)
@@ -73,12 +101,19 @@ class SettingsDialog(QDialog):
         form.addRow("CPU precision", self.precision)
         form.addRow("Batch size", self.batch)
         form.addRow("Decode threads", self.workers)
-        form.addRow("XMP sidecars", self.sidecar)
+        form.addRow("XMP sidecars", self.xmp_sync)
+        form.addRow("", self.xmp_note)
+        form.addRow("Sidecar name", self.sidecar)
+        if self.sidecar_panel is not None:
+            form.addRow("", self.sidecar_panel)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+        # A width, not a minimum width: Qt keeps the minimum size then, so the dialog grows
+        # when a line in it wraps (Write sidecars now's result) rather than hide it.
+        self.resize(max(560, self.sizeHint().width()), self.sizeHint().height())
 
     def result_settings(self) -> Settings:
         return replace(
@@ -89,10 +124,37 @@ class SettingsDialog(QDialog):
             batch_size=self.batch.value(),
             decode_workers=self.workers.value(),
             sidecar_style=str(self.sidecar.currentData()),
+            xmp_sync=self.xmp_sync.isChecked(),
         )
 
     def library_folder(self) -> str:
         return self.library.text().strip()
+
+    def done(self, result: int) -> None:
+        """Closed while sidecars are being written: the job goes on in its own window."""
+        if self._sidecars is not None and self._sidecars.busy:
+            self._sidecars.show_window()
+        super().done(result)
+
+    def _explain_sidecars(self) -> None:
+        text = self.sidecar.currentText()  # "photo.jpg.xmp (digiKam, darktable)"
+        name, _, readers = text.partition(" (")
+        self.xmp_note.setText(f"{name} beside each photo, read by {readers.rstrip(')')}; "
+                              f"{NEVER_WRITTEN}.")
+
+    def _offer_to_write(self, on: bool) -> None:
+        """Turned on for the first time: offer to write the sidecars of the tags there are."""
+        if not on or self._offered or self.sidecar_panel is None:
+            return
+        self._offered = True
+        if self._sidecars is not None and self._sidecars.busy:
+            return
+        answer = QMessageBox.question(
+            self, OFFER_TITLE, OFFER,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.sidecar_panel.start()
 
     def _choose_library(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Library folder", self.library.text())
@@ -111,6 +173,18 @@ def choose_model_folder(parent: QWidget | None) -> str:
     return QFileDialog.getExistingDirectory(
         parent, "Choose a model folder (saved with save_pretrained: config.json and weights)",
         QDir.homePath())
+
+
+def choose_photos_folder(parent: QWidget | None) -> str:
+    """Ask for a folder of photos to add (File ▸ Add Folder…); "" when the user cancels."""
+    return QFileDialog.getExistingDirectory(parent, "Add a folder of photos", pictures_folder())
+
+
+def pictures_folder() -> str:
+    """Where Add Folder… starts: the user's Pictures folder, else home (never the folder the
+    app happened to be started from)."""
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return pictures if pictures and Path(pictures).is_dir() else QDir.homePath()
 
 
 def _with_button(edit: QLineEdit, text: str, slot: object) -> QWidget:
