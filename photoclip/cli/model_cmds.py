@@ -114,11 +114,11 @@ def models_list(args: argparse.Namespace) -> int:
                 acc = m.accuracy
                 figure = f"held-out accuracy {acc:.3f}" if acc is not None else ""
                 lines.append(f"{m.name:<32} {m.kind:<9} {state:<9} {figure}".rstrip())
-            unfinished = next((m for m in models if m.pending), None)
-            if unfinished is not None:
-                lines.append(f"switching to {unfinished.name} did not finish (search still uses "
-                             "the model in use): `photoclip models use "
-                             f"{shlex.quote(unfinished.name)}` finishes it")
+            if pending:  # by its name where it has one, else its folder or hub id
+                name = next((m.name for m in models if m.pending), pending)
+                lines.append(f"switching to {name} did not finish (search still uses the "
+                             f"model in use): `photoclip models use {shlex.quote(name)}` "
+                             "finishes it")
             return "\n".join(lines)
 
         out(args, {"current": current, "pending": pending,

@@ -70,7 +70,8 @@ def test_auto_precision_is_measured_once_and_remembered(tmp_path, tiny_clip_dir,
     assert calls == []
     assert lib.fast_path_unmeasured
     steps = list(lib.calibrate_fast_path())
-    assert steps[-1].finished and steps[-1].message.startswith("CPU fast path")
+    assert steps[-1].finished
+    assert steps[-1].message.startswith("CPU fast path")
     first = lib.cpu_precision()
     assert not lib.fast_path_unmeasured
     assert list(lib.calibrate_fast_path()) == []  # once
@@ -106,7 +107,8 @@ def test_the_measurement_reuses_the_loaded_fp32_model(tmp_path, tiny_clip_dir, m
     steps = list(lib.calibrate_fast_path())
     assert seen == [encoder]
     assert "loading" not in " ".join(p.message for p in steps)  # no second load of the model
-    assert lib.encoder is encoder and encoder.precision == "fp32"  # in use, left as it was
+    assert lib.encoder is encoder
+    assert encoder.precision == "fp32"
     lib.close()
 
 
