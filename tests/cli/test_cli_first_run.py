@@ -14,7 +14,6 @@ import pytest
 from album_support import colour_albums
 from cli_support import run, run_json
 
-from photoclip.config import remove_new_library
 from photoclip.core import fastpath
 from photoclip.core import library as library_module
 
@@ -98,6 +97,8 @@ def test_a_command_that_works_keeps_its_new_library(capsys, tmp_path, photos, ti
 
 
 def test_a_new_folder_that_gained_other_files_is_left_alone(tmp_path):
+    from photoclip.config import remove_new_library
+
     root = tmp_path / "a" / "lib"
     root.mkdir(parents=True)
     (root / "catalog.sqlite3").write_bytes(b"")
