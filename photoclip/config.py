@@ -88,6 +88,41 @@ def requested_model(override: str | None = None) -> str | None:
     return model_id(asked) if asked else None
 
 
+def missing_folders(path: Path) -> list[Path]:
+    """`path` and those of its parents that do not exist yet, outermost first (what creating
+    it would create)."""
+    missing: list[Path] = []
+    for p in (path, *path.parents):
+        if p.exists() or p.is_symlink():
+            break
+        missing.append(p)
+    return missing[::-1]
+
+
+# What a library folder holds when photoclip made it: removable without asking.
+LIBRARY_FILES = frozenset({
+    "catalog.sqlite3", "catalog.sqlite3-wal", "catalog.sqlite3-shm", "catalog.sqlite3-journal",
+    "settings.json", "vectors.hnsw", "vectors.hnsw.meta.json", "vectors.pending.hnsw",
+    "vectors.pending.hnsw.meta.json", "thumbnails", "checkpoints", "backups",
+})
+
+
+def remove_new_library(root: Path, created: list[Path]) -> None:
+    """Undo a library folder this process created for a command that then failed, so a typo in
+    --library or a first command that goes wrong leaves nothing behind. Only photoclip's own
+    files are removed; `created` is `missing_folders(root)` from before the command."""
+    import shutil
+
+    try:
+        if root.is_dir() and not {p.name for p in root.iterdir()} <= LIBRARY_FILES:
+            return  # something else was put there meanwhile: leave it all
+        shutil.rmtree(root, ignore_errors=True)
+        for folder in reversed(created[:-1]):  # the parents it made, innermost first
+            folder.rmdir()
+    except OSError as exc:
+        log.debug("new library folder %s not removed: %s", root, exc)
+
+
 @dataclass(frozen=True)
 class LibraryPaths:
     root: Path

@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from photoclip.cli.output import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_USAGE, fail
+from photoclip.cli.output import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail
 from photoclip.cli.parser import build_parser
+from photoclip.config import library_dir, missing_folders, remove_new_library
 from photoclip.core.errors import PhotoclipError, QueryError
 
 _GLOBALS: dict[str, Any] = {
@@ -18,12 +19,35 @@ _GLOBALS: dict[str, Any] = {
 }
 
 
+class _NotTwice(logging.Filter):
+    """Leaves out of the log what core also hands the CLI's progress callback, which prints
+    it anyway: the model encoder reports "loading model ..." and "model ready on cpu" both
+    ways (its `_say`), so with --debug each line came out twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.funcName == "_say" and record.levelno == logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
+    before = list(logging.getLogger().handlers)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        if handler not in before:  # the CLI's own, not one a host program (pytest) set up
+            handler.addFilter(_NotTwice())
+    # A failed command leaves no new library folder behind: only one that worked makes one.
+    root = library_dir(args.library)
+    created = missing_folders(root)
+    code = _run(args)
+    if created and code not in (EXIT_OK, EXIT_INTERRUPTED):
+        remove_new_library(root, created)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(args)
         return code

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from photoclip.cli.output import EXIT_OK, drive, out, printable
+from photoclip.cli.output import EXIT_INTERRUPTED, EXIT_OK, drive, out, printable
 from photoclip.cli.session import open_library
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.types import Root
@@ -41,13 +41,31 @@ def _index(args: argparse.Namespace, lib: Library,
     return summary
 
 
+def measure_fast_path(args: argparse.Namespace, lib: Library) -> int:
+    """The one-time CPU fast-path measurement (~10 s), after the command's own output so the
+    first result never waits for it; until it has run the model works in fp32."""
+    if not lib.fast_path_unmeasured:
+        return EXIT_OK
+    if not args.json:
+        print("measuring the CPU fast path (once) ...", file=sys.stderr)
+    try:
+        last = drive(lib.calibrate_fast_path(), unit="step", desc="fast path")
+    except KeyboardInterrupt:
+        print("photoclip: interrupted; the CPU fast path is measured after the next `photoclip "
+              "add` or `index` (your results are kept).", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if last is not None and not args.json:
+        print(last.message, file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         lib.require_own_model()  # before the folders are added, not after
         roots = lib.add_roots(args.folders)
         summary = _index(args, lib, roots)
         out(args, {"roots": [r.path for r in roots], **summary}, lambda: "")
-    return EXIT_OK
+        return measure_fast_path(args, lib)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -70,7 +88,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         _require_roots(lib)
         summary = _index(args, lib)
         out(args, summary, lambda: "")
-    return EXIT_OK
+        return measure_fast_path(args, lib)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

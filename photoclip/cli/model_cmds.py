@@ -6,11 +6,15 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from photoclip.cli.library_cmds import measure_fast_path
 from photoclip.cli.output import EXIT_INTERRUPTED, EXIT_OK, drive, out
 from photoclip.cli.session import open_library
 from photoclip.core.errors import NotFoundError, PhotoclipError
+
+if TYPE_CHECKING:
+    from photoclip.core.library import Library
 
 _TRAIN_UNITS = {"decode": "photo", "embed": "photo", "train": "step", "wise": "alpha",
                 "evaluate": "pass", "save": "model", "load": "model"}
@@ -106,12 +110,15 @@ def models_list(args: argparse.Namespace) -> int:
         def text() -> str:
             lines = []
             for m in models:
-                mark = "*" if m.in_use else ("~" if m.pending else " ")
+                state = "in use" if m.in_use else ("switching" if m.pending else "")
                 acc = m.accuracy
-                figure = f"  held-out accuracy {acc:.3f}" if acc is not None else ""
-                lines.append(f"{mark} {m.name:<32} {m.kind:<9}{figure}")
-            lines.append("* in use" + ("; ~ being switched to (run `photoclip models use` "
-                                       "again to finish)" if pending else ""))
+                figure = f"held-out accuracy {acc:.3f}" if acc is not None else ""
+                lines.append(f"{m.name:<32} {m.kind:<9} {state:<9} {figure}".rstrip())
+            if pending:  # by its name where it has one, else its folder or hub id
+                name = next((m.name for m in models if m.pending), pending)
+                lines.append(f"switching to {name} did not finish (search still uses the "
+                             f"model in use): `photoclip models use {shlex.quote(name)}` "
+                             "finishes it")
             return "\n".join(lines)
 
         out(args, {"current": current, "pending": pending,
@@ -136,10 +143,39 @@ def models_use(args: argparse.Namespace) -> int:
                   f"use {shlex.quote(args.name)}` again to finish re-embedding).",
                   file=sys.stderr)
             return EXIT_INTERRUPTED
-        out(args, {"model": args.name, "source": lib.settings.model,
-                   "previous": old, "switched": lib.settings.model != old},
-            lambda: last.message if last is not None else "")
-    return EXIT_OK
+        switched = lib.settings.model != old
+        said = last.message if last is not None else ""
+        retag = None
+        if switched and not args.no_retag:
+            try:
+                retag = _retag(args, lib)
+            except KeyboardInterrupt:
+                print(f"photoclip: interrupted; the library now uses {args.name}, but some "
+                      f"tags are still from {old} until `photoclip tag` runs.", file=sys.stderr)
+                return EXIT_INTERRUPTED
+        elif switched:
+            said += (f"\ntags are still from the previous model ({old}) until you run "
+                     "`photoclip tag`")
+        out(args, {"model": args.name, "source": lib.settings.model, "previous": old,
+                   "switched": switched, "retagged": retag}, lambda: said)
+        return measure_fast_path(args, lib)
+
+
+def _retag(args: argparse.Namespace, lib: Library) -> dict[str, Any] | None:
+    """Tags follow the model: every enabled label set again, with the model just switched to
+    (as the window does), so `tags` and `tags --why` agree. None when there is no set."""
+    sets = [s.name for s in lib.label_sets.label_sets(enabled_only=True) if s.labels]
+    if not sets:
+        return None
+    tagger = lib.tagger()
+    if not args.json:
+        print(f"re-tagging with the new model: {', '.join(sets)}", file=sys.stderr)
+    drive(tagger.run(sets), desc="re-tagging")
+    r = tagger.report
+    if not args.json:
+        print(tagger.summary(), file=sys.stderr)
+    return {"sets": sets, "photos": r.photos, "tagged": r.tagged, "tags": r.tags,
+            "removed": r.removed}
 
 
 _GUI_ROWS = [

@@ -238,6 +238,8 @@ COMMANDS: tuple[Command, ...] = (
         Command("use", "switch the library to a model; search keeps the old one until every "
                        "photo is re-embedded", model_cmds.models_use, (
             arg("name", metavar="NAME", help="a name from `models list`, a hub id or a folder"),
+            arg("--no-retag", action="store_true",
+                help="keep the tags from the previous model (`photoclip tag` re-tags later)"),
         )),
     )),
 )

@@ -194,7 +194,10 @@ def cmd_tags(args: argparse.Namespace) -> int:
                 raise NotFoundError(f"{photo.path} has no embedding yet: run `photoclip index`.")
             ls, label = tagger.resolve(args.why, photo_id=photo.id)
             asked = tagger.explain(photo.id, label.id)
-            data["why"] = {"label": label.name, "set": ls.name, **_why_json(asked)}
+            # The explanation is the model in use; the set's tags may be from the one before.
+            others = [m for m in lib.tag_models(ls.name) if m != tagger.model]
+            data["why"] = {"label": label.name, "set": ls.name, "model": tagger.model,
+                           "tags_from": others, **_why_json(asked)}
         out(args, data, lambda: _tags_text(data, asked))
     return EXIT_OK
 
@@ -218,6 +221,11 @@ def _tags_text(data: dict[str, Any], asked: TagScore | None) -> str:
         lines.append(f"why {asked.set_name}|{asked.label}: {_why_line(asked)} -> "
                      + ("tags it" if asked.passes else "does not tag it"))
         lines += [f"  {t.similarity:+.3f}  {t.prompt}" for t in asked.templates]
+        others = data["why"]["tags_from"]
+        if others:
+            lines.append(f"note: this is the model in use; the tags of '{asked.set_name}' are "
+                         f"still from {', '.join(others)}, so they may differ until "
+                         f"`photoclip tag --set {shlex.quote(asked.set_name)}` re-tags them")
     return "\n".join(lines)
 
 

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from photoclip.core.encoder import ClipEncoder
+from photoclip.core.types import Progress
 
 log = logging.getLogger(__name__)
 
 MIN_COSINE = 0.99  # below this, rankings visibly change; the issue's bar for "same results"
 MIN_SPEEDUP = 1.15  # smaller gains are within run-to-run noise on a busy desktop
 CANDIDATES = ("bf16", "int8")
+JOB = "fastpath"  # the Progress.job of the measurement
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,13 @@ class FastPathResult:
         if self.choice == "fp32" or self.fp32_images_per_s <= 0:
             return 1.0
         return self.images_per_s[self.choice] / self.fp32_images_per_s
+
+    @property
+    def summary(self) -> str:
+        if self.choice == "fp32":
+            return "CPU fast path: none matches fp32 closely and clearly faster; fp32 it is"
+        return (f"CPU fast path: {self.choice}, {self.speedup:.1f}x fp32 (used from the model's "
+                "next load on)")
 
 
 def calibration_images(n: int, size: int, seed: int = 0) -> list[Image.Image]:
@@ -86,18 +95,40 @@ def calibrate(
     """Measure fp32 and each candidate on `model` (or the loaded fp32 CPU encoder `reference`)
     and choose. The candidates are copies of the reference's weights, not new loads."""
     say = progress or (lambda _m: None)
-    fp32 = reference or ClipEncoder(model, device="cpu", batch_size=batch_size)
+    job = measure(model, batch_size, min_seconds, reference)
+    while True:
+        try:
+            step = next(job)
+        except StopIteration as done:
+            result: FastPathResult = done.value
+            return result
+        say(step.message)
+
+
+def measure(
+    model: str,
+    batch_size: int = 16,
+    min_seconds: float = 1.0,
+    reference: ClipEncoder | None = None,
+) -> Generator[Progress, None, FastPathResult]:
+    """`calibrate` as a job: one Progress per precision measured; returns the result (so a
+    front end can run it in the background, after the work the user asked for)."""
+    total = 1 + len(CANDIDATES)
+    fp32 = reference
+    if fp32 is None:
+        yield Progress(JOB, 0, total, message="loading the model in fp32 ...")
+        fp32 = ClipEncoder(model, device="cpu", batch_size=batch_size)
     if fp32.device != "cpu" or fp32.precision != "fp32":
         raise ValueError("the CPU fast path is measured against an fp32 encoder on the CPU")
     batch = np.stack([fp32.preprocess(im)
                       for im in calibration_images(batch_size, fp32.image_size)])
-    say("measuring fp32 ...")
+    yield Progress(JOB, 0, total, message="measuring fp32 ...")
     fp32_rate = images_per_second(fp32, batch, min_seconds)
     ref = fp32.encode_images(batch)
     rates: dict[str, float] = {}
     cosines: dict[str, float] = {}
-    for name in CANDIDATES:
-        say(f"measuring {name} ...")
+    for n, name in enumerate(CANDIDATES, start=1):
+        yield Progress(JOB, n, total, message=f"measuring {name} ...")
         cand: ClipEncoder | None = None
         try:
             cand = fp32.at_precision(name)
@@ -113,4 +144,5 @@ def calibrate(
     result = FastPathResult(choice, fp32_rate, rates, cosines)
     log.info("CPU fast path: %s (fp32 %.1f img/s; %s)", choice, fp32_rate,
              ", ".join(f"{n} {rates[n]:.1f} img/s cos {cosines[n]:.4f}" for n in rates))
+    yield Progress(JOB, total, total, finished=True, message=result.summary)
     return result

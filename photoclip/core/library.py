@@ -32,6 +32,7 @@ from photoclip.core.duplicates import DEFAULT_THRESHOLD, DuplicateFinder
 from photoclip.core.encoder import ClipEncoder, Encoder, resolve_device
 from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
 from photoclip.core.evaluation import AlbumEvaluation
+from photoclip.core.fastpath import measure as measure_fast_path
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_models import ModelInfo, find_model, list_models
@@ -143,24 +144,36 @@ class Library:
                            progress=self._progress, precision=self.cpu_precision(model))
 
     def cpu_precision(self, model: str | None = None) -> str:
-        """fp32, bf16 or int8 for the CPU (for `model`, default the library's); "auto" is
-        settled by a one-time measurement."""
+        """fp32, bf16 or int8 for the CPU (for `model`, default the library's): with "auto",
+        what `calibrate_fast_path` measured, and fp32 until it has (never a wait for it)."""
         wanted = os.environ.get(ENV_PRECISION) or self.settings.precision
         if wanted != "auto":
             return wanted
         if resolve_device(self.device) != "cpu":
             return "fp32"  # a GPU runs fp16 whatever this says
-        model = model or self.settings.model
-        choice = self.settings.fast_path.get(model)
-        if choice is None:
-            from photoclip.core.fastpath import calibrate
+        return self.settings.fast_path.get(model or self.settings.model, "fp32")
 
-            if self._progress is not None:
-                self._progress("measuring the CPU fast path for this model (once) ...")
-            choice = calibrate(model, progress=self._progress).choice
-            self.settings.fast_path[model] = choice
-            self.save_settings()
-        return choice
+    @property
+    def fast_path_unmeasured(self) -> bool:
+        """True when `calibrate_fast_path` has work to do: the library's model runs on the CPU
+        with precision "auto" and was never measured here."""
+        wanted = os.environ.get(ENV_PRECISION) or self.settings.precision
+        return (wanted == "auto" and not self._given_encoder and not self.catalog.read_only
+                and self.settings.model not in self.settings.fast_path
+                and resolve_device(self.device) == "cpu")
+
+    def calibrate_fast_path(self) -> Iterator[Progress]:
+        """Measure bf16 and int8 against fp32 for the library's model, once (~10 s), and keep
+        the fastest that matches fp32 for its next loads. A job of its own, run after the work
+        the user asked for (the CLI) or when idle (the window); nothing when already done."""
+        if not self.fast_path_unmeasured:
+            return
+        model, enc = self.settings.model, self._encoder
+        ref = enc if (isinstance(enc, ClipEncoder) and enc.loaded and enc.device == "cpu"
+                      and enc.precision == "fp32" and enc.model_id == model_id(model)) else None
+        result = yield from measure_fast_path(model, self.settings.batch_size, reference=ref)
+        self.settings.fast_path[model] = result.choice
+        self.save_settings()
 
     @property
     def vectors(self) -> VectorIndex:
@@ -287,6 +300,14 @@ class Library:
         if self._label_sets is None:
             self._label_sets = LabelSets(self.catalog)
         return self._label_sets
+
+    def tag_models(self, set_name: str) -> list[str]:
+        """The models that scored this set's undecided auto tags: after `models use --no-retag`
+        the previous one too, until the set is tagged again."""
+        return [str(m) for (m,) in self.catalog.query(
+            "SELECT DISTINCT t.model FROM tags t JOIN labels l ON l.id = t.label_id JOIN "
+            "label_sets s ON s.id = l.set_id WHERE s.name = ? AND t.source = 'auto' AND "
+            "t.accepted IS NULL AND t.model IS NOT NULL ORDER BY 1", (set_name,))]
 
     # -- models: training, evaluation -------------------------------------------------------
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from photoclip.core import fastpath
+from photoclip.core import library as library_module
 from photoclip.core.encoder import ClipEncoder
 from photoclip.core.library import Library
 
@@ -46,30 +47,68 @@ def test_calibration_refuses_a_path_that_changes_results(tiny_clip_dir, tiny_enc
     assert result.speedup == 1.0
 
 
+def _counting_measure(monkeypatch) -> list[str]:
+    """fastpath.measure, quick, counting its calls."""
+    calls: list[str] = []
+    real = fastpath.measure
+
+    def counting(model, batch_size=16, min_seconds=1.0, reference=None):
+        calls.append(model)
+        return real(model, batch_size=4, min_seconds=0.05, reference=reference)
+
+    monkeypatch.setattr(library_module, "measure_fast_path", counting)
+    return calls
+
+
 def test_auto_precision_is_measured_once_and_remembered(tmp_path, tiny_clip_dir, monkeypatch):
     monkeypatch.delenv("PHOTOCLIP_PRECISION")
-    calls = []
-    real = fastpath.calibrate
-
-    def counting(model, **kw):
-        calls.append(model)
-        return real(model, batch_size=4, min_seconds=0.05)
-
-    monkeypatch.setattr(fastpath, "calibrate", counting)
+    calls = _counting_measure(monkeypatch)
     lib = Library(tmp_path / "lib", model=str(tiny_clip_dir))
+    # Nothing waits for the measurement: the model works in fp32 until it has run.
+    assert lib.cpu_precision() == "fp32"
+    assert lib.encoder.precision == "fp32"
+    assert calls == []
+    assert lib.fast_path_unmeasured
+    steps = list(lib.calibrate_fast_path())
+    assert steps[-1].finished
+    assert steps[-1].message.startswith("CPU fast path")
     first = lib.cpu_precision()
-    assert lib.encoder.precision == first
+    assert not lib.fast_path_unmeasured
+    assert list(lib.calibrate_fast_path()) == []  # once
     lib.close()
     saved = json.loads((tmp_path / "lib" / "settings.json").read_text())
     assert saved["fast_path"] == {str(tiny_clip_dir): first}
     lib = Library(tmp_path / "lib")
     assert lib.cpu_precision() == first
+    assert lib.encoder.precision == first  # the next load uses it
     lib.close()
     assert len(calls) == 1
     # fp32 is one setting away
     lib = Library(tmp_path / "lib")
     lib.settings.precision = "fp32"
     assert lib.cpu_precision() == "fp32"
+    assert not lib.fast_path_unmeasured
+    lib.close()
+
+
+def test_the_measurement_reuses_the_loaded_fp32_model(tmp_path, tiny_clip_dir, monkeypatch):
+    monkeypatch.delenv("PHOTOCLIP_PRECISION")
+    lib = Library(tmp_path / "lib", model=str(tiny_clip_dir))
+    encoder = lib.encoder
+    encoder.load()
+    seen = []
+    real = fastpath.measure
+
+    def spy(model, batch_size=16, min_seconds=1.0, reference=None):
+        seen.append(reference)
+        return real(model, batch_size=4, min_seconds=0.05, reference=reference)
+
+    monkeypatch.setattr(library_module, "measure_fast_path", spy)
+    steps = list(lib.calibrate_fast_path())
+    assert seen == [encoder]
+    assert "loading" not in " ".join(p.message for p in steps)  # no second load of the model
+    assert lib.encoder is encoder
+    assert encoder.precision == "fp32"
     lib.close()
 
 
