@@ -33,6 +33,7 @@ from photoclip.core.encoder import ClipEncoder, Encoder, resolve_device
 from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
 from photoclip.core.evaluation import AlbumEvaluation
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
+from photoclip.core.library_albums import LibraryAlbums
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_models import ModelInfo, find_model, list_models
 from photoclip.core.search import Searcher
@@ -276,6 +277,11 @@ class Library:
         if self._label_sets is None:
             self._label_sets = LabelSets(self.catalog)
         return self._label_sets
+
+    @property
+    def albums(self) -> LibraryAlbums:
+        """Albums and smart albums, ratings and favourites (core/library_albums.py)."""
+        return LibraryAlbums(self)
 
     # -- models: training, evaluation -------------------------------------------------------
 
