@@ -62,7 +62,8 @@ def test_albums_are_created_listed_filled_renamed_and_deleted(cat):
 def test_a_smart_album_keeps_a_query_and_refuses_photos(cat):
     c, _, ids = cat
     album = c.create_album("Best", query="rating:>=4")
-    assert album.smart and album.query == "rating:>=4"
+    assert album.smart
+    assert album.query == "rating:>=4"
     with pytest.raises(PhotoclipError, match="smart album"):
         c.add_to_album("Best", ids[:1])
     assert c.set_album_query("Best", "fav:yes").query == "fav:yes"
@@ -136,7 +137,8 @@ def test_upgrading_keeps_photos_tags_and_gives_no_ratings(tmp_path):
     with Catalog(db, backup_dir=tmp_path / "b") as c:
         assert c.query("PRAGMA user_version")[0][0] == LATEST_VERSION
         photo = c.photo_by_path("/p/a.jpg")
-        assert photo is not None and photo.hash == "h"
+        assert photo is not None
+        assert photo.hash == "h"
         assert c.query("SELECT count(*) FROM tags")[0][0] == 1
         assert c.ratings([photo.id]) == {photo.id: (0, False)}
         c.create_album("New")
