@@ -40,9 +40,12 @@ def _figures(evals: list[dict[str, Any]]) -> list[str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        # --albums DIR or --set NAME: the photos and labels to train or evaluate on
-        albums = (lib.read_label_set(args.label_set) if args.label_set
-                  else lib.read_albums(args.albums))
+        # --albums DIR, --set NAME or --album NAME...: the photos and labels to train on
+        if getattr(args, "album_names", None):
+            albums = lib.albums.training_data(args.album_names)
+        else:
+            albums = (lib.read_label_set(args.label_set) if args.label_set
+                      else lib.read_albums(args.albums))
         trainer = lib.trainer(albums, name=args.name, epochs=args.epochs,
                               batch_size=args.batch_size, micro_batch=args.micro_batch or 0,
                               lr=args.lr, from_scratch=args.from_scratch,

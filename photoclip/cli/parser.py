@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photoclip import __version__
-from photoclip.cli import library_cmds, model_cmds, search_cmds, tag_cmds
+from photoclip.cli import album_cmds, library_cmds, model_cmds, search_cmds, tag_cmds
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -90,6 +90,13 @@ _DATA = OneOf((
         help="a label set's tags you set or accepted, instead of albums"),
 ))
 _NAME = arg("name", metavar="NAME")
+_TRAIN_DATA = OneOf((
+    *_DATA.args,
+    arg("--album", nargs="+", metavar="NAME", dest="album_names",
+        help="the library's albums (smart ones too), each album a label"),
+))
+_stars = _number(int, lambda v: 0 <= v <= 5, "must be 0 to 5 (0 = unrated)", "a whole number")
+_PHOTOS = arg("photos", nargs="+", metavar="PHOTO")
 
 COMMANDS: tuple[Command, ...] = (
     Command("gui", "open the desktop app", library_cmds.cmd_gui, (
@@ -201,8 +208,9 @@ COMMANDS: tuple[Command, ...] = (
             help="explain any label for this photo: per-template similarities, score, "
                  "threshold"),
     )),
-    Command("xmp", "write tags to XMP sidecars (dc:subject, lr:hierarchicalSubject); originals "
-                   "are never written", tag_cmds.cmd_xmp, (
+    Command("xmp", "write tags and ratings to XMP sidecars (dc:subject, "
+                   "lr:hierarchicalSubject, xmp:Rating); originals are never written",
+            album_cmds.cmd_xmp, (
         _FOLDER,
         arg("--style", choices=["photo.jpg.xmp", "photo.xmp"],
             help="sidecar name (remembered): photo.jpg.xmp (digiKam, darktable) or "
@@ -210,10 +218,13 @@ COMMANDS: tuple[Command, ...] = (
         arg("--sync", choices=["on", "off"],
             help="on: keep sidecars in step as tags change (remembered; writes them all now); "
                  "off: only `photoclip xmp` writes them"),
+        arg("--read", action="store_true",
+            help="the other way: take the ratings (xmp:Rating) other apps wrote to sidecars "
+                 "into the library"),
     )),
     Command("train", "fine-tune the model on your albums and report held-out accuracy before "
                      "and after", model_cmds.cmd_train, (
-        _DATA,
+        _TRAIN_DATA,
         arg("--epochs", type=_positive_int, default=10, metavar="N"),
         arg("--name", metavar="NAME",
             help="name of the new model (default: the albums folder's name)"),
@@ -228,6 +239,45 @@ COMMANDS: tuple[Command, ...] = (
             help="photos per forward pass when a batch does not fit in memory"),
         arg("--lr", type=_positive_float, default=None, metavar="LR",
             help="peak learning rate (default 1e-5, or 5e-4 with --from-scratch)"),
+    )),
+    Command("albums", "albums: list, create, add, remove, show, export, rename, delete",
+            actions=(
+        Command("list", "the library's albums and smart albums", album_cmds.albums_list),
+        Command("create", "a new album, or with --query a smart album (a saved search)",
+                album_cmds.albums_create, (
+            _NAME,
+            arg("--query", metavar="QUERY",
+                help="a smart album: this search, re-run as the library changes (e.g. "
+                     "'beach rating:>=4')"),
+        )),
+        Command("add", "put photos in an album", album_cmds.albums_add, (_NAME, _PHOTOS)),
+        Command("remove", "take photos out of an album (files untouched)",
+                album_cmds.albums_remove, (_NAME, _PHOTOS)),
+        Command("show", "an album's photos (a smart album's as its query finds them now)",
+                album_cmds.albums_show, (
+            _NAME, arg("--top", type=_positive_int, default=10_000, metavar="K"))),
+        Command("export", "the album as a folder of links (default) or copies; originals are "
+                          "never moved", album_cmds.albums_export, (
+            _NAME,
+            arg("folder", metavar="DIR"),
+            arg("--link", dest="mode", action="store_const", const="link", default="link",
+                help="symbolic links to the photos (default)"),
+            arg("--copy", dest="mode", action="store_const", const="copy",
+                help="copies of the photos"),
+        )),
+        Command("rename", "give an album another name", album_cmds.albums_rename, (
+            _NAME, arg("new_name", metavar="NEW_NAME"))),
+        Command("delete", "forget an album (its photos stay)", album_cmds.albums_delete,
+                (_NAME,)),
+    )),
+    Command("rate", "give photos 0-5 stars (0 = unrated); written to sidecars as xmp:Rating",
+            album_cmds.cmd_rate, (
+        arg("stars", type=_stars, metavar="N"),
+        _PHOTOS,
+    )),
+    Command("fav", "mark photos favourite (--off: no longer)", album_cmds.cmd_fav, (
+        _PHOTOS,
+        arg("--off", action="store_true", help="take the favourite mark off"),
     )),
     Command("eval", "zero-shot accuracy, recall@k and modality gap of the model on your albums",
             model_cmds.cmd_eval, (_DATA,)),

@@ -195,7 +195,7 @@ def cmd_tags(args: argparse.Namespace) -> int:
             ls, label = tagger.resolve(args.why, photo_id=photo.id)
             asked = tagger.explain(photo.id, label.id)
             # The explanation is the model in use; the set's tags may be from the one before.
-            others = [m for m in lib.tag_models(ls.name) if m != tagger.model]
+            others = [m for m in lib.label_sets.tag_models(ls.name) if m != tagger.model]
             data["why"] = {"label": label.name, "set": ls.name, "model": tagger.model,
                            "tags_from": others, **_why_json(asked)}
         out(args, data, lambda: _tags_text(data, asked))

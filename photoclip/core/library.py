@@ -34,8 +34,10 @@ from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
 from photoclip.core.evaluation import AlbumEvaluation
 from photoclip.core.fastpath import measure as measure_fast_path
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
+from photoclip.core.library_albums import LibraryAlbums
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_models import ModelInfo, find_model, list_models
+from photoclip.core.library_vectors import open_vectors
 from photoclip.core.search import DEFAULT_CUTOFF as DEFAULT_CUTOFF  # the window's default
 from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
@@ -301,13 +303,10 @@ class Library:
             self._label_sets = LabelSets(self.catalog)
         return self._label_sets
 
-    def tag_models(self, set_name: str) -> list[str]:
-        """The models that scored this set's undecided auto tags: after `models use --no-retag`
-        the previous one too, until the set is tagged again."""
-        return [str(m) for (m,) in self.catalog.query(
-            "SELECT DISTINCT t.model FROM tags t JOIN labels l ON l.id = t.label_id JOIN "
-            "label_sets s ON s.id = l.set_id WHERE s.name = ? AND t.source = 'auto' AND "
-            "t.accepted IS NULL AND t.model IS NOT NULL ORDER BY 1", (set_name,))]
+    @property
+    def albums(self) -> LibraryAlbums:
+        """Albums and smart albums, ratings and favourites (core/library_albums.py)."""
+        return LibraryAlbums(self)
 
     # -- models: training, evaluation -------------------------------------------------------
 
@@ -477,29 +476,6 @@ class Library:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def open_vectors(catalog: Catalog, path: Path, dim: int, model_id: str) -> VectorIndex:
-    """The vector cache at `path`, brought in line with the catalog: ids it lacks or should not
-    have, and vectors the catalog changed since the file was saved (a crash after a re-embed).
-    A file that claims changes the catalog never made (the catalog was restored from a backup
-    or replaced) is rebuilt whole."""
-    seq = catalog.embedding_seq()
-    vecs = VectorIndex(path, dim, model_id)
-    if vecs.seq > seq:
-        log.warning("vector cache %s is ahead of the catalog (change %d vs %d): rebuilding it",
-                    path, vecs.seq, seq)
-        vecs.reset()
-    changed = catalog.embedding_ids_since(model_id, vecs.seq) if vecs.seq < seq else None
-    added, removed = vecs.sync(
-        catalog.embedding_ids(model_id),
-        lambda ids: catalog.get_embeddings(model_id, ids, dim),
-        changed=changed,
-        seq=seq,
-    )
-    if added or removed:
-        log.info("vector index %s resynced: +%d -%d", path.name, added, removed)
-    return vecs
 
 
 def _loaded(enc: Encoder) -> bool:

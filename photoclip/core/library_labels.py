@@ -144,3 +144,11 @@ class LabelSets(TagStore):
         found = self.require_set(name)
         self.set_enabled(found.id, False)
         return found
+
+    def tag_models(self, set_name: str) -> list[str]:
+        """The models that scored this set's undecided auto tags: after `models use --no-retag`
+        the previous one too, until the set is tagged again."""
+        return [str(m) for (m,) in self.catalog.query(
+            "SELECT DISTINCT t.model FROM tags t JOIN labels l ON l.id = t.label_id JOIN "
+            "label_sets s ON s.id = l.set_id WHERE s.name = ? AND t.source = 'auto' AND "
+            "t.accepted IS NULL AND t.model IS NOT NULL ORDER BY 1", (set_name,))]

@@ -8,7 +8,8 @@ before anything slow happens. docs/SEARCH.md is the user's version of this:
 - a photo as a term: ``similar:PATH`` (in the library or not), combinable with text;
 - filters as ``key:value``: ``date:2023``, ``date:2019..2021``, ``after:2023-05``,
   ``before:2024-01-01``, ``folder:PATH``, ``tag:beach``, ``type:jpg``,
-  ``orientation:portrait|landscape|square``, ``minsize:1080`` (shorter side, px) or ``minsize:2mp``.
+  ``orientation:portrait|landscape|square``, ``minsize:1080`` (shorter side, px) or ``minsize:2mp``,
+  ``rating:>=4`` (stars: ``4``, ``>3``, ``<=2``, ``2..4``; ``0`` is unrated), ``fav:yes|no``.
 A query may be filters alone (``tag:beach date:2019``): it then lists the matching photos.
 """
 
@@ -25,12 +26,15 @@ from photoclip.core.indexing.scan import catalog_path
 # A token: key:"quoted value", -"quoted phrase":weight, or a run of non-space characters.
 _TOKEN = re.compile(r'(-?)([A-Za-z]+):"([^"]*)"|(-?)"([^"]*)"(?::([0-9.]+))?|(\S+)')
 _FILTER_KEYS = {"date", "after", "before", "folder", "tag", "type", "orientation", "minsize",
-                "similar"}
+                "similar", "rating", "fav"}
 _TYPES = {"jpg": (".jpg", ".jpeg"), "jpeg": (".jpg", ".jpeg"), "png": (".png",),
           "webp": (".webp",), "tif": (".tif", ".tiff"), "tiff": (".tif", ".tiff"),
           "heic": (".heic", ".heif"), "heif": (".heic", ".heif"), "gif": (".gif",),
           "bmp": (".bmp",), "avif": (".avif",)}
 _ORIENTATIONS = ("portrait", "landscape", "square")
+_RATING = re.compile(r"^(>=|<=|>|<|=)?([0-5])$|^([0-5])\.\.([0-5])$")
+_YES = {"yes": True, "true": True, "on": True, "1": True,
+        "no": False, "false": False, "off": False, "0": False}
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,9 @@ class Filters:
     orientation: str | None = None
     min_side: int | None = None
     min_pixels: int | None = None
+    min_rating: int | None = None  # stars, inclusive
+    max_rating: int | None = None  # stars, inclusive
+    favourite: bool | None = None
 
     def active(self) -> bool:
         return self != Filters()
@@ -65,6 +72,10 @@ class Filters:
             orientation=other.orientation or self.orientation,
             min_side=max(filter(None, (self.min_side, other.min_side)), default=None),
             min_pixels=max(filter(None, (self.min_pixels, other.min_pixels)), default=None),
+            min_rating=max(filter(None, (self.min_rating, other.min_rating)), default=None),
+            max_rating=min((r for r in (self.max_rating, other.max_rating) if r is not None),
+                           default=None),
+            favourite=self.favourite if other.favourite is None else other.favourite,
         )
 
 
@@ -223,6 +234,31 @@ def _apply_key(out: ParsedQuery, key: str, value: str, negative: bool) -> None:
         out.filters = replace(f, orientation=value.lower())
     elif key == "minsize":
         out.filters = f.merged(_min_size(value))
+    elif key == "rating":
+        out.filters = f.merged(rating_filter(value))
+    elif key == "fav":
+        if value.lower() not in _YES:
+            raise QueryError(f"fav:{value}? Use fav:yes or fav:no.")
+        out.filters = replace(f, favourite=_YES[value.lower()])
+
+
+def rating_filter(value: str) -> Filters:
+    """rating:4 (exactly), rating:>=4, rating:>3, rating:<=2, rating:<3, rating:2..4; 0 is
+    an unrated photo."""
+    m = _RATING.match(value.replace(" ", ""))
+    if m is None:
+        raise QueryError(f"rating:{value}? Use stars 0-5: rating:4, rating:>=4, rating:<3 or "
+                         "rating:2..4.")
+    op, stars, lo, hi = m.groups()
+    if lo is not None:
+        low, high = sorted((int(lo), int(hi)))
+    else:
+        n = int(stars)
+        low, high = {">=": (n, 5), "<=": (0, n), ">": (n + 1, 5), "<": (0, n - 1)}.get(
+            op or "=", (n, n))
+    if low > high:  # rating:>5, rating:<0
+        raise QueryError(f"rating:{value} matches no photo: ratings are 0 to 5 stars.")
+    return Filters(min_rating=low or None, max_rating=high if high < 5 else None)
 
 
 def folder_filter(value: str) -> str:

@@ -327,7 +327,8 @@ class Searcher:
         for tag in f.tags or (None,):
             ids = self.catalog.filter_ids(
                 f.folder, f.after, f.before, tag, types=f.types, orientation=f.orientation,
-                min_side=f.min_side, min_pixels=f.min_pixels)
+                min_side=f.min_side, min_pixels=f.min_pixels, min_rating=f.min_rating,
+                max_rating=f.max_rating, favourite=f.favourite)
             if not ids and tag and not TagStore(self.catalog).find_labels(tag):
                 raise QueryError(f"No label {tag!r} to filter by: see `photoclip labels "
                                  "list` (LABEL, or SET|LABEL).")

@@ -143,8 +143,8 @@ class Photos(Database):
     def merge_photo(self, keep_id: int, drop_id: int) -> None:
         """One photo under two rows: a copy appeared (drop_id), then the original (keep_id) was
         deleted, which is how a move across drives looks. The original's row takes the copy's
-        place so its id, tags and the user's decisions survive; tags only the copy had move
-        over."""
+        place so its id, tags, albums and the user's decisions survive; tags and albums only
+        the copy had move over."""
         with self.transaction() as c:
             row = c.execute("SELECT root_id, path, size, mtime_ns FROM photos WHERE id = ?",
                             (drop_id,)).fetchone()
@@ -159,6 +159,16 @@ class Photos(Database):
                 (keep_id, drop_id))
             c.execute("UPDATE OR IGNORE tags SET photo_id = ? WHERE photo_id = ?",
                       (keep_id, drop_id))
+            # Albums and stars follow too: the copy's albums join the original's, and a rating
+            # or favourite given to the copy (the newer decision) wins over none.
+            c.execute("UPDATE OR IGNORE album_photos SET photo_id = ? WHERE photo_id = ?",
+                      (keep_id, drop_id))
+            c.execute(
+                """UPDATE photos SET
+                     rating = CASE WHEN d.rating > 0 THEN d.rating ELSE photos.rating END,
+                     favourite = max(photos.favourite, d.favourite)
+                   FROM (SELECT rating, favourite FROM photos WHERE id = ?) AS d
+                   WHERE photos.id = ?""", (drop_id, keep_id))
             c.execute("DELETE FROM photos WHERE id = ?", (drop_id,))
             c.execute("UPDATE photos SET root_id = ?, path = ?, size = ?, mtime_ns = ? "
                       "WHERE id = ?", (*row, keep_id))
@@ -191,10 +201,14 @@ class Photos(Database):
         orientation: str | None = None,
         min_side: int | None = None,
         min_pixels: int | None = None,
+        min_rating: int | None = None,
+        max_rating: int | None = None,
+        favourite: bool | None = None,
     ) -> set[int]:
         """Ids of indexed photos matching metadata filters (date: EXIF date, else file mtime;
         tag: LABEL or SET|LABEL, a tag the user has not rejected; types: extensions with the
-        dot; orientation: portrait | landscape | square, as the user sees the photo)."""
+        dot; orientation: portrait | landscape | square, as the user sees the photo; ratings: stars
+        within min_rating..max_rating, both inclusive; favourite: flagged or not)."""
         where = ["status = 'ok'"]
         params: list[object] = []
         if folder:
@@ -227,6 +241,15 @@ class Photos(Database):
         if min_pixels:
             where.append("width * height >= ?")
             params.append(min_pixels)
+        if min_rating:
+            where.append("rating >= ?")
+            params.append(min_rating)
+        if max_rating is not None:
+            where.append("rating <= ?")
+            params.append(max_rating)
+        if favourite is not None:
+            where.append("favourite = ?")
+            params.append(int(favourite))
         rows = self.query(f"SELECT id FROM photos WHERE {' AND '.join(where)}", params)
         return {int(r[0]) for r in rows}
 

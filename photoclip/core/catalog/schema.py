@@ -119,6 +119,27 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT INTO counters(name, value) VALUES ('embedding_seq', 0);
     """,
+    # albums: albums (a smart album keeps its query and is re-run, so it has no members),
+    # their photos (a photo may be in many; they follow the photo's row, which keeps its id
+    # through moves and renames), and the user's rating (0-5 stars) and favourite flag.
+    """
+    CREATE TABLE albums (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        query      TEXT,               -- a smart album's saved query; NULL = a plain album
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now'))
+    );
+    CREATE TABLE album_photos (
+        album_id INTEGER NOT NULL REFERENCES albums(id) ON DELETE CASCADE,
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f', 'now')),
+        PRIMARY KEY (album_id, photo_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX album_photos_photo ON album_photos(photo_id);
+    ALTER TABLE photos ADD COLUMN rating INTEGER NOT NULL DEFAULT 0
+        CHECK (rating BETWEEN 0 AND 5);
+    ALTER TABLE photos ADD COLUMN favourite INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

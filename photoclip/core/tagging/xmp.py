@@ -28,6 +28,7 @@ from photoclip.core.catalog.database import under
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.tagging.guards import FileRefused, printable, read_regular, xml_text
 from photoclip.core.tagging.store import TagStore
+from photoclip.core.tagging.xmp_rating import apply_rating, rating_in
 from photoclip.core.types import Progress
 
 log = logging.getLogger(__name__)
@@ -127,10 +128,12 @@ def _parse(data: bytes) -> ET.Element:
         raise SidecarError(f"not well-formed XMP (not valid XML: {exc}); fix or remove it") from exc
 
 
-def merge(existing: bytes | None, keywords: Sequence[str], hierarchical: Sequence[str]) -> bytes:
-    """The sidecar's new bytes: its own content, with photoclip's keywords brought up to date.
-    Characters XML cannot carry are dropped from the keywords, so the result is well-formed."""
-    return _serialize(_merged_tree(existing, keywords, hierarchical)[0])
+def merge(existing: bytes | None, keywords: Sequence[str], hierarchical: Sequence[str],
+          rating: int | None = None) -> bytes:
+    """The sidecar's new bytes: its own content, with photoclip's keywords (and, unless None,
+    its rating: see xmp_rating) brought up to date. Characters XML cannot carry are dropped
+    from the keywords, so the result is well-formed."""
+    return _serialize(_merged_tree(existing, keywords, hierarchical, rating)[0])
 
 
 def _serialize(root: ET.Element) -> bytes:
@@ -143,9 +146,11 @@ def _serialize(root: ET.Element) -> bytes:
 
 
 def _merged_tree(
-    existing: bytes | None, keywords: Sequence[str], hierarchical: Sequence[str]
+    existing: bytes | None, keywords: Sequence[str], hierarchical: Sequence[str],
+    rating: int | None = None,
 ) -> tuple[ET.Element, bool]:
-    """(the merged packet, whether `existing` held keywords photoclip had written)."""
+    """(the merged packet, whether `existing` held keywords or a rating photoclip had
+    written)."""
     keywords = [k for k in map(xml_text, keywords) if k]
     hierarchical = [k for k in map(xml_text, hierarchical) if k]
     if existing is not None and existing.strip():
@@ -189,6 +194,7 @@ def _merged_tree(
             else:
                 continue
             desc.remove(child)
+    rated_before = apply_rating(descriptions, target, rating)
 
     for desc in descriptions:
         # A description emptied by moving its keywords to `target` is noise in the file.
@@ -205,7 +211,7 @@ def _merged_tree(
         _bag(target, "photoclip", "subject", ours)
     if ours_hier:
         _bag(target, "photoclip", "hierarchicalSubject", ours_hier)
-    return root, bool(ours_before or hier_before)
+    return root, bool(ours_before or hier_before or rated_before)
 
 
 def _only_ours(root: ET.Element) -> bool:
@@ -239,6 +245,13 @@ def read_keywords(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
     root = _parse(data)
     return (_bag_items(root.find(f".//{_q('dc', 'subject')}")),
             _bag_items(root.find(f".//{_q('lr', 'hierarchicalSubject')}")))
+
+
+def read_rating(path: str | os.PathLike[str]) -> int | None:
+    """The stars (0-5) the sidecar at `path` gives its photo; None when it has no rating or
+    there is no sidecar (other apps' sidecars are read this way: `photoclip xmp --read`)."""
+    data = read_sidecar(Path(path))
+    return None if data is None or not data.strip() else rating_in(_parse(data))
 
 
 def holds_ours(path: Path) -> bool:
@@ -277,15 +290,16 @@ def read_sidecar(path: Path) -> bytes | None:
         raise SidecarError(str(exc)) from None
 
 
-def write_sidecar(path: Path, keywords: Sequence[str], hierarchical: Sequence[str]) -> bool:
-    """Merge tags into the sidecar at `path`; False when it already said exactly that, or when
-    there is nothing to say to a file that holds none of photoclip's keywords (another app's
-    sidecar is not rewritten for nothing)."""
+def write_sidecar(path: Path, keywords: Sequence[str], hierarchical: Sequence[str],
+                  rating: int | None = None) -> bool:
+    """Merge tags (and, unless None, the photo's stars) into the sidecar at `path`; False when
+    it already said exactly that, or when there is nothing to say to a file that holds none of
+    photoclip's keywords (another app's sidecar is not rewritten for nothing)."""
     existing = read_sidecar(path)
-    if existing is None and not (keywords or hierarchical):
+    if existing is None and not (keywords or hierarchical or rating):
         return False
-    root, had_ours = _merged_tree(existing, keywords, hierarchical)
-    if not (keywords or hierarchical or had_ours):
+    root, had_ours = _merged_tree(existing, keywords, hierarchical, rating)
+    if not (keywords or hierarchical or had_ours or rating):
         return False
     data = _serialize(root)
     if data == existing:
@@ -303,7 +317,7 @@ def retire(path: Path) -> str:
     existing = read_sidecar(path)
     if existing is None:
         return "absent"
-    root, had_ours = _merged_tree(existing, (), ())
+    root, had_ours = _merged_tree(existing, (), (), 0)
     if _only_ours(root):
         path.unlink()  # read_sidecar saw a regular file, never a link to somewhere else
         return "removed"
@@ -340,6 +354,7 @@ class SidecarWriter:
         self.store = TagStore(catalog)
         self.style = style
         self.report = SidecarReport()
+        self.stars: dict[Path, int] = {}  # sidecar -> the best rating of its photos (plan())
 
     def _photos(self, folder: str | None) -> list[tuple[int, str]]:
         sql = "SELECT id, path FROM photos WHERE status = 'ok'"
@@ -356,12 +371,16 @@ class SidecarWriter:
         share one sidecar, so it gets the union of their tags."""
         photos = self._photos(folder) if photos is None else photos
         tags = self.store.effective_tags([i for i, _ in photos])
+        ratings = self.catalog.ratings(i for i, _ in photos)
         plan: dict[Path, list[tuple[str, str]]] = {}
+        self.stars = {}
         for pid, path in photos:
             side = sidecar_path(path, self.style)
             mine = tags.get(pid, [])
+            stars = ratings.get(pid, (0, False))[0]
+            self.stars[side] = max(stars, self.stars.get(side, 0))
             # An untagged photo's sidecar is only opened if it exists: it may hold old keywords.
-            if mine or side in plan or os.path.lexists(side):
+            if mine or stars or side in plan or os.path.lexists(side):
                 entry = plan.setdefault(side, [])
                 entry += [t for t in mine if t not in entry]
         return plan
@@ -396,7 +415,8 @@ class SidecarWriter:
                 if tags is None:
                     self.count(retire(side))
                 elif write_sidecar(side, sorted({label for _, label in tags}),
-                                   sorted(f"{s}|{label}" for s, label in tags)):
+                                   sorted(f"{s}|{label}" for s, label in tags),
+                                   self.stars.get(side, 0)):
                     report.written += 1
                 else:
                     report.unchanged += 1

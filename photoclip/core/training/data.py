@@ -12,7 +12,7 @@ import logging
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +52,10 @@ class Sample:
 
 @dataclass(frozen=True)
 class Albums:
-    """Labelled photos: from DIR/<label>/*.jpg, or from a label set's accepted tags."""
+    """Labelled photos: from DIR/<label>/*.jpg, a label set's accepted tags, or the library's
+    albums."""
 
-    source: str  # the albums folder, or "label set NAME"
+    source: str  # the albums folder, "label set NAME" or "albums A, B"
     labels: tuple[str, ...]  # the label texts captions are made from
     samples: tuple[Sample, ...]
     templates: tuple[str, ...] | None = None  # a label set's own prompts; None = the defaults
@@ -130,6 +131,35 @@ def read_label_set(catalog: Catalog, name: str) -> Albums:
     )
     _check_enough(labels, f"label set {label_set.name}")
     return Albums(f"label set {label_set.name}", tuple(labels), samples, label_set.templates)
+
+
+def read_catalog_albums(albums: Mapping[str, Sequence[str]]) -> Albums:
+    """The library's albums (album name -> its photos' paths, a smart album's as its query
+    finds them now): each album a label, its name the label's text. A photo in more than one
+    of them is left out, since each photo here must have exactly one label."""
+    if len(albums) < 2:
+        raise DataError("Training and evaluation on albums need at least 2 albums, each album "
+                        "a label: name them with --album A B ...")
+    by_photo: dict[str, set[str]] = defaultdict(set)
+    for name, paths in albums.items():
+        for path in paths:
+            by_photo[path].add(name)
+    ambiguous = sum(1 for v in by_photo.values() if len(v) > 1)
+    if ambiguous:
+        log.info("albums: %d photos in several of the chosen albums left out", ambiguous)
+    source = "albums " + ", ".join(albums)
+    empty = [name for name, paths in albums.items()
+             if not any(len(by_photo[p]) == 1 for p in paths)]
+    if empty:
+        raise DataError(f"Album(s) {', '.join(empty)} have no photos of their own (none, or "
+                        "only photos that are also in another chosen album): add photos, or "
+                        "leave them out.")
+    labels = list(albums)
+    index = {name: i for i, name in enumerate(labels)}
+    samples = tuple(Sample(path, index[next(iter(v))])
+                    for path, v in sorted(by_photo.items()) if len(v) == 1)
+    _check_enough(labels, source)
+    return Albums(source, tuple(label_text(name) for name in labels), samples)
 
 
 def _check_enough(labels: Sequence[str], where: str) -> None:

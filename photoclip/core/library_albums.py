@@ -1,0 +1,297 @@
+"""What `Library.albums` hands out: albums and smart albums, ratings and favourites, an album
+exported as a folder of links or copies, ratings read from other apps' sidecars, and albums
+as training data. The front ends name photos by path (CLI) or by id (GUI); both end here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from photoclip.core import storage
+from photoclip.core.catalog.albums import Album
+from photoclip.core.errors import PhotoclipError
+from photoclip.core.tagging.guards import printable
+from photoclip.core.tagging.xmp import (
+    STYLES,
+    SidecarError,
+    read_rating,
+    sidecar_path,
+    write_sidecar,
+)
+from photoclip.core.training.data import Albums, read_catalog_albums
+from photoclip.core.types import Photo, Progress
+
+if TYPE_CHECKING:
+    from photoclip.core.library import Library
+
+log = logging.getLogger(__name__)
+
+# A smart album lists at most this many photos (its text terms also stop where the results
+# stop standing out, as search does).
+SMART_TOP = 10_000
+EXPORT_MODES = ("link", "copy")
+
+
+@dataclass
+class ExportReport:
+    folder: str = ""
+    written: int = 0  # links or copies made
+    unchanged: int = 0  # already there from an earlier export
+    failed: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (photo, reason)
+
+
+@dataclass
+class RatingReport:
+    read: int = 0  # sidecars holding a rating
+    changed: int = 0  # photos whose rating the sidecar changed
+    failed: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (sidecar, reason)
+
+
+class LibraryAlbums:
+    """Albums, ratings and favourites of one open library."""
+
+    def __init__(self, library: Library) -> None:
+        self.lib = library
+        self.catalog = library.catalog
+
+    # -- albums -----------------------------------------------------------------------------
+
+    def all(self) -> list[Album]:
+        return self.catalog.albums()
+
+    def get(self, name: str) -> Album:
+        """The album called `name` (NotFoundError when there is none)."""
+        return self.catalog.find_album(name)
+
+    def create(self, name: str, query: str | None = None) -> Album:
+        """A plain album, or with `query` a smart one (checked now, without the model)."""
+        if query is not None:
+            self.lib.searcher().plan(query)
+        return self.catalog.create_album(name, query)
+
+    def set_query(self, name: str, query: str) -> Album:
+        self.lib.searcher().plan(query)
+        return self.catalog.set_album_query(name, query)
+
+    def rename(self, name: str, new_name: str) -> Album:
+        return self.catalog.rename_album(name, new_name)
+
+    def delete(self, name: str) -> Album:
+        """Forget the album; its photos stay in the library and on disk."""
+        return self.catalog.delete_album(name)
+
+    def photo_ids(self, paths: Iterable[str]) -> list[int]:
+        """The library's photos named by path (NotFoundError for one it does not have)."""
+        return [self.catalog.find_photo(p).id for p in paths]
+
+    def add(self, name: str, photo_ids: Iterable[int]) -> int:
+        """Put photos in a plain album; how many were not in it yet."""
+        return self.catalog.add_to_album(name, photo_ids)
+
+    def remove(self, name: str, photo_ids: Iterable[int]) -> int:
+        return self.catalog.remove_from_album(name, photo_ids)
+
+    def photos(self, name: str, top: int = SMART_TOP) -> list[Photo]:
+        """The album's photos now: a plain album's in the order they were added, a smart
+        album's as its query ranks them (re-run each time; text terms load the model)."""
+        album = self.get(name)
+        if album.query is None:
+            ids = self.catalog.album_photo_ids(album.id)[:top]
+        else:
+            ids = [h.photo_id for h in self.lib.searcher().search(album.query, top=top)]
+        found = self.catalog.photos_by_ids(ids)
+        return [found[i] for i in ids if i in found]
+
+    def albums_of(self, photo_ids: Sequence[int]) -> dict[int, list[str]]:
+        """photo id -> names of the (plain) albums it is in."""
+        return self.catalog.albums_of(photo_ids)
+
+    def export(self, name: str, folder: str | os.PathLike[str], mode: str = "link",
+               cancel: threading.Event | None = None) -> AlbumExport:
+        """The album as a folder of symbolic links or copies (run() it); originals are only
+        read. Running it again adds what is new and leaves what is there."""
+        if mode not in EXPORT_MODES:
+            raise PhotoclipError(f"Export as {' or '.join(EXPORT_MODES)}, not {mode!r}.")
+        return AlbumExport(self.photos(name), Path(folder).expanduser(), mode, cancel)
+
+    # -- ratings and favourites -------------------------------------------------------------
+
+    def rate(self, photo_ids: Sequence[int], stars: int) -> list[int]:
+        """Give photos 0-5 stars; their sidecars follow when the library keeps sidecars in
+        step (`xmp --sync on`). Returns the ids whose rating changed."""
+        changed = self.catalog.set_rating(photo_ids, stars)
+        if changed and self.lib.settings.xmp_sync:
+            self.write_ratings(changed)
+        return changed
+
+    def favourite(self, photo_ids: Sequence[int], on: bool = True) -> list[int]:
+        return self.catalog.set_favourite(photo_ids, on)
+
+    def ratings(self, photo_ids: Iterable[int]) -> dict[int, tuple[int, bool]]:
+        """photo id -> (stars, favourite)."""
+        return self.catalog.ratings(photo_ids)
+
+    def write_ratings(self, photo_ids: Sequence[int]) -> RatingReport:
+        """Write these photos' stars (with their tags, as `xmp` would) to their sidecars."""
+        report = RatingReport()
+        style = self.lib.settings.sidecar_style
+        sync = self.lib.sidecar_sync
+        stars = self.catalog.ratings(photo_ids)
+        for photo in self.catalog.photos_by_ids(photo_ids).values():
+            side = sidecar_path(photo.path, style)
+            try:
+                tags = sync.live_tags(side, style) or []
+                write_sidecar(side, sorted({label for _, label in tags}),
+                              sorted(f"{s}|{label}" for s, label in tags),
+                              stars.get(photo.id, (0, False))[0])
+            except (OSError, SidecarError) as exc:
+                _failed(report, side, exc)
+        return report
+
+    def import_ratings(self, folder: str | None = None,
+                       cancel: threading.Event | None = None) -> RatingImport:
+        """Stars other apps (digiKam, Lightroom, darktable) wrote to sidecars, into the
+        catalog (run() it): `photoclip xmp --read`."""
+        return RatingImport(self, folder, cancel)
+
+    # -- training data ----------------------------------------------------------------------
+
+    def training_data(self, names: Sequence[str]) -> Albums:
+        """Albums (plain or smart) as labelled photos, each album a label."""
+        chosen = {self.get(n).name: [p.path for p in self.photos(n)] for n in names}
+        return read_catalog_albums(chosen)
+
+
+def _failed(report: RatingReport | ExportReport, where: Path | str,
+            exc: OSError | SidecarError) -> None:
+    reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+    report.failed += 1
+    report.errors.append((str(where), reason))
+    log.warning("%s: %s", printable(str(where)), reason)
+
+
+class RatingImport:
+    """Read the ratings in the sidecars (either style) of the library's photos."""
+
+    def __init__(self, albums: LibraryAlbums, folder: str | None,
+                 cancel: threading.Event | None) -> None:
+        self.catalog = albums.catalog
+        self.folder = os.path.abspath(os.path.expanduser(folder)) if folder else None
+        self.cancel = cancel
+        self.report = RatingReport()
+
+    def run(self) -> Iterator[Progress]:
+        report = self.report = RatingReport()
+        photos = self.catalog.browse(limit=10**9, folder=self.folder)
+        current = self.catalog.ratings(p.id for p in photos)
+        by_stars: dict[int, list[int]] = {}
+        yield Progress("ratings", 0, len(photos))
+        for n, photo in enumerate(photos, start=1):
+            for style in STYLES:
+                side = sidecar_path(photo.path, style)
+                try:
+                    stars = read_rating(side) if os.path.lexists(side) else None
+                except (OSError, SidecarError) as exc:
+                    _failed(report, side, exc)
+                    continue
+                if stars is not None:
+                    report.read += 1
+                    if stars != current.get(photo.id, (0, False))[0]:
+                        by_stars.setdefault(stars, []).append(photo.id)
+                    break
+            if n % 500 == 0:
+                yield Progress("ratings", n, len(photos), failed=report.failed)
+            if self.cancel is not None and self.cancel.is_set():
+                break
+        for stars, ids in by_stars.items():
+            report.changed += len(self.catalog.set_rating(ids, stars))
+        yield Progress("ratings", len(photos), len(photos), failed=report.failed,
+                       finished=True, message=f"{report.changed} ratings read from "
+                       f"{report.read} sidecars")
+
+
+class AlbumExport:
+    """Links or copies of an album's photos in one folder; names that clash get " (2)"."""
+
+    def __init__(self, photos: list[Photo], folder: Path, mode: str,
+                 cancel: threading.Event | None) -> None:
+        self.photos = photos
+        self.folder = folder
+        self.mode = mode
+        self.cancel = cancel
+        self.report = ExportReport(folder=str(folder))
+
+    def run(self) -> Iterator[Progress]:
+        report = self.report = ExportReport(folder=str(self.folder.resolve()))
+        if self.folder.exists() and not self.folder.is_dir():
+            raise PhotoclipError(f"{self.folder} is a file: give a folder to export into.")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        taken: set[str] = set()
+        total = len(self.photos)
+        yield Progress("export", 0, total)
+        for n, photo in enumerate(self.photos, start=1):
+            src = Path(photo.path)
+            try:
+                self._one(src, self._name(src, taken))
+            except OSError as exc:
+                if storage.is_disk_full(exc):
+                    raise PhotoclipError(
+                        f"the disk holding {self.folder} is full: {report.written} photos were "
+                        "exported, none half; free space and export again") from exc
+                _failed(report, src, exc)
+            if n % 100 == 0 or n == total:
+                yield Progress("export", n, total, failed=report.failed)
+            if self.cancel is not None and self.cancel.is_set():
+                return
+        yield Progress("export", total, total, failed=report.failed, finished=True,
+                       message=f"{report.written} exported, {report.unchanged} already there")
+
+    def _name(self, src: Path, taken: set[str]) -> Path:
+        """The photo's name in the folder: its own, or "name (2).jpg" when another photo of
+        the album has it or another file is there already."""
+        stem, suffix = src.stem, src.suffix
+        for i in range(1, 100_000):
+            name = src.name if i == 1 else f"{stem} ({i}){suffix}"
+            dst = self.folder / name
+            if name.lower() in taken:
+                continue
+            if not os.path.lexists(dst) or self._same(src, dst):
+                taken.add(name.lower())
+                return dst
+        raise PhotoclipError(f"{self.folder}: too many files named like {src.name}")
+
+    def _same(self, src: Path, dst: Path) -> bool:
+        """`dst` is this photo, exported earlier (a link to it, or a copy of it)."""
+        if dst.is_symlink():
+            with contextlib.suppress(OSError):
+                return Path(os.readlink(dst)) == src
+            return False
+        try:
+            a, b = src.stat(), dst.stat()
+        except OSError:
+            return False
+        return a.st_size == b.st_size and int(a.st_mtime) == int(b.st_mtime)
+
+    def _one(self, src: Path, dst: Path) -> None:
+        if os.path.lexists(dst):
+            self.report.unchanged += 1
+            return
+        if self.mode == "link":
+            os.symlink(src, dst)
+        else:
+            if not src.is_file():
+                raise FileNotFoundError(2, "No such file or directory", str(src))
+            with storage.replacing(dst, mode=src.stat().st_mode & 0o777) as tmp:
+                shutil.copyfile(src, tmp)
+                shutil.copystat(src, tmp)
+        self.report.written += 1
