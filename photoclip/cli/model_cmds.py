@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from photoclip.cli.library_cmds import measure_fast_path
 from photoclip.cli.output import EXIT_INTERRUPTED, EXIT_OK, drive, out
 from photoclip.cli.session import open_library
+from photoclip.core.api import TrainResult
 from photoclip.core.errors import NotFoundError, PhotoclipError
+from photoclip.core.types import Progress
 
 if TYPE_CHECKING:
     from photoclip.core.library import Library
@@ -30,12 +33,45 @@ _FIGURE_ROWS = [
 ]
 
 
+# What the "quick:" rows are, said once under the figures.
+QUICK_NOTE = ("  (quick: two shortcuts that leave the model as it is, on the same held-out photos:"
+              " each photo goes to the album\n   whose average photo is nearest, or to a small "
+              "linear classifier fitted on the embeddings)")
+
+
 def _figures(evals: list[dict[str, Any]]) -> list[str]:
     def cell(v: Any) -> str:
         return "-" if v is None else f"{v:.3f}"
 
-    return [f"  {title:<28}" + "".join(f"{cell(e.get(key)):>9}" for e in evals)
+    rows = [f"  {title:<28}" + "".join(f"{cell(e.get(key)):>9}" for e in evals)
             for key, title in _FIGURE_ROWS]
+    if any(e.get(k) is not None for e in evals
+           for k in ("prototype_accuracy", "linear_probe_accuracy")):
+        rows.append(QUICK_NOTE)
+    return rows
+
+
+def announce_resume(progress: Iterator[Progress]) -> Iterator[Progress]:
+    """The job's Progress, saying on stderr when a run picks up an interrupted one."""
+    for p in progress:
+        step = p.extra.get("resumed_from")
+        if step is not None:
+            print(f"photoclip: resuming the interrupted run from step {step}", file=sys.stderr)
+        yield p
+
+
+def _verdict(result: TrainResult) -> list[str]:
+    """Whether switching to the new model is worth it, said plainly."""
+    before = result.before.zero_shot_accuracy
+    after = result.after.zero_shot_accuracy
+    if result.unchanged:
+        return ["fine-tuning did not help on the held-out photos: the best blend was the "
+                "original model itself (alpha 0), so the saved model is your current one and "
+                "switching to it would only re-embed every photo: keep your model"]
+    if not result.helped:
+        return [f"it did not beat the model you have on the held-out photos ({before:.3f} -> "
+                f"{after:.3f}): keep using your current model (switching is not recommended)"]
+    return [f"use it: photoclip models use {shlex.quote(result.name)}"]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -51,7 +87,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                               lr=args.lr, from_scratch=args.from_scratch,
                               eval_split=args.eval_split)
         try:
-            drive(trainer.run(), units=_TRAIN_UNITS)
+            drive(announce_resume(trainer.run()), units=_TRAIN_UNITS)
         except KeyboardInterrupt:
             print(f"photoclip: interrupted; training so far is kept in a checkpoint (run the "
                   f"same command with --name {trainer.name} to resume); the library's model is "
@@ -74,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                              "(chosen on other held-out photos)")
             lines.append(f"{result.train_photos} training photos, {result.steps} steps, "
                          f"{result.seconds / 60:.1f} min")
-            lines.append(f"use it: photoclip models use {shlex.quote(result.name)}")
+            lines += _verdict(result)
             return "\n".join(lines)
 
         out(args, data, text)

@@ -394,6 +394,7 @@ class Library:
             os.replace(pending.path, self.paths.vectors)
             os.replace(pending.meta_path, f"{self.paths.vectors}.meta.json")
         self.settings.model = target
+        self._model = None  # this run now uses the library's (new) model
         self.settings.pending_model = None
         self.settings.save(self.paths.settings)
         self._encoder, self._vectors, self._tagger = encoder, None, None

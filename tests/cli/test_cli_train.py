@@ -107,3 +107,29 @@ def test_eval_on_a_label_sets_tags_you_set_or_accepted(capsys, albums, tiny_clip
     code, _, err = run(capsys, "eval", "--set", "nope")
     assert code == 1
     assert "labels list" in err
+
+
+def test_a_fine_tune_that_did_not_help_is_not_recommended(capsys, albums, tiny_clip_dir,
+                                                          monkeypatch):
+    """WiSE-FT chose the original weights: the CLI says so and does not say "use it"."""
+    monkeypatch.setattr("photoclip.core.training.steps.choose_alpha",
+                        lambda scores, *a, **k: 0.0)
+    code, out, err = run(capsys, "train", "--albums", str(albums), "--epochs", "1",
+                         "--batch-size", "8", "--name", "same", "--model", str(tiny_clip_dir))
+    assert code == 0, err
+    assert "did not help" in out
+    assert "keep your model" in out
+    assert "use it:" not in out
+    assert "quick: two shortcuts" in out  # the quick rows are explained under the figures
+    data = run_json(capsys, "eval", "--albums", str(albums), "--model", str(tiny_clip_dir))
+    assert data["prototype_accuracy"] is not None
+
+
+def test_a_resumed_run_says_so(capsys):
+    from photoclip.cli.model_cmds import announce_resume
+    from photoclip.core.types import Progress
+
+    steps = [Progress("load", 1, 1), Progress("train", 12, 0, message="resuming from step 12",
+                                             extra={"resumed_from": 12})]
+    assert list(announce_resume(iter(steps))) == steps
+    assert "resuming the interrupted run from step 12" in capsys.readouterr().err

@@ -19,7 +19,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,9 @@ from photoclip.core.training.checkpoint import (
     save_partial,
     stage_model,
 )
+from photoclip.core.training.config import FINETUNE_LR as FINETUNE_LR  # re-exported
+from photoclip.core.training.config import SCRATCH_LR as SCRATCH_LR
+from photoclip.core.training.config import TrainConfig, TrainResult
 from photoclip.core.training.data import (
     Albums,
     DataError,
@@ -72,62 +75,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Learning rates: 1e-5 is the usual rate for fine-tuning a pretrained CLIP (FLYP, WiSE-FT);
-# from scratch, a small model on a few hundred photos needs CLIP's own order of magnitude.
-FINETUNE_LR = 1e-5
-SCRATCH_LR = 5e-4
-FINETUNE_BLOCKS = 2  # last transformer blocks per tower that train by default (+ projections)
-CHECKPOINT_EVERY_S = 300.0  # a crash costs at most this much training
-
 # A step of the run: yields Progress, returns its outcome.
 Step = Generator[Progress, None, Any]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 64  # photo-caption pairs per step; more negatives help (seed §3)
-    # Pairs per forward pass; below batch_size the step is split (gradient caching) so the loss
-    # still sees the whole batch's negatives. 0 = the whole batch at once.
-    micro_batch: int = 0
-    lr: float | None = None  # None: FINETUNE_LR, or SCRATCH_LR with from_scratch
-    weight_decay: float = 0.2
-    from_scratch: bool = False
-    blocks: int = FINETUNE_BLOCKS
-    eval_split: float = 0.2
-    seed: int = 0
-    checkpoint_every_s: float = CHECKPOINT_EVERY_S
-    eval_every_epoch: bool = True
-
-    @property
-    def learning_rate(self) -> float:
-        if self.lr is not None:
-            return self.lr
-        return SCRATCH_LR if self.from_scratch else FINETUNE_LR
-
-
-@dataclass
-class TrainResult:
-    name: str
-    path: str
-    base: str
-    before: Evaluation
-    after: Evaluation
-    seconds: float
-    wise_alpha: float | None
-    alpha_scores: dict[str, float] = field(default_factory=dict)
-    steps: int = 0
-    train_photos: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.name, "path": self.path, "base": self.base,
-            "before": self.before.as_dict(), "after": self.after.as_dict(),
-            "seconds": round(self.seconds, 2), "wise_alpha": self.wise_alpha,
-            "alpha_scores": self.alpha_scores, "steps": self.steps,
-            "train_photos": self.train_photos, "failed": len(self.failures),
-        }
 
 
 class Trainer:
@@ -259,7 +208,8 @@ class Trainer:
         """Quick mode and the "before" figures, on the base weights (a resumed run has them)."""
         if state is not None:
             yield Progress("train", int(state["step"]), 0,
-                           message=f"resuming from step {int(state['step'])}")
+                           message=f"resuming from step {int(state['step'])}",
+                           extra={"resumed_from": int(state["step"])})
             return Evaluation(**state["before"])
         yield Progress("evaluate", 0, 1, message="measuring the model before training")
         before = self._measure(run)

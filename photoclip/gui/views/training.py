@@ -388,8 +388,16 @@ class TrainingPage(QWidget):
             f"{result.after.zero_shot_accuracy:.3f}")
         failed = (f" {len(result.failures)} photos could not be read and were skipped."
                   if result.failures else "")
-        self.show_info(f"Saved as '{result.name}'.{failed} Use this model to search and tag "
-                       "with it.")
+        if result.unchanged:
+            self.show_info(f"Saved as '{result.name}', but fine-tuning did not help on the "
+                           "held-out photos: the best blend was the original model itself, so "
+                           f"there is no need to switch.{failed}")
+        elif not result.helped:
+            self.show_info(f"Saved as '{result.name}', but it did not beat the model you have on "
+                           f"the held-out photos: keeping your current model is better.{failed}")
+        else:
+            self.show_info(f"Saved as '{result.name}'.{failed} Use this model to search and tag "
+                           "with it.")
         self.training_finished.emit(True)
 
     # -- switching models -------------------------------------------------------------------
