@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.pages.addTab(self.labelsets_page, "Label sets")
         self.training_page = TrainingPage(self.library)
         self.training_page.model_switched.connect(self._on_model_switched)
+        self.training_page.retag_finished.connect(self._label_sets_changed)  # tags re-done
         self.pages.addTab(self.training_page, "Training")
         central = QWidget()
         column = QVBoxLayout(central)
