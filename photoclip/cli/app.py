@@ -19,25 +19,12 @@ _GLOBALS: dict[str, Any] = {
 }
 
 
-class _NotTwice(logging.Filter):
-    """Leaves out of the log what core also hands the CLI's progress callback, which prints
-    it anyway: the model encoder reports "loading model ..." and "model ready on cpu" both
-    ways (its `_say`), so with --debug each line came out twice."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.funcName == "_say" and record.levelno == logging.INFO)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    before = list(logging.getLogger().handlers)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    for handler in logging.getLogger().handlers:
-        if handler not in before:  # the CLI's own, not one a host program (pytest) set up
-            handler.addFilter(_NotTwice())
     # A failed command leaves no new library folder behind: only one that worked makes one.
     root = library_dir(args.library)
     created = missing_folders(root)

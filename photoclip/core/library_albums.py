@@ -19,13 +19,7 @@ from photoclip.core import storage
 from photoclip.core.catalog.albums import Album
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.tagging.guards import printable
-from photoclip.core.tagging.xmp import (
-    STYLES,
-    SidecarError,
-    read_rating,
-    sidecar_path,
-    write_sidecar,
-)
+from photoclip.core.tagging.xmp import STYLES, SidecarError, read_rating, sidecar_path
 from photoclip.core.training.data import Albums, read_catalog_albums
 from photoclip.core.types import Photo, Progress
 
@@ -128,35 +122,20 @@ class LibraryAlbums:
 
     def rate(self, photo_ids: Sequence[int], stars: int) -> list[int]:
         """Give photos 0-5 stars; their sidecars follow when the library keeps sidecars in
-        step (`xmp --sync on`). Returns the ids whose rating changed."""
+        step (`xmp --sync on`), through the sidecar sync, the one writer of synced sidecars.
+        Returns the ids whose rating changed."""
         changed = self.catalog.set_rating(photo_ids, stars)
-        if changed and self.lib.settings.xmp_sync:
-            self.write_ratings(changed)
+        if changed:
+            self.lib.sidecar_sync.changed(changed)
         return changed
 
     def favourite(self, photo_ids: Sequence[int], on: bool = True) -> list[int]:
+        """Mark photos favourite (or not): the catalog's own mark, which no sidecar carries."""
         return self.catalog.set_favourite(photo_ids, on)
 
     def ratings(self, photo_ids: Iterable[int]) -> dict[int, tuple[int, bool]]:
         """photo id -> (stars, favourite)."""
         return self.catalog.ratings(photo_ids)
-
-    def write_ratings(self, photo_ids: Sequence[int]) -> RatingReport:
-        """Write these photos' stars (with their tags, as `xmp` would) to their sidecars."""
-        report = RatingReport()
-        style = self.lib.settings.sidecar_style
-        sync = self.lib.sidecar_sync
-        stars = self.catalog.ratings(photo_ids)
-        for photo in self.catalog.photos_by_ids(photo_ids).values():
-            side = sidecar_path(photo.path, style)
-            try:
-                tags = sync.live_tags(side, style) or []
-                write_sidecar(side, sorted({label for _, label in tags}),
-                              sorted(f"{s}|{label}" for s, label in tags),
-                              stars.get(photo.id, (0, False))[0])
-            except (OSError, SidecarError) as exc:
-                _failed(report, side, exc)
-        return report
 
     def import_ratings(self, folder: str | None = None,
                        cancel: threading.Event | None = None) -> RatingImport:

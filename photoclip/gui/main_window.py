@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from photoclip.core.api import Tagger, Watcher, is_image_path
 from photoclip.core.library import Library
 from photoclip.core.types import Progress
+from photoclip.gui.fastpath_idle import FastPathIdle
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
 from photoclip.gui.views.failures import FailuresLink
 from photoclip.gui.views.firstrun import FirstRunPanel, ModelLoader, ModelProblem, megabytes
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.pages.addTab(self.labelsets_page, "Label sets")
         self.training_page = TrainingPage(self.library)
         self.training_page.model_switched.connect(self._on_model_switched)
+        self.training_page.retag_finished.connect(self._label_sets_changed)  # tags re-done
         self.pages.addTab(self.training_page, "Training")
         central = QWidget()
         column = QVBoxLayout(central)
@@ -111,6 +113,7 @@ class MainWindow(QMainWindow):
         self._set_model_state(MODEL_LOADING)  # no model until load_model() says so
 
         self._build_status_bar()
+        self.fastpath = FastPathIdle(self)  # measured once the indexer is idle, never during
         self._build_menu()
         self._restore_window_state()
         self.show_notices()
@@ -474,6 +477,7 @@ class MainWindow(QMainWindow):
         qs.setValue("window/geometry", self.saveGeometry())
         self.photos.save_state(qs)
         self.indexing.stop()
+        self.fastpath.stop()
         self.sidecars.stop()
         self.calls.close()
         self.photos.shutdown()

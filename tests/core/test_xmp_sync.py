@@ -8,13 +8,15 @@ import os
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from test_tagging_xmp import FOREIGN, exiv2_read
 
 from photoclip.core.catalog import Catalog
+from photoclip.core.library_albums import LibraryAlbums
 from photoclip.core.tagging import LabelSetSpec, LabelSpec, SidecarSync, SidecarTagger, TagStore
-from photoclip.core.tagging.xmp import read_keywords, write_sidecar
+from photoclip.core.tagging.xmp import read_keywords, read_rating, write_sidecar
 from photoclip.core.types import PhotoRecord
 
 
@@ -226,3 +228,82 @@ def test_with_sync_off_a_library_without_sidecars_has_nothing_to_do(off):
     off.rename("a.jpg", "b.jpg")
     off.sync.removed([str(off.folder / "gone.jpg")])
     assert not off.sync.pending  # no work queued, no thread started for it
+
+
+def albums_of(lib: Lib) -> LibraryAlbums:
+    """What Library.albums hands out, over this test's catalog and sync."""
+    return LibraryAlbums(SimpleNamespace(catalog=lib.catalog, sidecar_sync=lib.sync))  # type: ignore[arg-type]
+
+
+def test_with_sync_on_a_rating_goes_through_the_sync_with_the_tags(on):
+    on.photo("a.jpg")
+    on.tagger.set_tag(on.ids["a.jpg"], "things|cat")
+    on.sync.flush()
+    assert albums_of(on).rate([on.ids["a.jpg"]], 4) == [on.ids["a.jpg"]]
+    assert read_rating(on.folder / "a.jpg.xmp") is None  # not written by rate() itself...
+    on.sync.flush()  # ...but by the sync's pass, the one writer of synced sidecars
+    assert read_rating(on.folder / "a.jpg.xmp") == 4
+    assert read_keywords(on.folder / "a.jpg.xmp") == (["cat"], ["things|cat"])
+    albums_of(on).rate([on.ids["a.jpg"]], 0)
+    on.sync.flush()
+    assert read_rating(on.folder / "a.jpg.xmp") is None  # the rating photoclip wrote is taken back
+
+
+def test_with_sync_off_a_rating_writes_no_sidecar(off):
+    off.photo("a.jpg")
+    albums_of(off).rate([off.ids["a.jpg"]], 4)
+    off.sync.flush()
+    assert names(off.folder) == set()
+
+
+@pytest.mark.parametrize("setting", [True, False])
+def test_a_renamed_photo_keeps_its_rating_in_its_new_sidecar(tmp_path, setting):
+    lib = Lib(tmp_path, on=setting)
+    try:
+        lib.photo("a.jpg")
+        lib.tagger.set_tag(lib.ids["a.jpg"], "things|cat")
+        lib.catalog.set_rating([lib.ids["a.jpg"]], 3)
+        write_sidecar(lib.folder / "a.jpg.xmp", ["cat"], ["things|cat"], 3)  # `photoclip xmp`
+        lib.rename("a.jpg", "b.jpg")
+        lib.sync.flush()
+        assert names(lib.folder) == {"b.jpg.xmp"}
+        assert read_rating(lib.folder / "b.jpg.xmp") == 3
+    finally:
+        lib.close()
+
+
+def test_a_shared_sidecar_gets_the_best_rating_of_its_photos(tmp_path):
+    lib = Lib(tmp_path, on=True, style="photo.xmp")
+    try:
+        lib.photo("a.jpg")
+        lib.photo("a.png")  # a RAW and its JPEG: one a.xmp
+        albums = albums_of(lib)
+        albums.rate([lib.ids["a.jpg"]], 2)
+        albums.rate([lib.ids["a.png"]], 5)
+        lib.sync.flush()
+        assert read_rating(lib.folder / "a.xmp") == 5
+        albums.rate([lib.ids["a.png"]], 1)
+        lib.sync.flush()
+        assert read_rating(lib.folder / "a.xmp") == 2
+    finally:
+        lib.close()
+
+
+def test_another_apps_rating_stays_when_photoclip_has_none(on):
+    on.photo("a.jpg")
+    side = on.folder / "a.jpg.xmp"
+    side.write_text(FOREIGN_RATED)
+    on.tagger.set_tag(on.ids["a.jpg"], "things|cat")
+    on.sync.flush()
+    assert read_keywords(side)[0] == ["cat"]
+    assert read_rating(side) == 3  # unrated in the catalog: digiKam's stars are left alone
+
+
+FOREIGN_RATED = """<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="3"/>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>
+"""

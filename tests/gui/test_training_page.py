@@ -108,6 +108,47 @@ def test_cancel_stops_training_and_keeps_the_library_model(qtbot, page, albums, 
     assert len(page.plot.series["loss"].points) < 100
 
 
+@pytest.fixture
+def other_weights(tmp_path, tiny_clip_dir) -> Path:
+    """Another tiny CLIP: the same shape and vocabulary, other random weights."""
+    import shutil
+
+    import torch
+    from transformers import CLIPModel
+
+    folder = Path(shutil.copytree(tiny_clip_dir, tmp_path / "other-clip"))
+    config = CLIPModel.from_pretrained(str(tiny_clip_dir)).config
+    torch.manual_seed(1)
+    CLIPModel(config).eval().save_pretrained(str(folder))
+    return folder
+
+
+def test_switching_models_retags_the_label_sets_with_the_new_one(qtbot, page, library, albums,
+                                                                 tmp_path, tiny_clip_dir,
+                                                                 other_weights):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in COLOURS:
+        (photos / f"{name}.jpg").write_bytes((albums / name / "0.jpg").read_bytes())
+    library.add_roots([str(photos)])
+    drive(library.indexer().run())
+    library.label_sets.define("pets", labels="cat,dog,rabbit", floor=-1, threshold=0)
+    drive(library.tagger().run(["pets"]))
+    assert library.label_sets.tag_models("pets") == [str(tiny_clip_dir)]
+
+    with qtbot.waitSignal(page.retag_finished, timeout=120_000) as retagged:
+        page.use_model(str(other_weights), "other")
+        qtbot.waitUntil(lambda: "re-tagging" in page.phase_label.text(), timeout=120_000)
+        assert not page.models.use_selected_button.isEnabled()  # one job at a time
+    assert library.settings.model == str(other_weights)
+    # The tags are the new model's, so "why this tag" (the model in use) agrees with them.
+    assert library.label_sets.tag_models("pets") == [str(other_weights)]
+    assert "re-done" in retagged.args[0]
+    assert "re-done" in page.message_label.text()
+    assert page.phase_label.text() == "The library now uses other."
+    assert not page.busy
+
+
 def test_bad_choices_are_explained_in_the_page(qtbot, page, albums, tmp_path):
     page.start_button.click()  # no folder chosen yet
     assert "Choose a folder" in page.message_label.text()

@@ -146,9 +146,12 @@ class ClipEncoder:
         return other
 
     def _say(self, message: str) -> None:
-        log.info("%s", message)
+        """Tell the user once: through the progress callback when there is one (the CLI prints
+        it, the window shows it), else through the log."""
         if self._progress is not None:
             self._progress(message)
+        else:
+            log.info("%s", message)
 
     def _load_locked(self) -> None:
         if self._is_local and not Path(self.model_id).is_dir():

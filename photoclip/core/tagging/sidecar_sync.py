@@ -1,18 +1,19 @@
 """Sidecars kept in step with the catalog as tags change and photos move.
 
 With the library setting `xmp_sync` on, every change to a photo's tags (auto-tagging, the
-indexer's hook, the user's decisions) rewrites that photo's sidecar. Whatever the setting, a
-photo that moves takes photoclip's keywords with it: the sidecar at the new path gets them,
-the old one loses them (deleted when photoclip made it and nothing else is in it), so a renamed
-`a.jpg` leaves no `a.jpg.xmp` behind. A deleted photo's sidecar loses photoclip's keywords the
-same way. Another app's sidecar is never touched otherwise: with the setting off, only sidecars
-that already hold photoclip's keywords are rewritten.
+indexer's hook, the user's decisions) or to its stars rewrites that photo's sidecar. Whatever
+the setting, a photo that moves takes photoclip's keywords (and its stars) with it: the sidecar
+at the new path gets them, the old one loses them (deleted when photoclip made it and nothing
+else is in it), so a renamed `a.jpg` leaves no `a.jpg.xmp` behind. A deleted photo's sidecar
+loses photoclip's keywords the same way. Another app's sidecar is never touched otherwise:
+with the setting off, only sidecars that already hold photoclip's keywords are rewritten.
 
 Callers only enqueue (cheap, and safe inside a catalog write transaction: the indexer's hook
 runs there); the files are written by a worker thread after DEBOUNCE_S of quiet, at most
 MAX_WAIT_S after the first change, or by flush() / close(). The worker reads the catalog with
 the catalog's own lock, so it waits for a batch's transaction to commit and never writes a file
-inside one. The catalog is the truth: each sidecar gets the tags its photos have now.
+inside one. The catalog is the truth: each sidecar gets the tags its photos have now, and the
+best of their ratings.
 """
 
 from __future__ import annotations
@@ -202,8 +203,8 @@ class SidecarSync:
     def _one(self, side: Path, force: bool, enabled: bool, style: str,
              report: SidecarReport) -> None:
         try:
-            tags = self.live_tags(side, style)
-            if tags is None:  # no photo of the library has this sidecar now
+            ids = self.photos_of(side, style)
+            if not ids:  # no photo of the library has this sidecar now
                 outcome = retire(side)
                 if outcome == "removed":
                     report.removed += 1
@@ -212,8 +213,12 @@ class SidecarSync:
                 return
             if not (force or enabled or self._safe_holds_ours(side)):
                 return  # with the setting off, another app's file is not ours to write
+            tags = self.tags_of(ids)
+            # The best of its photos' stars (a RAW and its JPEG may share it); 0 takes back
+            # only a rating photoclip wrote, so another app's stays.
+            stars = max((r for r, _ in self.catalog.ratings(ids).values()), default=0)
             if write_sidecar(side, sorted({label for _, label in tags}),
-                             sorted(f"{s}|{label}" for s, label in tags)):
+                             sorted(f"{s}|{label}" for s, label in tags), stars):
                 report.written += 1
             else:
                 report.unchanged += 1
@@ -234,6 +239,11 @@ class SidecarSync:
     def live_tags(self, side: Path, style: str) -> list[tuple[str, str]] | None:
         """The (set, label) tags of the library's photos whose sidecar (in `style`) is `side`;
         None when there are none such photos. With `photo.xmp` a RAW and its JPEG share one."""
+        ids = self.photos_of(side, style)
+        return self.tags_of(ids) if ids else None
+
+    def photos_of(self, side: Path, style: str) -> list[int]:
+        """The ids of the library's photos whose sidecar (in `style`) is `side`."""
         stem = str(side)[: -len(".xmp")]
         if style == "photo.xmp":
             rows = self.catalog.query(
@@ -242,9 +252,10 @@ class SidecarSync:
         else:
             rows = self.catalog.query(
                 "SELECT id, path FROM photos WHERE status = 'ok' AND path = ?", (stem,))
-        ids = [int(i) for i, p in rows if sidecar_path(str(p), style) == side]
-        if not ids:
-            return None
+        return [int(i) for i, p in rows if sidecar_path(str(p), style) == side]
+
+    def tags_of(self, ids: Sequence[int]) -> list[tuple[str, str]]:
+        """The (set, label) tags these photos have, each once, in the photos' order."""
         tags = self.store.effective_tags(ids)
         out: list[tuple[str, str]] = []
         for pid in ids:

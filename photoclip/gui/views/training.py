@@ -3,8 +3,10 @@ held-out accuracy before and after, and switch the library to the new model.
 
 The work is the core's: `Library.trainer(...).run()` (the `photoclip train` job) and
 `Library.switch_model()` (`photoclip models use`), each driven by the page's JobRunner, never
-on the UI thread. The photos to learn from are chosen in a SourceBox, the models listed in a
-ModelsBox, the figures shown in a ResultsBox.
+on the UI thread. A completed switch re-tags every enabled label set with the new model, as
+`models use` does, so the tags and their "why" come from the same model. The photos to learn
+from are chosen in a SourceBox, the models listed in a ModelsBox, the figures shown in a
+ResultsBox.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def _num(value: object, default: float = 0.0) -> float:
 class TrainingPage(QWidget):
     training_finished = Signal(bool)  # True when a new model was saved
     model_switched = Signal(str)  # the library now uses this model (its folder or hub id)
+    retag_finished = Signal(str)  # the re-tag after a switch ended (its summary)
 
     def __init__(self, library: Library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,7 +69,7 @@ class TrainingPage(QWidget):
         self.jobs.progress.connect(self._on_progress)
         self.jobs.failed.connect(self.show_error)
         self.jobs.finished.connect(self._on_done)
-        self._job_kind = ""  # "train" | "switch"
+        self._job_kind = ""  # "train" | "switch" | "retag"
         self._switch_name = ""
         # Why switching models must wait (the window's model is loading), None: it need not.
         self._model_note: str | None = None
@@ -315,6 +318,11 @@ class TrainingPage(QWidget):
         if self._job_kind == "switch":
             self._on_switch_progress(p, phase)
             return
+        if self._job_kind == "retag":
+            if not p.finished:
+                self.phase_label.setText(f"The library now uses {self._switch_name} · "
+                                         f"re-tagging: {p.done} / {p.total} photos")
+            return
         if p.job == "prepare":
             self.phase_label.setText(p.message[:1].upper() + p.message[1:])
         elif p.job == "train":
@@ -358,6 +366,8 @@ class TrainingPage(QWidget):
         self.progress_bar.setVisible(False)
         if self._job_kind == "train":
             self._training_done(end)
+        elif self._job_kind == "retag":
+            self._retag_done(end)
         else:
             self._switch_done(end)
         self.models.refresh()
@@ -424,15 +434,47 @@ class TrainingPage(QWidget):
         name, last, cancelled = self._switch_name, end.last, end.cancelled
         if last is not None and last.job == "switch" and last.finished:
             self.phase_label.setText(f"The library now uses {name}.")
-            self.show_info(f"Search and tagging now use {name}. Re-tag your label sets to "
-                           "apply it to the photos' tags.")
+            self.show_info(f"Search and tagging now use {name}.")
             self.model_switched.emit(self.library.settings.model)
+            self._retag()
         elif cancelled:
             self.phase_label.setText("Switch stopped.")
             self.show_info(f"The library still uses its previous model; Use {name} again to "
                            "finish re-embedding (the photos done so far are kept).")
         else:
             self.phase_label.setText("Switch did not finish.")
+
+    def _retag(self) -> None:
+        """Tags follow the model: every enabled label set again, with the model just switched
+        to (the library holds it loaded), as `photoclip models use` does."""
+        lib = self.library
+
+        def job(cancel: Any) -> Any:
+            sets = [s.name for s in lib.label_sets.label_sets(enabled_only=True) if s.labels]
+            if sets:
+                yield from lib.tagger().run(sets, cancel=cancel)
+            return sets
+
+        self._run(job, "retag")
+        self.phase_label.setText(f"The library now uses {self._switch_name} · re-tagging…")
+
+    def _retag_done(self, end: JobEnd) -> None:
+        name, last, sets = self._switch_name, end.last, end.value
+        self.phase_label.setText(f"The library now uses {name}.")
+        if end.error is None and not sets:
+            summary = f"Search and tagging now use {name}."
+        elif last is not None and last.finished:
+            summary = (f"Search and tagging now use {name}; tags re-done with it "
+                       f"({', '.join(sets)}): {last.message}.")
+        elif end.cancelled:
+            summary = (f"Search and tagging now use {name}; re-tagging stopped, so some tags "
+                       "are still from the previous model: Re-tag library on the Label sets "
+                       "page finishes it.")
+        else:
+            summary = (f"Search and tagging now use {name}, but re-tagging did not finish: "
+                       "Re-tag library on the Label sets page.")
+        self.show_info(summary)
+        self.retag_finished.emit(summary)
 
     def shutdown(self) -> None:
         """Stop a running job (the window is closing); training keeps a checkpoint."""
