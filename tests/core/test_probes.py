@@ -34,7 +34,8 @@ def test_a_family_is_seeded_balanced_and_a_fair_coin(family):
         assert max(answers.values()) - min(answers.values()) <= 1
     for item in items:
         assert item.correct != item.foil
-        assert item.correct.startswith("a photo of ") and item.foil.startswith("a photo of ")
+        assert item.correct.startswith("a photo of ")
+        assert item.foil.startswith("a photo of ")
 
 
 def _changed_words(a: str, b: str) -> list[tuple[str, str]]:
