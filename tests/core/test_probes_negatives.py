@@ -165,7 +165,8 @@ def _probe(model_dir: str, family: str, groups: tuple[str, ...] | None, seed: in
     return float(np.mean([p == i.answer for p, i in zip(picked, items, strict=True)]))
 
 
-def measure(root: Path, seeds: tuple[int, ...] = (0, 1, 2), epochs: int = 30) -> list[dict]:
+def measure(root: Path, seeds: tuple[int, ...] = (0, 1, 2), epochs: int = 30,
+            per_label: int = 16) -> list[dict]:
     import tempfile
 
     from photoclip.core.training.data import read_albums
@@ -182,7 +183,7 @@ def measure(root: Path, seeds: tuple[int, ...] = (0, 1, 2), epochs: int = 30) ->
         str(tok_dir))
     rows = []
     for seed in seeds:
-        albums = read_albums(make_scene_albums(root / f"scenes{seed}", per_label=16, seed=seed))
+        albums = read_albums(make_scene_albums(root / f"scenes{seed}", per_label, seed=seed))
         base = build_clip(root / f"base{seed}", tok_dir, image_size=32, patch_size=4, seed=seed)
         for hard in (False, True):
             cfg = TrainConfig(epochs=epochs, batch_size=32, lr=2e-3, from_scratch=True,
@@ -205,4 +206,8 @@ def measure(root: Path, seeds: tuple[int, ...] = (0, 1, 2), epochs: int = 30) ->
 if __name__ == "__main__":
     import tempfile
 
-    measure(Path(tempfile.mkdtemp(prefix="hardneg-")))
+    # argv: [seeds (e.g. 0,1,2)] [epochs] [photos per label]
+    argv = sys.argv[1:]
+    measure(Path(tempfile.mkdtemp(prefix="hardneg-")),
+            tuple(int(s) for s in argv[0].split(",")) if argv else (0, 1, 2),
+            int(argv[1]) if len(argv) > 1 else 30, int(argv[2]) if len(argv) > 2 else 16)
