@@ -174,7 +174,6 @@ def measure(root: Path, seeds: tuple[int, ...] = (0, 1, 2), epochs: int = 30,
 
     sys.path.insert(0, str(Path(__file__).parents[1]))
     from conftest import _open_clip_bpe_path, write_clip_vocab
-
     from transformers import CLIPTokenizer
 
     write_clip_vocab(_open_clip_bpe_path(), root / "bpe")
