@@ -85,7 +85,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = lib.trainer(albums, name=args.name, epochs=args.epochs,
                               batch_size=args.batch_size, micro_batch=args.micro_batch or 0,
                               lr=args.lr, from_scratch=args.from_scratch,
-                              eval_split=args.eval_split)
+                              eval_split=args.eval_split,
+                              hard_negatives=getattr(args, "hard_negatives", False))
         try:
             drive(announce_resume(trainer.run()), units=_TRAIN_UNITS)
         except KeyboardInterrupt:
@@ -118,6 +119,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if getattr(args, "probes", False):
+        from photoclip.cli.probe_cmds import cmd_probes
+
+        return cmd_probes(args)
     with open_library(args) as lib:
         # --albums DIR or --set NAME: the photos and labels to train or evaluate on
         albums = (lib.read_label_set(args.label_set) if args.label_set

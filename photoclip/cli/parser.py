@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photoclip import __version__
-from photoclip.cli import album_cmds, library_cmds, model_cmds, search_cmds, tag_cmds
+from photoclip.cli import album_cmds, library_cmds, model_cmds, probe_cmds, search_cmds, tag_cmds
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -239,6 +239,17 @@ COMMANDS: tuple[Command, ...] = (
             help="photos per forward pass when a batch does not fit in memory"),
         arg("--lr", type=_positive_float, default=None, metavar="LR",
             help="peak learning rate (default 1e-5, or 5e-4 with --from-scratch)"),
+        arg("--hard-negatives", action="store_true", help="swapped relations, attributes and "
+            "negations of each caption as extra negatives (NegCLIP)"),
+    )),
+    Command("eval", "zero-shot accuracy, recall@k and modality gap of the model on your albums; "
+                    "or its blind spots (--probes)", model_cmds.cmd_eval, (
+        OneOf((*_DATA.args, arg("--probes", action="store_true", help="generated forced "
+              "choices: spatial, negation, counting, binding, typographic"))),
+        arg("--family", choices=probe_cmds.FAMILIES, help="with --probes: only this family"),
+        arg("--items", type=_positive_int, default=200, metavar="N",
+            help="with --probes: items per family (default 200)"),
+        arg("--seed", type=int, default=0, metavar="S", help="with --probes (default 0)"),
     )),
     Command("albums", "albums: list, create, add, remove, show, export, rename, delete",
             actions=(
@@ -279,8 +290,6 @@ COMMANDS: tuple[Command, ...] = (
         _PHOTOS,
         arg("--off", action="store_true", help="take the favourite mark off"),
     )),
-    Command("eval", "zero-shot accuracy, recall@k and modality gap of the model on your albums",
-            model_cmds.cmd_eval, (_DATA,)),
     Command("models", "the library's models: list them, or use one (re-embeds the library)",
             actions=(
         Command("list", "base and fine-tuned models, with their figures",

@@ -37,6 +37,7 @@ from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
 from photoclip.core.library_albums import LibraryAlbums
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_models import ModelInfo, find_model, list_models
+from photoclip.core.library_probes import ProbeEvaluation, probe_job, probe_source
 from photoclip.core.library_vectors import open_vectors
 from photoclip.core.search import DEFAULT_CUTOFF as DEFAULT_CUTOFF  # the window's default
 from photoclip.core.search import Searcher
@@ -337,6 +338,16 @@ class Library:
         """This run's model (--model, else the library's) measured on `albums` (run() it)."""
         encoder = self._new_encoder(self.model) if self.one_off_model else self.encoder
         return AlbumEvaluation(encoder, albums, batch_size=self.settings.batch_size)
+
+    def probe(self, families: list[str] | None = None, items: int = 200, seed: int = 0,
+              model: str | None = None) -> ProbeEvaluation:
+        """Blind-spot probes (run() it) on this run's model, or on `model` (a name from
+        models(), a folder or a hub id): the Training page's before and after."""
+        if model is not None:
+            source = probe_source(model, self.find_model)
+            return probe_job(self._new_encoder(source), source, families, items, seed)
+        encoder = self._new_encoder(self.model) if self.one_off_model else self.encoder
+        return probe_job(encoder, self.model, families, items, seed)
 
     def apply_settings(self, new: Settings) -> bool:
         """Save new settings; True when the model must be (re)loaded to honour them. A model

@@ -30,6 +30,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every_s: float = CHECKPOINT_EVERY_S
     eval_every_epoch: bool = True
+    # NegCLIP: each caption's swapped relations/attributes and negations as extra negatives.
+    hard_negatives: bool = False
 
     @property
     def learning_rate(self) -> float:

@@ -31,12 +31,18 @@ def contrastive_loss(
     text_features: torch.Tensor,
     logit_scale: torch.Tensor,
     labels: torch.Tensor | None = None,
+    negative_features: torch.Tensor | None = None,
+    negative_labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Symmetric multi-positive InfoNCE.
 
     image_features, text_features: (N, D), row i of each is one (photo, caption) pair; they are
     L2-normalised here. logit_scale: exp of the learnable log scale (1/temperature), a scalar.
     labels: (N,) label ids; None means every pair is its own class (CLIP's diagonal targets).
+    negative_features: (M, D) hard negative captions (NegCLIP): extra columns in each photo's
+    softmax over captions, never a target; the caption->photo direction is unchanged.
+    negative_labels: (M,) the label a negative caption is (-1 for none): it is left out of
+    the softmax of that label's photos, for which it is no negative.
     """
     import torch
     import torch.nn.functional as F
@@ -46,8 +52,21 @@ def contrastive_loss(
     logits = logit_scale.float() * image @ text.t()
     if labels is None:
         labels = torch.arange(len(image), device=image.device)
-    targets = positive_targets(labels.to(image.device))
+    labels = labels.to(image.device)
+    targets = positive_targets(labels)
+    image_logits = logits
+    if negative_features is not None and len(negative_features):
+        negatives = F.normalize(negative_features.float(), dim=-1)
+        extra = logit_scale.float() * image @ negatives.t()
+        if negative_labels is not None:
+            own = labels[:, None] == negative_labels.to(image.device)[None, :]
+            # Finite, so a zero target times its log-probability stays zero (not nan).
+            extra = extra.masked_fill(own, -1e4)
+        image_logits = torch.cat([logits, extra], dim=1)
+        targets_image = torch.cat([targets, targets.new_zeros(len(image), len(negatives))], 1)
+    else:
+        targets_image = targets
     # Same-label is symmetric, so the text->image targets are the same matrix.
-    loss_image = -(targets * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    loss_image = -(targets_image * F.log_softmax(image_logits, dim=1)).sum(dim=1).mean()
     loss_text = -(targets * F.log_softmax(logits.t(), dim=1)).sum(dim=1).mean()
     return (loss_image + loss_text) / 2

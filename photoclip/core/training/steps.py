@@ -58,6 +58,7 @@ class PreparedRun:
     labels: np.ndarray
     tokens: Any  # every caption, tokenised: row label * templates + template
     fingerprint: str
+    negatives: Any = None  # probes.negatives.HardNegatives with --hard-negatives, else None
 
 
 @dataclass
@@ -208,15 +209,19 @@ class LiveModel:
 
 def optimiser_step(model: Any, optimizer: Any, scaler: Any, autocast: Callable[[], Any],
                    device: str, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor,
-                                             torch.Tensor], micro: int) -> tuple[float, int]:
-    """One optimiser step over (pixels, ids, mask, labels); returns (loss, micro-batch size that
-    fitted): out of GPU memory, the step is retried in passes half as large."""
+                                             torch.Tensor], micro: int,
+                   negatives: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+                   ) -> tuple[float, int]:
+    """One optimiser step over (pixels, ids, mask, labels), with hard negative captions (ids,
+    mask, labels) if given; returns (loss, micro-batch size that fitted): out of GPU memory,
+    the step is retried in passes half as large."""
     import torch
 
     while True:
         try:
             optimizer.zero_grad(set_to_none=True)
-            loss = contrastive_backward(model, scaler, autocast, device, *batch, micro)
+            loss = contrastive_backward(model, scaler, autocast, device, *batch, micro,
+                                        negatives=negatives)
             if scaler is not None:
                 scaler.step(optimizer)
                 scaler.update()
@@ -236,7 +241,9 @@ def optimiser_step(model: Any, optimizer: Any, scaler: Any, autocast: Callable[[
 
 def contrastive_backward(model: Any, scaler: Any, autocast: Callable[[], Any], device: str,
                          pixels: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor,
-                         labels: torch.Tensor, micro: int) -> float:
+                         labels: torch.Tensor, micro: int,
+                         negatives: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+                         ) -> float:
     """Loss over the whole batch, gradients into the model, in passes of `micro` pairs.
 
     With micro < batch this is gradient caching (Gao et al., 2021): embed every pair without a
@@ -255,18 +262,31 @@ def contrastive_backward(model: Any, scaler: Any, autocast: Callable[[], Any], d
             txt = pooled(model.get_text_features(input_ids=ids[sl], attention_mask=mask[sl]))
         return img.float(), txt.float()
 
+    neg_ids, neg_mask, neg_labels = (None, None, None) if negatives is None else negatives
+    m = 0 if neg_ids is None else len(neg_ids)
+
+    def embed_negatives(sl: slice) -> torch.Tensor:
+        assert neg_ids is not None
+        assert neg_mask is not None
+        with autocast():
+            return pooled(model.get_text_features(input_ids=neg_ids[sl].to(device),
+                                                  attention_mask=neg_mask[sl].to(device))).float()
+
     scale = model.logit_scale.exp()
     if micro >= n:
         img, txt = embed(slice(0, n))
-        loss = contrastive_loss(img, txt, scale, labels)
+        neg = embed_negatives(slice(0, m)) if m else None
+        loss = contrastive_loss(img, txt, scale, labels, neg, neg_labels)
         (scaler.scale(loss) if scaler is not None else loss).backward()
         return float(loss.detach())
 
     with torch.no_grad():
         parts = [embed(slice(s, s + micro)) for s in range(0, n, micro)]
+        neg_parts = [embed_negatives(slice(s, s + micro)) for s in range(0, m, micro)]
     img_all = torch.cat([p[0] for p in parts]).requires_grad_(True)
     txt_all = torch.cat([p[1] for p in parts]).requires_grad_(True)
-    loss = contrastive_loss(img_all, txt_all, scale, labels)
+    neg_all = torch.cat(neg_parts).requires_grad_(True) if m else None
+    loss = contrastive_loss(img_all, txt_all, scale, labels, neg_all, neg_labels)
     (scaler.scale(loss) if scaler is not None else loss).backward()
     assert img_all.grad is not None
     assert txt_all.grad is not None
@@ -275,6 +295,11 @@ def contrastive_backward(model: Any, scaler: Any, autocast: Callable[[], Any], d
         img, txt = embed(sl)
         surrogate = (img * img_all.grad[sl]).sum() + (txt * txt_all.grad[sl]).sum()
         surrogate.backward()
+    for s in range(0, m, micro):
+        assert neg_all is not None
+        assert neg_all.grad is not None
+        sl = slice(s, s + micro)
+        (embed_negatives(sl) * neg_all.grad[sl]).sum().backward()
     return float(loss.detach())
 
 

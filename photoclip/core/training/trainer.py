@@ -29,6 +29,7 @@ import numpy as np
 from photoclip.core.encoder import ClipEncoder, resolve_device
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.evaluation import Evaluation, default_templates
+from photoclip.core.probes.negatives import HardNegatives
 from photoclip.core.tagging.scoring import prompts_for
 from photoclip.core.training import registry
 from photoclip.core.training.checkpoint import (
@@ -201,7 +202,8 @@ class Trainer:
             select_idx=select_idx, test_idx=test_idx,
             labels=np.asarray(photos.labels, dtype=np.int64),
             tokens=tokenizer(flat, padding=True, truncation=True, return_tensors="pt"),
-            fingerprint=fp,
+            fingerprint=fp, negatives=HardNegatives.build(
+                self.albums.labels, self.templates, tokenizer) if cfg.hard_negatives else None,
         )
 
     def evaluate_before(self, run: PreparedRun, state: dict[str, Any] | None) -> Step:
@@ -369,9 +371,10 @@ class Trainer:
         lr = learning_rate(opt.step, opt.total, opt.warmup, self.config.learning_rate)
         for group in opt.optimizer.param_groups:
             group["lr"] = lr
+        negatives = None if run.negatives is None else run.negatives.batch(which.tolist(), rng)
         run.model.train()
         loss, opt.micro = optimiser_step(run.model, opt.optimizer, opt.scaler, run.live.autocast,
-                                         run.device, batch, opt.micro)
+                                         run.device, batch, opt.micro, negatives)
         with torch.no_grad():
             run.model.logit_scale.clamp_(0.0, MAX_LOGIT_SCALE)
         opt.step += 1
