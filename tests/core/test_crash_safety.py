@@ -6,6 +6,10 @@ few calls are slowed in the child only (a sleep inside the batch's transaction, 
 commit and the vector cache, and in every fsync, i.e. between a temp file and its rename), so
 that kills land in the windows where a crash could do harm rather than mostly in the model's
 start-up. Kill times are seeded.
+
+Start-up gets kills of its own: each phase (creating or migrating the catalog, writing a backup,
+the first settings.json, loading the model, the first scan, the first commit) leaves a mark
+file when it begins, and the phase a round aims at is slowed, so the kill lands inside it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from PIL import Image
 from photoclip.cli import main
 from photoclip.config import Settings
 from photoclip.core.catalog.backup import check_file
+from photoclip.core.catalog.schema import LATEST_VERSION
 from photoclip.core.tagging.xmp import read_keywords
 from photoclip.core.vectors import VectorIndex
 
@@ -43,13 +48,83 @@ LABELS = ["red", "green", "blue"]
 MORE_LABELS = [*LABELS, "yellow"]
 
 CHILD = '''
-import os, runpy, sys, time
+import os, runpy, sqlite3, sys, time
 
 DELAY = float(os.environ["CRASH_TEST_DELAY_S"])
+# Start-up phases (see PHASES): each hook leaves a mark file when its phase begins; the phase
+# named in CRASH_TEST_PHASE is slowed (CRASH_TEST_PHASE_S) so that a kill lands inside it.
+PHASE = os.environ.get("CRASH_TEST_PHASE", "")
+PHASE_S = float(os.environ.get("CRASH_TEST_PHASE_S", "0"))
+MARK = os.environ.get("CRASH_TEST_MARK", "")
 
-from photoclip.core.catalog import Catalog
+from photoclip.config import Settings
+from photoclip.core.catalog import Catalog, backup, migrations
+from photoclip.core.encoder.clip import ClipEncoder
+from photoclip.core.indexing import pipeline
 from photoclip.core.tagging.store import TagStore
 from photoclip.core.vectors import VectorIndex
+
+slow_fsync = [False]
+
+
+def entered(phase):
+    """Leave this phase's mark; True when it is the phase to slow."""
+    if MARK:
+        mark = f"{MARK}.{phase}.{os.getpid()}"
+        if not os.path.exists(mark):
+            open(mark, "w").close()
+    return phase == PHASE
+
+
+class SlowSchema(sqlite3.Connection):
+    def execute(self, sql, *args):  # each step of creating or migrating the catalog
+        if sql.lstrip().upper().startswith(("CREATE", "PRAGMA USER_VERSION =")):
+            if entered("catalog"):
+                time.sleep(PHASE_S)
+        return super().execute(sql, *args)
+
+
+def slowed_fsync(phase, real):  # a temp file written (settings, backup): kill before rename
+    def wrapper(*args, **kwargs):
+        slow_fsync[0] = entered(phase)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            slow_fsync[0] = False
+    return wrapper
+
+
+_connect, _load, _walk = sqlite3.connect, ClipEncoder.load, pipeline.walk_images
+
+
+def connect(*args, **kwargs):
+    kwargs.setdefault("factory", SlowSchema)
+    return _connect(*args, **kwargs)
+
+
+def load(self):  # the model loading
+    slow = entered("model") and not self.loaded
+    if slow:
+        time.sleep(PHASE_S / 2)
+    _load(self)
+    if slow:
+        time.sleep(PHASE_S / 2)
+
+
+def walk_images(*args, **kwargs):  # the first scan
+    slow = entered("scan")
+    for found in _walk(*args, **kwargs):
+        if slow:
+            time.sleep(PHASE_S / 20)
+        yield found
+
+
+sqlite3.connect = connect
+ClipEncoder.load = load
+pipeline.walk_images = walk_images
+Settings.save = slowed_fsync("settings", Settings.save)
+backup.write_backup = slowed_fsync("backup", backup.write_backup)
+migrations.write_backup = slowed_fsync("backup", migrations.write_backup)
 
 _put, _write_auto, _add, _fsync = (Catalog.put_embeddings, TagStore.write_auto,
                                    VectorIndex.add, os.fsync)
@@ -72,12 +147,12 @@ def write_auto(self, *args, **kwargs):  # tags written, not committed
 
 
 def add(self, *args, **kwargs):  # the catalog committed, the vector cache not yet told
-    time.sleep(DELAY)
+    time.sleep(PHASE_S if entered("commit") else DELAY)
     return _add(self, *args, **kwargs)
 
 
 def fsync(fd):  # a temp file written, not yet renamed over its target
-    time.sleep(DELAY)
+    time.sleep(PHASE_S if slow_fsync[0] else DELAY)
     return _fsync(fd)
 
 
@@ -118,10 +193,12 @@ class Child:
         self.logs.mkdir(exist_ok=True)
         self.runs = 0
 
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
+    def start(self, *args: str, phase: str = "", phase_s: float = 0.0
+              ) -> subprocess.Popen[bytes]:
         self.runs += 1
         env = {**os.environ, "CRASH_TEST_DELAY_S": str(self.delay),
-               "CRASH_TEST_MARK": str(self.logs / "tags-written")}
+               "CRASH_TEST_MARK": str(self.logs / "tags-written"),
+               "CRASH_TEST_PHASE": phase, "CRASH_TEST_PHASE_S": str(phase_s)}
         self.err = self.logs / f"{self.runs:02d}.err"
         with open(self.err, "wb") as err:
             return subprocess.Popen(
@@ -212,8 +289,12 @@ def assert_vectors_agree(library: Path, model_id: str, conn: sqlite3.Connection,
     return True
 
 
-def assert_library_files_sound(library: Path) -> None:
-    json.loads((library / "settings.json").read_text(encoding="utf-8"))
+def assert_library_files_sound(library: Path, settings_made: bool = True) -> None:
+    """settings.json is whole (it may not be written yet at start-up), so is every backup."""
+    if settings_made or (library / "settings.json").exists():
+        settings = json.loads((library / "settings.json").read_text(encoding="utf-8"))
+        assert isinstance(settings, dict)
+        assert settings.get("model")
     for backup in (library / "backups").glob("catalog-*.sqlite3"):
         assert check_file(backup) is None, f"{backup.name} is not a whole database"
 
@@ -319,6 +400,82 @@ def test_add_killed_at_random_moments_resumes_without_damage_or_double_work(
     assert {r["path"] for r in results} <= {str(f) for f in files}
     print(f"add: {child.runs} runs, {kills} killed, committed after each {progress}, vector "
           f"file loadable after {loaded}, model start-up {startup:.1f} s")
+
+
+# -- add, while starting up ------------------------------------------------------------------
+
+# The start-up phases of `add` on a new library, in the order they happen: creating the
+# catalog's schema (a step per version, or a copy before migrating), the backups (before a
+# migration, the daily one), the first settings.json, loading the model, the first scan, the
+# first batch committed. Each round slows one in the child and kills inside it (a phase
+# already done by an earlier round falls through to the next one).
+PHASES = ("catalog", "backup", "settings", "model", "scan", "commit")
+STARTUP_ROUNDS = (("catalog", 0.06, 1.0), ("backup", 0.6, 0.6), ("catalog", 0.06, 0.5),
+                  ("settings", 0.6, 0.6), ("model", 0.8, 0.8), ("backup", 0.6, 0.6),
+                  ("scan", 0.6, 0.5), ("commit", 0.6, 0.5))  # phase, its slowdown, kill within
+
+
+def test_add_killed_while_starting_up_leaves_a_library_the_next_run_finishes(
+    tmp_path: Path, tiny_clip_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = random.Random(SEED + 3)
+    library, photos = tmp_path / "library", tmp_path / "photos"
+    files = make_photos(photos, 24)
+    db = library / "catalog.sqlite3"
+    model_id = str(tiny_clip_dir.resolve())
+    child = Child(tmp_path, library, tiny_clip_dir, delay=0.01)
+
+    kills = 0
+    where: list[str] = []  # the phases each kill fell in (the last mark left)
+    seen: dict[str, tuple[int, int]] = {}
+    for phase, slow, within in STARTUP_ROUNDS:
+        proc = child.start("add", str(photos), phase=phase, phase_s=slow)
+        later = PHASES[PHASES.index(phase):]
+
+        def ready(pid: int = proc.pid, later: tuple[str, ...] = later) -> bool:
+            return any((child.logs / f"tags-written.{p}.{pid}").exists() for p in later)
+
+        killed = child.kill_when(proc, ready, rng.uniform(0.0, within))
+        kills += killed
+        reached = [p for p in PHASES if (child.logs / f"tags-written.{p}.{proc.pid}").exists()]
+        where.append(f"{phase}->{reached[-1] if reached else 'none'}{'' if killed else '(done)'}")
+
+        assert_library_files_sound(library, settings_made=False)
+        if db.exists():
+            conn = assert_catalog_sound(db)
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version < LATEST_VERSION:  # killed while creating it: a step is whole
+                    assert not seen
+                    continue
+                now = committed(conn)
+                assert {p: now[p] for p in seen} == seen  # nothing committed is indexed again
+                seen = now
+                assert conn.execute("SELECT count(*) FROM photos p WHERE NOT EXISTS (SELECT 1 "
+                                    "FROM embeddings e WHERE e.photo_id = p.id)").fetchone()[0] == 0
+                assert_vectors_agree(library, model_id, conn, tmp_path / "check")
+            finally:
+                conn.close()
+    assert kills >= len(STARTUP_ROUNDS) - 2, f"most runs should have been killed: {where}"
+
+    # The next run finishes the job, indexing only what no earlier run committed.
+    base = ["--library", str(library), "--model", str(tiny_clip_dir)]
+    assert main([*base, "add", str(photos), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["failed"] == 0
+    assert report["indexed"] == len(files) - len(seen)
+    assert_library_files_sound(library)
+    assert Settings.load(library / "settings.json").model == model_id
+    conn = assert_catalog_sound(db)
+    try:
+        now = committed(conn)
+        assert {p: now[p] for p in seen} == seen
+        assert sorted(now) == sorted(str(f) for f in files)
+        assert assert_vectors_agree(library, model_id, conn, tmp_path / "check")
+    finally:
+        conn.close()
+    print(f"start-up: {child.runs} runs, {kills} killed, in {where}, {len(seen)} photos "
+          "committed before the last run")
 
 
 # -- tag --------------------------------------------------------------------------------------

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import random
 import shutil
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_watcher_random import Disk, _hidden
+from watchdog.events import DirCreatedEvent
+from watchdog.observers.api import BaseObserver, EventEmitter
 from watcher_support import Running, photo_id, rows, tag, tags_of, write_photo
 
 from photoclip.core.indexing import hash_path
@@ -60,6 +64,37 @@ def test_a_tagged_photo_whose_move_is_seen_after_its_deletion_keeps_its_tags(lib
     assert tags_of(lib, new) == {"holiday"}
 
 
+def test_a_folder_the_backend_could_not_watch_is_watched_again_and_caught_up(lib):
+    """watchdog's inotify backend watches a new folder when it reads its creation; one made
+    inside a folder renamed before then is reported under a path that is already gone and is
+    never watched. Its photos, and every later change there, must not go unheard."""
+    root = _root(lib)
+    tell = threading.Event()
+    emitters: list[EventEmitter] = []
+
+    class Unwatched(EventEmitter):
+        """Hears nothing, but for the first one, when told: the creation of a folder whose
+        path is gone (it now lives, unwatched, under the renamed parent)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            emitters.append(self)
+
+        def queue_events(self, timeout: float) -> None:
+            if self is emitters[0] and tell.is_set():
+                tell.clear()
+                self.queue_event(DirCreatedEvent(str(root / "copy" / "sub")))
+            self.stopped_event.wait(timeout)
+
+    with Running(lib, observer_factory=lambda: BaseObserver(Unwatched, timeout=0.05)) as w:
+        unheard = write_photo(root / "renamed" / "sub" / "unheard.jpg", 77)
+        tell.set()
+        w.settle()
+        assert w.events("catch-up")[-1]["reason"] == "rescan"
+    assert photo_id(lib, unheard) is not None
+    assert len(emitters) >= 2  # the root is watched again, from the tree as it is now
+
+
 class Storm(Disk):
     """Disk's operations plus copies of whole folders, weighted towards reshuffling folders."""
 
@@ -83,7 +118,11 @@ def _tags_by_content(lib: Library) -> dict[str, set[str]]:
     return found
 
 
-@pytest.mark.parametrize(("mode", "seed"), [("native", 11), ("polling", 12), ("polling", 14)])
+# native-13 once never settled: copytree made a folder inside a copy that was renamed before
+# watchdog's inotify backend got to it, so that folder was never watched and a later move in
+# it went unheard (see the test below).
+@pytest.mark.parametrize(("mode", "seed"), [("native", 11), ("polling", 12), ("polling", 14),
+                                            ("native", 13)])
 def test_a_storm_of_folder_renames_and_copies_loses_no_user_tag(tmp_path, tiny_encoder, mode,
                                                                  seed):
     root = (tmp_path / "Pictures").resolve()

@@ -44,7 +44,7 @@ EVENT_TYPES: list[type[FileSystemEvent]] = [
 class Event:
     """What the handler thread (or a control call) posts to the watch loop."""
 
-    kind: str  # "file" | "new_dir" | "gone_dir" | "lost" | "broken" | "roots" | "wake"
+    kind: str  # "file" | "new_dir" | "gone_dir" | "rearm" | "lost" | "broken" | "roots" | "wake"
     path: str = ""
     at: float = 0.0
     stat: tuple[int, int] | None = None  # (size, mtime_ns) when the event was seen
@@ -91,11 +91,15 @@ class EventHandler(FileSystemEventHandler):
                     put(Event("gone_dir", src, at))
                 if dest and self.relevant(dest):
                     put(Event("new_dir", dest, at, src=src if src_ok else None))
+                if dest:
+                    self._check_watched(dest, at)
             elif isinstance(event, DirDeletedEvent):
                 if self.relevant(src):
                     put(Event("gone_dir", src, at))
-            elif isinstance(event, DirCreatedEvent) and self.relevant(src):
-                put(Event("new_dir", src, at))
+            elif isinstance(event, DirCreatedEvent):
+                if self.relevant(src):
+                    put(Event("new_dir", src, at))
+                self._check_watched(src, at)
             return
         if isinstance(event, FileMovedEvent):
             src_ok = self.relevant(src, file=True)
@@ -108,6 +112,17 @@ class EventHandler(FileSystemEventHandler):
                 put(Event("file", src, at))
         elif self.relevant(src, file=True):
             put(Event("file", src, at, file_stat(src)))
+
+    def _check_watched(self, folder: str, at: float) -> None:
+        """A folder reported as made (or moved in) that is already gone when we hear of it:
+        the backend may have failed to watch whatever lives there now. watchdog's inotify
+        backend watches a new folder when it reads its creation; a folder made inside one that
+        is renamed before then (a copy renamed at once) no longer has that path, is never
+        watched, and every later change in it goes unheard. Ask the loop to watch the root
+        again from the tree as it is (and catch it up). Hidden folders count: a hidden
+        staging folder renamed into view is the usual case."""
+        if innermost_root(folder, self.roots) is not None and not os.path.isdir(folder):
+            self._post(Event("rearm", folder, at))
 
     def relevant(self, path: str, file: bool = False) -> bool:
         """Inside a watched root, not hidden, not in the library folder; an image if a file."""

@@ -88,6 +88,7 @@ class Watcher:
                             relevant=self._handler.relevant, skip=indexer.skip)
         self._watched: dict[str, Watched] = {}
         self._lost: set[str] = set()  # roots to catch up; "" means all
+        self._rearm: set[str] = set()  # folders in roots whose native watch must be made again
         self._roots_dirty = False
         self._busy = False
         self._broken = False  # a watchdog thread died: restart the observers, catch up
@@ -131,7 +132,7 @@ class Watcher:
     def idle(self) -> bool:
         """Nothing queued, waiting or being indexed: the catalog is as the events left it."""
         return (not self._busy and self._inbox.empty() and not self.pending and not self._lost
-                and not self._rechecks)
+                and not self._rearm and not self._rechecks)
 
     @property
     def modes(self) -> dict[str, str]:
@@ -177,6 +178,8 @@ class Watcher:
                     self._lost.update(r.path for r in returned)
                 if self.paused:
                     continue
+                if self._rearm:
+                    self._rearm_watches()
                 if next_audit is not None and now >= next_audit:
                     next_audit = now + (self.audit_s or 0.0)
                     self._lost.add("")
@@ -235,8 +238,26 @@ class Watcher:
             self._roots_dirty = True
         elif ev.kind == "broken":
             self._broken = True
+        elif ev.kind == "rearm":
+            self._rearm.add(ev.path)
         elif ev.kind != "wake":
             self._burst.add(ev)
+
+    def _rearm_watches(self) -> None:
+        """Watch again, from the tree as it is now, the natively watched roots where a folder
+        may have been left unwatched (see EventHandler._check_watched), then catch them up:
+        changes made meanwhile, or in the unwatched folder, would otherwise be missed until
+        the next audit. Watches first, then the diff, so nothing is missed in between."""
+        paths, self._rearm = self._rearm, set()
+        for w in list(self._watched.values()):
+            if not w.online or w.polling or not any(is_inside(p, w.root.path) for p in paths):
+                continue
+            log.info("a folder in %s moved before it could be watched; watching it again and "
+                     "catching up", w.root.path)
+            self._observers.unschedule(w)
+            if self._observers.schedule(w):
+                self._lost.add(w.root.path)
+            # else: dead() is true for it now; the next root check schedules and catches up
 
     # -- indexing ----------------------------------------------------------------------------
 
