@@ -119,6 +119,13 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT INTO counters(name, value) VALUES ('embedding_seq', 0);
     """,
+    # v6: the file's identity on its file system, (device, inode), where the platform has one
+    # (NULL where not). A move keeps it and a copy does not, so of two byte-identical files
+    # found in place of a vanished photo, the moved original keeps the photo's id and tags.
+    """
+    ALTER TABLE photos ADD COLUMN dev INTEGER;
+    ALTER TABLE photos ADD COLUMN ino INTEGER;
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)
