@@ -10,12 +10,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+import skimage
 from PIL import Image
 from watcher_support import photo_id, rows, tag, tags_of
 
-from photoclip.core.library import Library
 from photoclip.core.indexing.scan import file_id
-from tests.core.test_indexer import SKIMAGE_DATA
+from photoclip.core.library import Library
+
+SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 
 
 @pytest.fixture

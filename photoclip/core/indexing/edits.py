@@ -7,14 +7,15 @@ decisions, in a folder where new photos appeared, is held (its row, and so its e
 until the new photos of this run are embedded; then each held photo is paired with the most
 similar new one there. Above CARRY_COSINE the user's tags and decisions move to the new photo;
 above SUGGEST_COSINE the pair is only listed (IndexReport.suggested_carry) with the tags, for
-the user to judge; the rest are deleted as any vanished photo is. A held photo whose file is
-back is left alone: two photos that both exist are never merged.
+the user to judge, as is the best of several near-identical new photos (a burst); the rest
+are deleted as any vanished photo is. A held photo whose file is back is left alone: two
+photos that both exist are never merged.
 """
 
 from __future__ import annotations
 
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -30,6 +31,9 @@ CARRY_COSINE = 0.98
 # Above this (and below CARRY_COSINE) the pair is offered in the report, not applied: the
 # issue's "near-identical" bar, which heavier edits (a 90 degree turn, a 15% crop) may need.
 SUGGEST_COSINE = 0.95
+# A second new photo this close to the best one's cosine makes the pairing unsure (a burst of
+# near-identical shots, two exports of one edit): offered, not applied.
+RIVAL_MARGIN = 0.02
 
 
 @dataclass
@@ -90,12 +94,19 @@ def resolve_edits(catalog: Catalog, vectors: VectorIndex, model: str, held: Held
                 if nid in vecs and st.id in vecs and os.path.exists(new):
                     pairs.append((float(vecs[st.id] @ vecs[nid]), old, new))
         states = dict(gone)
+        # A photo with several near-identical newcomers (a burst, two exports) is not sure:
+        # the best of them is offered, not applied.
+        best: dict[str, float] = {}
+        for sim, old, _ in pairs:
+            best[old] = max(sim, best.get(old, sim))
+        rivals = Counter(old for sim, old, _ in pairs
+                         if sim >= max(SUGGEST_COSINE, best[old] - RIVAL_MARGIN))
         used: set[str] = set()
         for sim, old, new in sorted(pairs, reverse=True):  # best first, one to one
             if old in used or new in used or sim < SUGGEST_COSINE:
                 continue
             used.update((old, new))
-            if sim >= CARRY_COSINE:
+            if sim >= CARRY_COSINE and rivals[old] == 1:
                 carried.append((old, new, states[old], new_ids[new]))
             else:
                 report.suggested_carry.append(CarryOver(

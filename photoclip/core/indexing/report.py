@@ -57,9 +57,7 @@ class IndexReport:
             parts.append(f"{n} edited photo{'s' if n != 1 else ''} kept "
                          f"{'their' if n != 1 else 'its'} tags")
         if n := len(self.suggested_carry):
-            parts.append(f"{n} new photo{'s' if n != 1 else ''} may be "
-                         f"{'edits' if n != 1 else 'an edit'} of removed tagged "
-                         f"{'ones' if n != 1 else 'one'}")
+            parts.append(f"{n} possible edit{'s' if n != 1 else ''} of tagged photos to review")
         if self.offline_roots:
             parts.append(f"offline: {', '.join(self.offline_roots)}")
         if self.skipped:
