@@ -362,8 +362,8 @@ def hooks(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
                                          decode_mod.open_regular)
     grown: set[str] = set()
 
-    def walk(root: str, skip=()) -> Iterator[tuple[str, int, int]]:
-        found = list(real_walk(root, skip))
+    def walk(root: str, skip=(), *args, **kwargs) -> Iterator[tuple[str, int, int]]:
+        found = list(real_walk(root, skip, *args, **kwargs))
         for path, _, _ in found:
             name = os.path.basename(path)
             if name == "doomed.jpg":

@@ -73,6 +73,16 @@ class Embeddings(Database):
             out[n] = np.frombuffer(found[i], dtype=np.float32)
         return out
 
+    def embeddings_of(self, model: str, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """Id: vector of those of `ids` that have a `model` embedding (the rest left out)."""
+        out: dict[int, np.ndarray] = {}
+        for chunk, marks in in_chunks(ids):
+            for i, v in self.query(
+                    f"SELECT photo_id, vector FROM embeddings WHERE model = ? "
+                    f"AND photo_id IN ({marks})", [model, *chunk]):
+                out[int(i)] = np.frombuffer(bytes(v), dtype=np.float32)
+        return out
+
     def models_in_use(self) -> list[tuple[str, int]]:
         rows = self.query("SELECT model, count(*) FROM embeddings GROUP BY model")
         return [(str(m), int(n)) for m, n in rows]

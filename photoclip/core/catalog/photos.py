@@ -4,7 +4,7 @@ filters search uses, and the files it could not read."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -30,6 +30,21 @@ class FileState:
     hash: str | None
     status: str
     has_embedding: bool
+    # (device, inode) as last recorded, where the platform has them: a move keeps them
+    ident: tuple[int, int] | None = None
+
+
+# The columns file_states reads, and the FileState one of its rows makes.
+_STATE_COLUMNS = ("p.id, p.path, p.size, p.mtime_ns, p.hash, p.status, "
+                  "e.photo_id IS NOT NULL, p.dev, p.ino")
+
+
+def _states(rows: Iterable[tuple[Any, ...]]) -> dict[str, FileState]:
+    return {
+        str(path): FileState(int(i), int(s), int(m), h, str(st), bool(e),
+                             (int(dev), int(ino)) if dev is not None and ino else None)
+        for i, path, s, m, h, st, e, dev, ino in rows
+    }
 
 
 def _photo(row: tuple[Any, ...]) -> Photo:
@@ -41,24 +56,19 @@ class Photos(Database):
 
     def file_states(self, root_id: int, model: str) -> dict[str, FileState]:
         rows = self.query(
-            """SELECT p.id, p.path, p.size, p.mtime_ns, p.hash, p.status,
-                      e.photo_id IS NOT NULL
+            f"""SELECT {_STATE_COLUMNS}
                FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?
                WHERE p.root_id = ?""",
             (model, root_id),
         )
-        return {
-            str(path): FileState(int(i), int(s), int(m), h, str(st), bool(e))
-            for i, path, s, m, h, st, e in rows
-        }
+        return _states(rows)
 
     def file_states_at(
         self, model: str, paths: Iterable[str] = (), folders: Iterable[str] = ()
     ) -> dict[str, FileState]:
         """States of the given paths and of every photo inside the given folders (any root):
         the catalog side of an incremental update."""
-        sql = """SELECT p.id, p.path, p.size, p.mtime_ns, p.hash, p.status,
-                        e.photo_id IS NOT NULL
+        sql = f"""SELECT {_STATE_COLUMNS}
                  FROM photos p LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model = ?
                  WHERE """
         rows: list[tuple[Any, ...]] = []
@@ -67,10 +77,61 @@ class Photos(Database):
         for folder in folders:
             lo, hi = under(folder)
             rows += self.query(sql + "p.path >= ? AND p.path < ?", (model, lo, hi))
-        return {
-            str(path): FileState(int(i), int(s), int(m), h, str(st), bool(e))
-            for i, path, s, m, h, st, e in rows
-        }
+        return _states(rows)
+
+    def set_identities(self, idents: Mapping[str, tuple[int, int] | None]) -> None:
+        """Record each path's (device, inode) as the scan saw it (None: the platform has none)."""
+        with self.transaction() as c:
+            c.executemany("UPDATE photos SET dev = ?, ino = ? WHERE path = ?",
+                          [(*(ident or (None, None)), path) for path, ident in idents.items()])
+
+    def identities_of(self, paths: Iterable[str]) -> dict[str, tuple[int, int] | None]:
+        """Path: the (device, inode) recorded for it, of the catalogued ones among `paths`."""
+        out: dict[str, tuple[int, int] | None] = {}
+        for chunk, marks in in_chunks(paths):
+            out.update((str(p), (int(d), int(i)) if d is not None and i else None)
+                       for p, d, i in self.query(
+                           f"SELECT path, dev, ino FROM photos WHERE path IN ({marks})", chunk))
+        return out
+
+    def photo_ids_at(self, paths: Iterable[str]) -> dict[str, int]:
+        """Path: id of the catalogued ones among `paths`."""
+        out: dict[str, int] = {}
+        for chunk, marks in in_chunks(paths):
+            out.update((str(p), int(i)) for i, p in self.query(
+                f"SELECT id, path FROM photos WHERE path IN ({marks})", chunk))
+        return out
+
+    def decided_photo_ids(self, ids: Iterable[int]) -> set[int]:
+        """Those of `ids` with a tag the user set or decided on (accepted or rejected)."""
+        out: set[int] = set()
+        for chunk, marks in in_chunks(ids):
+            out.update(int(r[0]) for r in self.query(
+                f"SELECT DISTINCT photo_id FROM tags WHERE photo_id IN ({marks}) "
+                "AND (source = 'user' OR accepted IS NOT NULL)", chunk))
+        return out
+
+    def user_tag_names(self, photo_id: int) -> tuple[str, ...]:
+        """Names of the labels the user set or accepted on a photo."""
+        return tuple(str(r[0]) for r in self.query(
+            "SELECT l.name FROM tags t JOIN labels l ON l.id = t.label_id WHERE t.photo_id = ? "
+            "AND (t.source = 'user' OR t.accepted = 1) AND coalesce(t.accepted, 1) = 1 "
+            "ORDER BY l.name", (photo_id,)))
+
+    def carry_decisions(self, from_id: int, to_id: int) -> None:
+        """An edited photo under a new name (to_id) takes over the user's tags and decisions of
+        its vanished original (from_id), whose row then goes. Where both tag one label, the
+        user's decision beats the new row's undecided auto tag; auto tags of the original are
+        not carried (the new content was scored on its own)."""
+        with self.transaction() as c:
+            c.execute(
+                """DELETE FROM tags WHERE photo_id = ? AND source = 'auto' AND accepted IS NULL
+                   AND label_id IN (SELECT label_id FROM tags WHERE photo_id = ?
+                                    AND (source = 'user' OR accepted IS NOT NULL))""",
+                (to_id, from_id))
+            c.execute("UPDATE OR IGNORE tags SET photo_id = ? WHERE photo_id = ? "
+                      "AND (source = 'user' OR accepted IS NOT NULL)", (to_id, from_id))
+            c.execute("DELETE FROM photos WHERE id = ?", (from_id,))
 
     def photo(self, photo_id: int) -> Photo | None:
         rows = self.query(f"SELECT {_PHOTO_COLUMNS} FROM photos WHERE id = ?", (photo_id,))

@@ -119,7 +119,7 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     INSERT INTO counters(name, value) VALUES ('embedding_seq', 0);
     """,
-    # albums: albums (a smart album keeps its query and is re-run, so it has no members),
+    # v6: albums (a smart album keeps its query and is re-run, so it has no members),
     # their photos (a photo may be in many; they follow the photo's row, which keeps its id
     # through moves and renames), and the user's rating (0-5 stars) and favourite flag.
     """
@@ -139,6 +139,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE photos ADD COLUMN rating INTEGER NOT NULL DEFAULT 0
         CHECK (rating BETWEEN 0 AND 5);
     ALTER TABLE photos ADD COLUMN favourite INTEGER NOT NULL DEFAULT 0;
+    """,
+    # v7: the file's identity on its file system, (device, inode), where the platform has one
+    # (NULL where not). A move keeps it and a copy does not, so of two byte-identical files
+    # found in place of a vanished photo, the moved original keeps the photo's id and tags.
+    """
+    ALTER TABLE photos ADD COLUMN dev INTEGER;
+    ALTER TABLE photos ADD COLUMN ino INTEGER;
     """,
 )
 

@@ -20,6 +20,7 @@ from photoclip.core.encoder import Encoder
 from photoclip.core.errors import ImageError
 from photoclip.core.imaging import Decoded, decode, open_regular, read_error_reason
 from photoclip.core.indexing.content import file_hash, hash_stream
+from photoclip.core.indexing.scan import FileId
 from photoclip.core.thumbnails import THUMB_SIZE, is_intact, save_thumbnail, thumbnail_path
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class FileTask:
     size: int = 0  # as the scan saw it: what a file that is never read is recorded with
     mtime_ns: int = 0
     error: str | None = None  # known to fail without reading it (a name the catalog can't hold)
+    ident: FileId | None = None  # (device, inode) as the scan saw it
 
 
 @dataclass

@@ -2,9 +2,11 @@
 
 A new path with the content of a vanished one is a move: the photo keeps its id, embedding and
 tags. Moves are matched by an event's hint (same size and mtime: not even read), else by hash,
-reading only files whose size matches a vanished photo. A move across drives arrives as a copy
-and, minutes later, a deletion: RecentAdds remembers what update() added lately so the two
-rows become one again.
+reading only files whose size matches a vanished photo; of several files with its content, the
+one with the vanished photo's (device, inode) is the moved original, the others are copies. A
+move across drives arrives as a copy and, minutes later, a deletion: RecentAdds remembers what
+update() added lately so the two rows become one again. A vanished photo with the user's tags
+in a folder where new photos appeared may have been edited: edits.py.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from photoclip.core.catalog import Catalog, FileState
 from photoclip.core.catalog.database import in_chunks
 from photoclip.core.indexing.content import hash_path
 from photoclip.core.indexing.decode import FileTask
+from photoclip.core.indexing.edits import Held, hold_for_edits, resolve_edits
 from photoclip.core.indexing.report import IndexReport
+from photoclip.core.indexing.scan import FileId
 from photoclip.core.vectors import VectorIndex
 
 # How long a photo added by update() is remembered as a possible copy of one deleted later: a
@@ -45,12 +49,16 @@ class Diff:
     preset: dict[str, str] = field(default_factory=dict)  # path: why it fails without a read
     retry: set[str] = field(default_factory=set)  # failed paths to read again though unchanged
     placed: list[str] = field(default_factory=list)  # paths given a row: moved there, or new
+    ids: dict[str, FileId | None] = field(default_factory=dict)  # path: (dev, ino) on disk
+    reidentified: dict[str, FileId | None] = field(default_factory=dict)  # unchanged, new id
+    held: Held = field(default_factory=Held)  # vanished, perhaps edited: see edits.py
 
     def add_task(self, root_id: int, path: str, known: FileState | None, size: int, mtime: int,
                  remember: bool = False) -> None:
         # Known to fail without a read: spare the thread, the open and the decode.
         error = self.preset.get(path) or ("empty file (0 bytes)" if size == 0 else None)
-        self.tasks.append(FileTask(root_id, path, known, remember, size, mtime, error))
+        self.tasks.append(FileTask(root_id, path, known, remember, size, mtime, error,
+                                   self.ids.get(path)))
 
     def classify(self, known: dict[str, FileState], on_disk: dict[str, tuple[int, int, int]],
                  report: IndexReport) -> None:
@@ -75,6 +83,8 @@ class Diff:
             self.add_task(root_id, path, None, size, mtime)
         else:
             report.unchanged += 1  # failed files are retried only once they change
+            if path in self.ids and self.ids[path] != st.ident:
+                self.reidentified[path] = self.ids[path]  # e.g. first seen before v6, or copied
 
 
 def match_moves(diff: Diff) -> list[Move]:
@@ -82,7 +92,10 @@ def match_moves(diff: Diff) -> list[Move]:
 
     A move an event reported, with the same size and mtime at the new path, is the same
     file (a rename keeps both), so it is not read. Otherwise only files whose size matches
-    a vanished photo are hashed, so a plain import of new photos pays nothing extra.
+    a vanished photo are hashed, so a plain import of new photos pays nothing extra. Of the
+    files with a vanished photo's content, the one with its (device, inode) is the file that
+    was moved and gets the photo (a copy made beside it stays a new photo); where there is
+    none (no inode numbers, a move across drives) the first by path does.
     The moves are taken out of `diff`.
     """
     moves: list[Move] = []
@@ -96,7 +109,8 @@ def match_moves(diff: Diff) -> list[Move]:
     for path, st in diff.gone.items():
         if st.hash:
             by_size[st.size].append(path)
-    for path, (root_id, size, mtime) in list(diff.new.items()):
+    same: list[tuple[str, str]] = []  # (new path, vanished path) with the same content
+    for path, (_, size, _) in diff.new.items():
         candidates = by_size.get(size)
         if not candidates or path in diff.preset:
             continue
@@ -104,12 +118,15 @@ def match_moves(diff: Diff) -> list[Move]:
             digest = hash_path(path)
         except OSError:
             continue
-        match = next((p for p in candidates if diff.gone[p].hash == digest), None)
-        if match is None:
-            continue
-        candidates.remove(match)
-        del diff.new[path]
-        moves.append((diff.gone.pop(match), path, root_id, size, mtime))
+        same += [(path, p) for p in candidates if diff.gone[p].hash == digest]
+
+    def not_the_moved_file(pair: tuple[str, str]) -> bool:
+        ident = diff.ids.get(pair[0])
+        return ident is None or ident != diff.gone[pair[1]].ident
+
+    for path, was in sorted(same, key=not_the_moved_file):  # stable: else in scan order
+        if path in diff.new and was in diff.gone:
+            moves.append((diff.gone.pop(was), path, *diff.new.pop(path)))
     return moves
 
 
@@ -215,12 +232,13 @@ def merge_into_twins(diff: Diff, catalog: Catalog, taken: set[int]) -> list[tupl
     merges: list[tuple[int, int]] = []
     for pid in sorted(decided):
         path, st = gone[pid]
-        # The twin most likely to be this very file moved: one without decisions of its own,
-        # then the newest row.
+        # The twin most likely to be this very file moved: the one with its (device, inode),
+        # then one without decisions of its own, then the newest row.
         twins = catalog.query(
             "SELECT p.id FROM photos p WHERE p.hash = ? AND p.status = 'ok' ORDER BY "
+            "(p.dev = ? AND p.ino = ?) DESC, "
             "EXISTS(SELECT 1 FROM tags t WHERE t.photo_id = p.id AND (t.source = 'user' "
-            "OR t.accepted IS NOT NULL)), p.id DESC", (st.hash,))
+            "OR t.accepted IS NOT NULL)), p.id DESC", (st.hash, *(st.ident or (None, None))))
         twin = next((t for (t,) in twins if t not in gone_ids and t not in taken), None)
         if twin is None:
             continue
@@ -250,7 +268,11 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
     copies = {drop: photo.path for _, drop in merges
               if (photo := catalog.photo(drop)) is not None}
     dropped = [drop for _, drop in merges]
+    diff.held = hold_for_edits(diff.gone, diff.new.keys() - diff.preset.keys(), catalog)
     gone_ids = [st.id for st in diff.gone.values()]
+    # Where a row now stands, the identity of the file there: a merged row takes its copy's.
+    idents = {**diff.reidentified, **{p: diff.ids.get(p) for _, p, *_ in moves}}
+    idents.update(catalog.identities_of(copies.values()))
     with catalog.transaction() as conn:
         for st, path, root_id, size, mtime in moves:
             catalog.move_photo(st.id, root_id, path, size, mtime)
@@ -258,6 +280,8 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
                 diff.add_task(root_id, path, None, size, mtime)
         for keep, drop in merges:
             catalog.merge_photo(keep, drop)
+        if idents:
+            catalog.set_identities(idents)
         if gone_ids:
             recent.keep_decisions(conn, list(diff.gone.values()))
             catalog.delete_photos(gone_ids)
@@ -276,3 +300,21 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
     for p, (root_id, size, mtime) in diff.new.items():
         diff.add_task(root_id, p, None, size, mtime, remember)
     diff.new.clear()
+
+
+def finish_edits(held: Held, catalog: Catalog, vectors: VectorIndex, recent: RecentAdds,
+                 model: str, report: IndexReport, on_moved: OnMoved | None = None,
+                 finished: bool = True) -> None:
+    """After the run's new photos are embedded: the held vanished photos' tags follow their
+    edits, or the photos leave as settle() would have removed them (see edits.py)."""
+    if not held.gone:
+        return
+    carried, removed = resolve_edits(catalog, vectors, model, held, report, finished)
+    if removed:
+        with catalog.transaction() as conn:
+            recent.keep_decisions(conn, list(removed.values()))
+            catalog.delete_photos([st.id for st in removed.values()])
+        vectors.remove([st.id for st in removed.values()])
+        report.removed += len(removed)
+    if on_moved is not None and (carried or removed):
+        on_moved(carried, list(removed))

@@ -30,12 +30,15 @@ from photoclip.core.cpugate import CpuGate
 from photoclip.core.encoder import Encoder
 from photoclip.core.imaging import RAW_NEEDS_EXTRA, raw_supported
 from photoclip.core.indexing.decode import FileTask, Prepared, prepare
-from photoclip.core.indexing.diff import Diff, OnMoved, RecentAdds, settle
+from photoclip.core.indexing.diff import Diff, OnMoved, RecentAdds, finish_edits, settle
+from photoclip.core.indexing.edits import Held
 from photoclip.core.indexing.pool import DECODE_TIMEOUT_S, MAX_STUCK_DECODES, DecodePool
 from photoclip.core.indexing.report import IndexReport, record_skipped
 from photoclip.core.indexing.scan import (
     NAME_NOT_UTF8,
+    FileId,
     catalog_path,
+    file_id,
     innermost_root,
     is_empty_dir,
     is_inside,
@@ -92,6 +95,9 @@ class Indexer:
         self._last_save = time.monotonic()
         # Photos update() added lately: a deletion seen later may make one a move.
         self._recent = RecentAdds()
+        # Vanished photos with user tags, perhaps edited and renamed (edits.py): settled once
+        # this run's new photos are embedded.
+        self._held = Held()
 
     # -- the job ----------------------------------------------------------------------------
 
@@ -112,6 +118,7 @@ class Indexer:
                 yield from self._diff_roots(roots, tasks, report)
                 yield Progress("index", 0, len(tasks), message=f"{len(tasks)} photos to index")
                 yield from self._process(tasks, job.id, started, cancel)
+                self._finish_edits(cancel)
                 if report.stopped:
                     job.state = "failed"
                 elif cancel is None or not cancel.is_set():
@@ -161,6 +168,7 @@ class Indexer:
         online: dict[int, bool] = {}
         known = self.catalog.file_states_at(self.encoder.model_id, path_set, folder_list)
         on_disk: dict[str, tuple[int, int, int]] = {}
+        ids: dict[str, FileId | None] = {}
         for path in sorted(path_set | known.keys()):
             root = innermost_root(path, roots)
             if root is None or not self._root_online(root, online, report):
@@ -174,19 +182,22 @@ class Indexer:
                 continue
             if stat.S_ISREG(st.st_mode):
                 on_disk[path] = (root.id, st.st_size, st.st_mtime_ns)
+                ids[path] = file_id(st)
         report.scanned = len(on_disk)
         diff = Diff(hints={catalog_path(new): catalog_path(old)
                             for new, old in (moved or {}).items()},
-                     preset=dict.fromkeys(real, NAME_NOT_UTF8))
+                     preset=dict.fromkeys(real, NAME_NOT_UTF8), ids=ids)
         diff.classify(known, on_disk, report)
         settle(diff, self.catalog, self.vectors, self._recent, report, remember=True,
                on_moved=self.on_moved)
         self.placed = diff.placed
+        self._held = diff.held
         if diff.tasks:
             yield Progress("index", 0, len(diff.tasks),
                            message=f"{len(diff.tasks)} photos to index")
         try:
             yield from self._process(diff.tasks, None, started, cancel)
+            self._finish_edits(cancel)
         finally:
             if time.monotonic() - self._last_save > SAVE_EVERY_S:
                 self.save()
@@ -200,6 +211,11 @@ class Indexer:
         """Write the vector cache now (the watcher calls this when it stops)."""
         self.vectors.save()
         self._last_save = time.monotonic()
+
+    def _finish_edits(self, cancel: threading.Event | None) -> None:
+        finished = not self.report.stopped and (cancel is None or not cancel.is_set())
+        finish_edits(self._held, self.catalog, self.vectors, self._recent,
+                     self.encoder.model_id, self.report, self.on_moved, finished)
 
     def _root_online(self, root: Root, seen: dict[int, bool], report: IndexReport) -> bool:
         if root.id not in seen:
@@ -239,11 +255,14 @@ class Indexer:
             known = self.catalog.file_states(root.id, self.encoder.model_id)
             on_disk: dict[str, tuple[int, int, int]] = {}
             skipped: Counter[str] = Counter()  # FIFOs, devices, link loops named like photos
-            for path, size, mtime in walk_images(root.path, (*self.skip, *nested), skipped):
+            ids: dict[str, FileId | None] = {}
+            for path, size, mtime in walk_images(root.path, (*self.skip, *nested), skipped,
+                                                 ids):
                 key = catalog_path(path)
                 if key != path:
                     diff.preset[key] = NAME_NOT_UTF8
                 on_disk[key] = (root.id, size, mtime)
+                diff.ids[key] = ids.pop(path, None)
                 if len(on_disk) % 2000 == 0:
                     yield Progress("scan", len(on_disk), 0, message=f"scanning {root.path}")
             record_skipped(self.catalog, root.id, skipped)  # for `status`, in any later process
@@ -259,6 +278,7 @@ class Indexer:
             diff.classify(known, on_disk, report)
         settle(diff, self.catalog, self.vectors, self._recent, report, on_moved=self.on_moved)
         self.placed = diff.placed
+        self._held = diff.held
         tasks.extend(diff.tasks)
 
     # -- decode / embed / store -------------------------------------------------------------
@@ -354,6 +374,7 @@ class Indexer:
         ids: list[int] = []
         dropped: list[int] = []
         dropped_others: list[int] = []
+        idents: dict[str, FileId | None] = {}  # where the platform gives inode numbers
         with self.catalog.transaction() as conn:
             for r in batch:
                 t = r.task
@@ -375,6 +396,7 @@ class Indexer:
                 ids.append(self.catalog.upsert_photo(PhotoRecord(
                     t.root_id, t.path, r.size, r.mtime_ns, r.hash,
                     r.width, r.height, r.taken_at)))
+                idents[t.path] = t.ident
                 if t.known is not None and t.known.hash != r.hash:
                     # New content: every model's old embedding of it is stale, not only ours
                     # (a library switching back to an earlier model must re-embed it).
@@ -383,6 +405,8 @@ class Indexer:
                     self._recent.remember(r.hash, ids[-1])
                     if t.known is None:
                         self._recent.restore_decisions(conn, r.hash, ids[-1])
+            if any(idents.values()):
+                self.catalog.set_identities(idents)
             if dropped or dropped_others:
                 self.catalog.delete_embeddings(dropped + dropped_others)
             seq = None

@@ -15,6 +15,17 @@ from photoclip.core.indexing.scan import SPECIAL_FILES
 _SKIPPED_PREFIX = "skipped:"
 
 
+@dataclass(frozen=True)
+class CarryOver:
+    """A new photo that may be an edit of a vanished one (see indexing/edits.py): similar
+    enough to say so, not enough to move the user's tags (`tags`) without asking."""
+
+    old_path: str
+    new_path: str
+    similarity: float  # cosine of the two embeddings
+    tags: tuple[str, ...]
+
+
 @dataclass
 class IndexReport:
     """Totals of one run, for the CLI's closing line and the GUI's status bar."""
@@ -29,6 +40,9 @@ class IndexReport:
     skipped: Counter[str] = field(default_factory=Counter)  # by reason (scan.SKIP_*)
     seconds: float = 0.0
     stopped: str | None = None  # why the run ended early, other than a cancel
+    # (old path, new path) of edited-and-renamed photos that kept the user's tags
+    carried_over: list[tuple[str, str]] = field(default_factory=list)
+    suggested_carry: list[CarryOver] = field(default_factory=list)  # maybe edits: to check
 
     @property
     def rate(self) -> float:
@@ -39,6 +53,11 @@ class IndexReport:
         counts = (("failed", self.failed), ("moved", self.moved), ("removed", self.removed),
                   ("unchanged", self.unchanged))
         parts = [f"{self.indexed} indexed", *(f"{n} {what}" for what, n in counts if n)]
+        if n := len(self.carried_over):
+            parts.append(f"{n} edited photo{'s' if n != 1 else ''} kept "
+                         f"{'their' if n != 1 else 'its'} tags")
+        if n := len(self.suggested_carry):
+            parts.append(f"{n} possible edit{'s' if n != 1 else ''} of tagged photos to review")
         if self.offline_roots:
             parts.append(f"offline: {', '.join(self.offline_roots)}")
         if self.skipped:

@@ -78,9 +78,21 @@ SKIP_LOOP, SKIP_BROKEN, SKIP_UNREADABLE = "link loop", "broken link", "unreadabl
 SPECIAL_FILES = (SKIP_FIFO, SKIP_DEVICE, SKIP_SOCKET)
 
 
-def walk_images(root: str, skip: Sequence[str] = (),
-                skipped: Counter[str] | None = None) -> Iterator[tuple[str, int, int]]:
-    """(path, size, mtime_ns) of every regular image file under root.
+# A file's identity on its file system, (device, inode): kept by a move, not by a copy.
+FileId = tuple[int, int]
+
+
+def file_id(st: os.stat_result) -> FileId | None:
+    """(device, inode) of a stat, or None where the platform or file system gives no inode
+    number (Windows' DirEntry.stat, some network file systems)."""
+    return (st.st_dev, st.st_ino) if st.st_ino else None
+
+
+def walk_images(root: str, skip: Sequence[str] = (), skipped: Counter[str] | None = None,
+                ids: dict[str, FileId | None] | None = None,
+                ) -> Iterator[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of every regular image file under root; each one's file_id goes
+    into `ids` (if given) as it is yielded.
 
     Hidden entries and `skip` folders (the library itself, nested roots) are left out. A
     symlinked folder is followed when it leads out of the root (a photo folder linked into
@@ -141,6 +153,8 @@ def walk_images(root: str, skip: Sequence[str] = (),
                     skipped[_stat_failure(exc)] += 1
                 continue
             if stat.S_ISREG(st.st_mode):
+                if ids is not None:
+                    ids[entry.path] = file_id(st)
                 yield entry.path, st.st_size, st.st_mtime_ns
             elif skipped is not None:
                 log.info("skipped %s: not a regular file", entry.path)
