@@ -156,11 +156,13 @@ def _isolated_environment(
 
 # Words the SentencePiece models are trained on, English and Chinese, so both kinds of query
 # tokenise into real pieces rather than <unk>.
-_SP_CORPUS_WORDS = (
+_SP_CORPUS = (
     "a photo of a red circle blue square green triangle cat dog beach sea mountain city night "
     "snow flower car people food tree bird sunset house the an of in on with and "
-    "一张 的 照片 红色 圆形 蓝色 方形 绿色 三角形 猫 狗 海边 宠物 山 城市 夜晚 雪 花 汽车 人 食物 树 鸟"
-).split()
+    "一张 的 照片 红色 圆形 蓝色 方形 绿色 三角形 猫 狗 海边 宠物 "
+    "山 城市 夜晚 雪 花 汽车 人 食物 树 鸟"
+)
+_SP_CORPUS_WORDS = _SP_CORPUS.split()
 TINY_FAMILIES = ("clip", "siglip", "siglip2", "metaclip_2", "chinese_clip", "altclip")
 
 
@@ -195,7 +197,7 @@ def _family_tokenizer(family: str, work: Path, clip_tokenizer_dir: Path) -> obje
         if spec is None or spec.origin is None:
             pytest.fail("cn_clip is not installed (pip install cn_clip --no-deps)")
         vocab = Path(spec.origin).parent / "clip" / "vocab.txt"
-        return transformers.BertTokenizer(vocab_file=str(vocab), model_max_length=52)
+        return transformers.BertTokenizer(vocab=str(vocab), model_max_length=52)
     if family == "siglip":
         model = _train_sentencepiece(work, "unigram", pad=0, eos=1, unk=2, bos=-1)
         return transformers.SiglipTokenizer(vocab_file=str(model), model_max_length=64)

@@ -108,14 +108,16 @@ def family_of_config(config: dict[str, Any], model_id: str) -> Family:
 def family_of_folder(folder: str | Path, model_id: str) -> Family:
     """The family of the model saved in `folder`, from its config.json."""
     path = Path(folder) / "config.json"
+    # A missing or unreadable config is the folder's fault, not the family's: those errors go
+    # up as they are, and the loader words them like any other broken model folder.
+    if not path.is_file():
+        raise FileNotFoundError(f"no config.json in {folder}")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise unsupported(model_id, "it has no config.json") from None
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"Cannot read {path}: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"config.json is not valid JSON ({exc})") from exc
     if not isinstance(config, dict):
-        raise ModelLoadError(f"Cannot read {path}: not a JSON object")
+        raise ValueError("config.json does not hold a JSON object")
     return family_of_config(config, model_id)
 
 
@@ -157,7 +159,7 @@ def image_side(model: Any) -> int:
     if size:
         return int(size)
     patches = int(getattr(vision, "num_patches", 256))  # NaFlex: a square grid of the patches
-    return int(math.isqrt(patches)) * int(vision.patch_size)
+    return math.isqrt(patches) * int(vision.patch_size)
 
 
 def logit_bias(family: Family, model: Any) -> float | None:
