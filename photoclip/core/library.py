@@ -37,9 +37,9 @@ from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
 from photoclip.core.library_albums import LibraryAlbums
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_models import ModelInfo, find_model, list_models
-from photoclip.core.model_catalog import catalog_with_use
 from photoclip.core.library_probes import ProbeEvaluation, probe_job, probe_source
 from photoclip.core.library_vectors import open_vectors
+from photoclip.core.model_catalog import catalog_with_use
 from photoclip.core.search import DEFAULT_CUTOFF as DEFAULT_CUTOFF  # the window's default
 from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
