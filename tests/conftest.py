@@ -150,3 +150,146 @@ def _isolated_environment(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     # Tests compare exact scores across runs; the CPU fast-path calibration has its own tests.
     monkeypatch.setenv("PHOTOCLIP_PRECISION", "fp32")
+
+
+# -- tiny models of the other families (issue 19) -----------------------------------------------
+
+# Words the SentencePiece models are trained on, English and Chinese, so both kinds of query
+# tokenise into real pieces rather than <unk>.
+_SP_CORPUS = (
+    "a photo of a red circle blue square green triangle cat dog beach sea mountain city night "
+    "snow flower car people food tree bird sunset house the an of in on with and "
+    "一张 的 照片 红色 圆形 蓝色 方形 绿色 三角形 猫 狗 海边 宠物 "
+    "山 城市 夜晚 雪 花 汽车 人 食物 树 鸟"
+)
+_SP_CORPUS_WORDS = _SP_CORPUS.split()
+TINY_FAMILIES = ("clip", "siglip", "siglip2", "metaclip_2", "chinese_clip", "altclip")
+
+
+def _train_sentencepiece(out: Path, model_type: str, **ids: int) -> Path:
+    """A small SentencePiece model trained here on the corpus above; returns its .model path."""
+    import random
+
+    import sentencepiece as spm
+
+    rng = random.Random(0)
+    lines = [" ".join(rng.choice(_SP_CORPUS_WORDS) for _ in range(8)) for _ in range(2000)]
+    corpus = out / "corpus.txt"
+    corpus.write_text("\n".join(lines), encoding="utf-8")
+    prefix = out / f"sp-{model_type}"
+    spm.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(prefix), model_type=model_type,
+        vocab_size=600 if model_type == "bpe" else 300,
+        character_coverage=1.0, byte_fallback=model_type == "bpe", minloglevel=2,
+        hard_vocab_limit=False, **{f"{k}_id": v for k, v in ids.items()})
+    return prefix.with_suffix(".model")
+
+
+def _family_tokenizer(family: str, work: Path, clip_tokenizer_dir: Path) -> object:
+    """A real tokenizer of each family: CLIP's BPE, Chinese-CLIP's BERT vocabulary from the
+    cn_clip wheel, and SentencePiece models trained here for the others."""
+    import transformers
+
+    if family == "clip":
+        return transformers.AutoTokenizer.from_pretrained(str(clip_tokenizer_dir))
+    if family == "chinese_clip":
+        spec = importlib.util.find_spec("cn_clip")
+        if spec is None or spec.origin is None:
+            pytest.fail("cn_clip is not installed (pip install cn_clip --no-deps)")
+        vocab = Path(spec.origin).parent / "clip" / "vocab.txt"
+        return transformers.BertTokenizer(vocab=str(vocab), model_max_length=52)
+    if family == "siglip":
+        model = _train_sentencepiece(work, "unigram", pad=0, eos=1, unk=2, bos=-1)
+        return transformers.SiglipTokenizer(vocab_file=str(model), model_max_length=64)
+    if family == "siglip2":
+        import sentencepiece as spm
+        from transformers.convert_slow_tokenizer import generate_merges
+
+        model = _train_sentencepiece(work, "bpe", pad=0, eos=1, bos=2, unk=3)
+        sp = spm.SentencePieceProcessor(model_file=str(model))
+        vocab = {sp.id_to_piece(i): i for i in range(sp.get_piece_size())}
+        merges = generate_merges(vocab)
+        vocab.setdefault("<mask>", len(vocab))
+        return transformers.Siglip2Tokenizer(vocab=vocab, merges=merges, model_max_length=64)
+    # XLM-R's layout (AltCLIP, MetaCLIP 2): <s>=0, <pad>=1, </s>=2, <unk>=3, then pieces.
+    import sentencepiece as spm
+
+    model = _train_sentencepiece(work, "unigram", bos=0, pad=1, eos=2, unk=3)
+    sp = spm.SentencePieceProcessor(model_file=str(model))
+    pieces = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
+    pieces[:4] = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    pieces.append(("<mask>", 0.0))
+    return transformers.XLMRobertaTokenizer(vocab=pieces, model_max_length=77)
+
+
+def _family_config(family: str, tokenizer: object) -> object:
+    import transformers
+
+    vocab = len(tokenizer)  # type: ignore[arg-type]
+    layers = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+              "num_attention_heads": 2}
+    vision = {**layers, "image_size": TINY_IMAGE_SIZE, "patch_size": 16}
+    special = {k: getattr(tokenizer, f"{k}_id") for k in ("pad_token", "bos_token", "eos_token")
+               if getattr(tokenizer, f"{k}_id", None) is not None}
+    special_ids = {f"{k}_id": v for k, v in special.items()}
+    if family == "siglip":
+        return transformers.SiglipConfig(
+            text_config={**layers, "vocab_size": vocab, "max_position_embeddings": 64,
+                         **special_ids},
+            vision_config=vision)
+    if family == "siglip2":
+        return transformers.Siglip2Config(
+            text_config={**layers, "vocab_size": vocab, "max_position_embeddings": 64,
+                         **special_ids},
+            vision_config={**layers, "patch_size": 16,
+                           "num_patches": (TINY_IMAGE_SIZE // 16) ** 2})
+    if family == "metaclip_2":
+        return transformers.MetaClip2Config(
+            text_config={**layers, "vocab_size": vocab, "max_position_embeddings": 77,
+                         **special_ids},
+            vision_config=vision, projection_dim=32)
+    if family == "chinese_clip":
+        return transformers.ChineseCLIPConfig(
+            text_config={**layers, "vocab_size": vocab, "max_position_embeddings": 64},
+            vision_config=vision, projection_dim=32)
+    if family == "altclip":
+        return transformers.AltCLIPConfig(
+            text_config={**layers, "vocab_size": vocab, "max_position_embeddings": 79,
+                         "project_dim": 64, "type_vocab_size": 1, **special_ids},
+            vision_config=vision, projection_dim=32)
+    raise ValueError(family)
+
+
+@pytest.fixture(scope="session")
+def tiny_family_dir(tmp_path_factory: pytest.TempPathFactory, tiny_clip_dir: Path,
+                    clip_tokenizer_dir: Path):  # type: ignore[no-untyped-def]
+    """family name -> a folder holding a tiny random model of that family (64px images),
+    saved with its real tokenizer and preprocessor config like a downloaded model."""
+    built: dict[str, Path] = {"clip": tiny_clip_dir}
+
+    def make(family: str) -> Path:
+        if family in built:
+            return built[family]
+        import torch
+        import transformers
+
+        work = tmp_path_factory.mktemp(f"tok-{family}")
+        tokenizer = _family_tokenizer(family, work, clip_tokenizer_dir)
+        config = _family_config(family, tokenizer)
+        torch.manual_seed(0)
+        model_class = getattr(transformers, type(config).__name__.replace("Config", "Model"))
+        model = model_class(config).eval()
+        out = tmp_path_factory.mktemp(f"tiny-{family}").resolve()
+        model.save_pretrained(str(out))
+        tokenizer.save_pretrained(str(out))  # type: ignore[attr-defined]
+        half = family.startswith("siglip")
+        transformers.CLIPImageProcessorPil(
+            size={"height": TINY_IMAGE_SIZE, "width": TINY_IMAGE_SIZE},
+            do_center_crop=False,
+            image_mean=[0.5] * 3 if half else None,
+            image_std=[0.5] * 3 if half else None,
+        ).save_pretrained(str(out))
+        built[family] = out
+        return out
+
+    return make

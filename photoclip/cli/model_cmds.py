@@ -1,4 +1,4 @@
-"""Models: train, eval, models list/use, bench."""
+"""Models: train, eval, models list/use/catalog, bench."""
 
 from __future__ import annotations
 
@@ -167,6 +167,28 @@ def models_list(args: argparse.Namespace) -> int:
 
         out(args, {"current": current, "pending": pending,
                    "models": [m.as_dict() for m in models]}, text)
+    return EXIT_OK
+
+
+def models_catalog(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        entries = lib.model_catalog()
+
+    def text() -> str:
+        def size(value: Any, unit: str, scale: float = 1.0) -> str:
+            return "?" if value is None else f"{value / scale:.0f}{unit}"
+
+        lines = [f"{'model':<46} {'family':<13} {'languages':<13} {'params':>7} {'image':>5} "
+                 f"{'dim':>5} {'download':>9}  licence"]
+        for e in entries:
+            lines.append(
+                f"{e['id']:<46} {e['family']:<13} {','.join(e['languages']):<13} "
+                f"{size(e['parameters'], 'M', 1e6):>7} {size(e['image_size'], ''):>5} "
+                f"{size(e['embedding_size'], ''):>5} {size(e['download_mb'], ' MB'):>9}  "
+                f"{e['licence'] or '?'}{'  (in use)' if e['in_use'] else ''}")
+        return "\n".join(lines)
+
+    out(args, {"models": entries}, text)
     return EXIT_OK
 
 

@@ -294,6 +294,8 @@ COMMANDS: tuple[Command, ...] = (
             actions=(
         Command("list", "base and fine-tuned models, with their figures",
                 model_cmds.models_list),
+        Command("catalog", "the models photoclip knows: family, languages, size, licence",
+                model_cmds.models_catalog),
         Command("use", "switch the library to a model; search keeps the old one until every "
                        "photo is re-embedded", model_cmds.models_use, (
             arg("name", metavar="NAME", help="a name from `models list`, a hub id or a folder"),

@@ -39,6 +39,7 @@ from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_models import ModelInfo, find_model, list_models
 from photoclip.core.library_probes import ProbeEvaluation, probe_job, probe_source
 from photoclip.core.library_vectors import open_vectors
+from photoclip.core.model_catalog import catalog_with_use
 from photoclip.core.search import DEFAULT_CUTOFF as DEFAULT_CUTOFF  # the window's default
 from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
@@ -314,6 +315,10 @@ class Library:
     def models(self) -> list[ModelInfo]:
         """Base and fine-tuned models, the library's own first when it is not registered."""
         return list_models(self.catalog, self.settings.model, self.settings.pending_model)
+
+    def model_catalog(self) -> list[dict[str, Any]]:
+        """The shipped model catalogue, each entry marked "in_use" for this library's model."""
+        return catalog_with_use(self.settings.model)
 
     def find_model(self, name: str) -> ModelInfo | None:
         return find_model(self.catalog, name, self.settings.model, self.settings.pending_model)

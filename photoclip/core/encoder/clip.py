@@ -1,4 +1,5 @@
-"""ClipEncoder: a Hugging Face CLIPModel behind the Encoder protocol the indexer and search use."""
+"""ClipEncoder: a Hugging Face image-text model (CLIP, SigLIP, SigLIP 2, MetaCLIP 2, Chinese-CLIP,
+AltCLIP; see families.py) behind the Encoder protocol the indexer and search use."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import numpy as np
 from PIL import Image
 
 from photoclip.config import DEFAULT_MODEL
+from photoclip.core.encoder import families
 from photoclip.core.encoder.device import apply_thread_setting, resolve_device
+from photoclip.core.encoder.families import Family
 from photoclip.core.encoder.loading import (
     CPU_PRECISIONS,
     DownloadProgress,
@@ -58,7 +61,8 @@ class Encoder(Protocol):
 
 
 class ClipEncoder:
-    """A Hugging Face CLIPModel from the hub or a local save_pretrained folder.
+    """A Hugging Face image-text model from the hub or a local save_pretrained folder; any
+    family in families.FAMILIES (read from config.json).
 
     Nothing heavy happens in the constructor; the model is loaded on first use (or by load()).
     """
@@ -99,6 +103,8 @@ class ClipEncoder:
         self._dim = 0
         self._max_text_len = 77
         self._logit_scale = 1.0
+        self._logit_bias: float | None = None
+        self._family: Family = families.FAMILIES["clip"]
         self._prep: PreprocessRecipe | None = None
         self._scale: np.ndarray | None = None
         self._offset: np.ndarray | None = None
@@ -166,8 +172,10 @@ class ClipEncoder:
                 self._snapshot = str(download_model(
                     self._source, self._download_progress or download_listener()))
             self._say(f"loading model {self.model_id} ...")
-            model, tokenizer = from_pretrained(self._source_path(), self.model_id)
-            prep = read_recipe(self._source_path(), model, self.model_id)
+            model, tokenizer, family = from_pretrained(self._source_path(), self.model_id)
+            prep = read_recipe(self._source_path(), model, self.model_id, family)
+        except ModelLoadError:
+            raise  # already one line for the user (an unsupported family)
         except Exception as exc:
             # The boundary where library errors become one actionable line; the full
             # traceback stays in the debug log and on __cause__.
@@ -197,14 +205,17 @@ class ClipEncoder:
                  prep: PreprocessRecipe) -> None:
         import torch
 
+        family = families.family_of_model(model)
+        self._family = family
         self._model = model
         self._tokenizer = tokenizer
         self._device = device
         self._precision = precision
-        self._dim = int(model.config.projection_dim)
-        self._max_text_len = int(model.config.text_config.max_position_embeddings)
+        self._dim = families.embed_dim(model)
+        self._max_text_len = families.text_max_len(family, model, tokenizer)
         with torch.inference_mode():
-            self._logit_scale = float(model.logit_scale.float().exp().item())
+            self._logit_scale = float(model.logit_scale.float().exp().reshape(-1)[0].item())
+            self._logit_bias = families.logit_bias(family, model)
         self._scale, self._offset = prep.pixel_transform()
         self._prep = prep
 
@@ -244,6 +255,25 @@ class ClipEncoder:
         return self._logit_scale
 
     @property
+    def logit_bias(self) -> float | None:
+        """SigLIP-style models' learnt bias: a label's probability is
+        sigmoid(logit_scale * cosine + logit_bias). None for softmax (CLIP-style) families."""
+        self.load()
+        return self._logit_bias
+
+    @property
+    def family(self) -> str:
+        """The model family's name, config.json's model_type ("clip", "siglip", ...)."""
+        self.load()
+        return self._family.name
+
+    @property
+    def scoring(self) -> str:
+        """How label scores are made for this family: "softmax" or "sigmoid"."""
+        self.load()
+        return self._family.scoring
+
+    @property
     def preprocessing(self) -> PreprocessRecipe:
         """The resize/crop/normalise recipe; training augments with it to match preprocess()."""
         self.load()
@@ -279,12 +309,14 @@ class ClipEncoder:
             for start in range(0, len(batch), self.batch_size):
                 pixels = torch.from_numpy(batch[start : start + self.batch_size])
                 pixels = pixels.to(self._device, dtype=dtype, non_blocking=True)
-                features = pooled(self._model.get_image_features(pixel_values=pixels))
+                features = pooled(self._model.get_image_features(
+                    **families.image_inputs(self._family, self._model, pixels)))
                 out.append(_unit_on_device(features))
         return np.concatenate(out, axis=0)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Texts -> (N, dim) float32, unit length; long texts are cut to the model's 77 tokens."""
+        """Texts -> (N, dim) float32, unit length; long texts are cut to the model's limit
+        (77 tokens for CLIP, 64 for SigLIP)."""
         self.load()
         if isinstance(texts, str):
             raise TypeError("encode_texts takes a sequence of strings, not a single string")
@@ -299,18 +331,10 @@ class ClipEncoder:
                 chunk = [str(t) for t in texts[start : start + self.batch_size]]
                 with self._tokenize_lock:
                     tokens = self._tokenizer(
-                        chunk,
-                        padding=True,
-                        truncation=True,
-                        max_length=self._max_text_len,
-                        return_tensors="pt",
-                    )
-                features = pooled(
-                    self._model.get_text_features(
-                        input_ids=tokens["input_ids"].to(self._device, non_blocking=True),
-                        attention_mask=tokens["attention_mask"].to(self._device, non_blocking=True),
-                    )
-                )
+                        chunk, return_tensors="pt",
+                        **families.tokenizer_kwargs(self._family, self._max_text_len))
+                features = pooled(self._model.get_text_features(
+                    **families.text_inputs(self._family, tokens, self._device)))
                 out.append(_unit_on_device(features))
         return np.concatenate(out, axis=0)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from photoclip.config import DEFAULT_MODEL
+from photoclip.core.encoder.families import Family, family_of_folder
 from photoclip.core.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ _MODEL_FILES = (
     "added_tokens.json",
     "vocab.json",
     "merges.txt",
+    "vocab.txt",  # Chinese-CLIP's BERT vocabulary
+    "spiece.model",  # SigLIP's SentencePiece model
+    "sentencepiece.bpe.model",  # XLM-R's (AltCLIP, MetaCLIP 2)
 )
 _SAFETENSORS = ("model.safetensors", "model.safetensors.index.json", "model-*.safetensors")
 _PYTORCH_BIN = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*.bin")
@@ -170,19 +174,26 @@ def _byte_meter(callback: DownloadProgress) -> type:
 # -- loading -----------------------------------------------------------------------------------
 
 
-def from_pretrained(source: str, model_id: str) -> tuple[Any, Any]:
-    """(CLIPModel, tokenizer) from a local folder, without transformers' loading bar."""
-    from transformers import AutoTokenizer, CLIPModel, CLIPTokenizer
+def from_pretrained(source: str, model_id: str) -> tuple[Any, Any, Family]:
+    """(model, tokenizer, family) from a local folder, without transformers' loading bar.
 
+    The family comes from config.json; an unsupported one raises ModelLoadError naming those
+    that are supported, before any weights are read."""
+    import transformers
+    from transformers import AutoTokenizer
+
+    family = family_of_folder(source, model_id)
+    model_class = getattr(transformers, family.model_class)
     with _quiet_weight_loading():
-        model = CLIPModel.from_pretrained(source)
+        model = model_class.from_pretrained(source)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
     except (ValueError, KeyError) as exc:
-        # An unrecognised tokenizer_config; the files themselves are CLIP's BPE.
-        log.info("AutoTokenizer could not read %s (%s); using CLIPTokenizer", model_id, exc)
-        tokenizer = CLIPTokenizer.from_pretrained(source)
-    return model, tokenizer
+        # An unrecognised tokenizer_config; the files themselves are the family's own.
+        log.info("AutoTokenizer could not read %s (%s); using %s", model_id, exc,
+                 family.tokenizer_class)
+        tokenizer = getattr(transformers, family.tokenizer_class).from_pretrained(source)
+    return model, tokenizer, family
 
 
 @contextmanager

@@ -6,20 +6,23 @@ training reads photos through the same functions, so it sees what inference sees
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from photoclip.core.encoder.families import FAMILIES, Family, image_side
 from photoclip.core.imaging import to_rgb
 
 log = logging.getLogger(__name__)
 
-# OpenAI CLIP's preprocessing, used when a model folder has no preprocessor_config.json.
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+# OpenAI CLIP's preprocessing, used when a CLIP folder has no preprocessor_config.json.
+CLIP_MEAN = FAMILIES["clip"].mean
+CLIP_STD = FAMILIES["clip"].std
 CLIP_IMAGE_SIZE = 224
 
 
@@ -91,20 +94,30 @@ def size_field(size: Any, key: str) -> int | None:
     return int(value) if value is not None else None
 
 
-def read_recipe(source: str, model: Any, model_id: str) -> PreprocessRecipe:
-    """The recipe of the model at `source` (a folder); OpenAI CLIP's when it has none."""
+def read_recipe(source: str, model: Any, model_id: str,
+                family: Family | None = None) -> PreprocessRecipe:
+    """The recipe of the model at `source` (a folder); the family's defaults (OpenAI CLIP's for
+    CLIP) when it has none."""
     # Not CLIPImageProcessor: in transformers 5 that is the torchvision backend, which logs a
     # warning and falls back to this class when torchvision is absent. Only its config is used.
     from transformers import CLIPImageProcessorPil
 
+    family = family or FAMILIES["clip"]
     # The model's own input size is a better default than 224 for e.g. 336px CLIPs.
-    side = int(getattr(model.config.vision_config, "image_size", CLIP_IMAGE_SIZE))
+    side = image_side(model)
     try:
         proc = CLIPImageProcessorPil.from_pretrained(source)
     except OSError:
-        log.info("%s has no preprocessor config; using OpenAI CLIP defaults", model_id)
-        return PreprocessRecipe(side, (side, side), CLIP_MEAN, CLIP_STD,
+        log.info("%s has no preprocessor config; using %s defaults", model_id, family.title)
+        if not family.center_crop:
+            return PreprocessRecipe((side, side), (side, side), family.mean, family.std,
+                                    Image.Resampling.BICUBIC)
+        return PreprocessRecipe(side, (side, side), family.mean, family.std,
                                 Image.Resampling.BICUBIC)
+    if not family.center_crop and not _has_crop_settings(source):
+        # SigLIP and Chinese-CLIP resize straight to the input size; CLIPImageProcessor's own
+        # defaults (crop 224) would otherwise fill in what their configs leave out.
+        proc.do_center_crop = False
 
     size = getattr(proc, "size", None)
     shortest = size_field(size, "shortest_edge")
@@ -115,7 +128,7 @@ def read_recipe(source: str, model: Any, model_id: str) -> PreprocessRecipe:
     elif height and width:
         resize_to = (height, width)
     else:
-        resize_to = side
+        resize_to = side if family.center_crop else (side, side)
     crop_size = getattr(proc, "crop_size", None)
     if getattr(proc, "do_center_crop", True) and crop_size is not None:
         crop = (
@@ -132,8 +145,8 @@ def read_recipe(source: str, model: Any, model_id: str) -> PreprocessRecipe:
             side,
         )
         crop = (side, side)
-    mean = tuple(float(v) for v in (getattr(proc, "image_mean", None) or CLIP_MEAN))
-    std = tuple(float(v) for v in (getattr(proc, "image_std", None) or CLIP_STD))
+    mean = tuple(float(v) for v in (getattr(proc, "image_mean", None) or family.mean))
+    std = tuple(float(v) for v in (getattr(proc, "image_std", None) or family.std))
     resample = getattr(proc, "resample", None)
     return PreprocessRecipe(
         resize_to=resize_to,
@@ -144,6 +157,15 @@ def read_recipe(source: str, model: Any, model_id: str) -> PreprocessRecipe:
         if resample is not None
         else Image.Resampling.BICUBIC,
     )
+
+
+def _has_crop_settings(source: str) -> bool:
+    """Whether the folder's preprocessor config says anything about centre cropping."""
+    try:
+        raw = json.loads((Path(source) / "preprocessor_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(raw, dict) and ("do_center_crop" in raw or "crop_size" in raw)
 
 
 def save_recipe(recipe: PreprocessRecipe, folder: str) -> None:

@@ -10,6 +10,10 @@ Scoring a photo against one label set:
   similarity floor, all multiplied by the model's logit scale (CLIP's temperature). So a label
   only scores high when it beats the other labels and also clears the floor clearly; a photo that
   fits no label puts its mass on "none of these";
+- SigLIP-style models (encoder.scoring == "sigmoid") were trained with a sigmoid per pair, not a
+  softmax over a batch: each label gets its own probability sigmoid(scale * cosine + bias), with
+  the checkpoint's learnt scale and bias, independent of the set's other labels (what
+  multi-label tagging wants); the floor is then only the hard cosine floor below;
 - a label tags the photo when score >= its threshold and similarity >= the floor (a hard floor
   too, so low multi-label thresholds never tag a photo that fits nothing); in a single-label set
   only the set's best label may.
@@ -69,9 +73,15 @@ def set_scores(
     label_vectors: np.ndarray,
     logit_scale: float,
     floor: float,
+    logit_bias: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(N, d) photos x (L, d) labels -> (similarities, scores), both (N, L)."""
+    """(N, d) photos x (L, d) labels -> (similarities, scores), both (N, L).
+
+    With `logit_bias` (a SigLIP-style encoder's), each score is that label's own sigmoid
+    probability; without it, CLIP's softmax over the labels and "none of these"."""
     sims = np.asarray(image_vectors, dtype=np.float32) @ label_vectors.T
+    if logit_bias is not None:
+        return sims, sigmoid_scores(sims, logit_scale, logit_bias)
     logits = np.concatenate(
         [sims, np.full((sims.shape[0], 1), floor, dtype=np.float32)], axis=1
     ).astype(np.float64) * logit_scale
@@ -79,6 +89,25 @@ def set_scores(
     exp = np.exp(logits)
     probs = exp / exp.sum(axis=1, keepdims=True)
     return sims, probs[:, :-1].astype(np.float32)
+
+
+def sigmoid_scores(sims: np.ndarray, logit_scale: float, logit_bias: float) -> np.ndarray:
+    """SigLIP's per-label probability: sigmoid(logit_scale * cosine + logit_bias)."""
+    logits = np.asarray(sims, dtype=np.float64) * logit_scale + logit_bias
+    # exp of a large positive logit overflows; the two-sided form never does.
+    out = np.where(logits >= 0, 1.0 / (1.0 + np.exp(-np.abs(logits))),
+                   np.exp(-np.abs(logits)) / (1.0 + np.exp(-np.abs(logits))))
+    return out.astype(np.float32)
+
+
+def encoder_scoring(encoder: object) -> tuple[float, float | None]:
+    """(logit_scale, logit_bias) to score with for this encoder: a bias only for SigLIP-style
+    (sigmoid) families; encoders that report nothing are scored as OpenAI CLIP."""
+    scale = float(getattr(encoder, "logit_scale", CLIP_LOGIT_SCALE))
+    if getattr(encoder, "scoring", "softmax") != "sigmoid":
+        return scale, None
+    bias = getattr(encoder, "logit_bias", None)
+    return scale, None if bias is None else float(bias)
 
 
 def effective_threshold(label: Label, label_set: LabelSet) -> tuple[float, str]:
