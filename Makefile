@@ -24,6 +24,9 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml setup.py
 	# Only its BPE vocabulary file is used (the real CLIP tokenizer for the test model);
 	# --no-deps keeps torchvision out.
 	$(BIN)/pip install -q --no-deps "open_clip_torch>=2.20"
+	# The same for Chinese-CLIP: its BERT vocabulary for the tiny Chinese-CLIP test model (its own
+	# requirements pin lmdb and pull torchvision and timm, none of which we use).
+	$(BIN)/pip install -q --no-deps "cn_clip>=1.5"
 	touch $@
 
 run: $(VENV)/.installed

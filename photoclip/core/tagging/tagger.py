@@ -32,6 +32,7 @@ from photoclip.core.tagging.scoring import (
     decide,
     effective_floor,
     effective_threshold,
+    encoder_scoring,
     ensemble,
     fill,
     normalise,
@@ -186,7 +187,9 @@ class Tagger:
                 f"Photo and text vectors differ in size ({image_vectors.shape[1]} vs "
                 f"{sv.labels.shape[1]}): the library changed model; run `photoclip index`.")
         floor = effective_floor(label_set)
-        sims, scores = set_scores(image_vectors, sv.labels, self.logit_scale, floor)
+        # CLIP-style families: softmax over the set; SigLIP-style: a sigmoid per label.
+        scale, bias = encoder_scoring(self.encoder)
+        sims, scores = set_scores(image_vectors, sv.labels, scale, floor, logit_bias=bias)
         thresholds = np.array([effective_threshold(lb, label_set)[0] for lb in label_set.labels],
                               dtype=np.float32)
         rejected = None
