@@ -35,6 +35,8 @@ from photoclip.core.evaluation import AlbumEvaluation
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_models import ModelInfo, find_model, list_models
+from photoclip.core.ocr import OcrEngine, OcrJob, PhotoText, TextStore
+from photoclip.core.ocr import door as ocr_door
 from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
 from photoclip.core.tagging import SidecarSync, SidecarTagger, SidecarWriter, Tagger
@@ -87,6 +89,7 @@ class Library:
         self._tagger: Tagger | None = None
         self._label_sets: LabelSets | None = None
         self._sidecar_sync: SidecarSync | None = None
+        self._ocr_engine: OcrEngine | None = None
 
     @staticmethod
     def resolve_run(
@@ -276,6 +279,20 @@ class Library:
         if self._label_sets is None:
             self._label_sets = LabelSets(self.catalog)
         return self._label_sets
+
+    def ocr_job(self, folder: str | None = None, force: bool = False) -> OcrJob:
+        """The text pass (run() it): photos with an embedding and no text read yet (`force`:
+        again), or one folder's; refused when the setting is off or the `ocr` extra missing."""
+        self._ocr_engine = self._ocr_engine or OcrEngine()
+        return ocr_door.new_job(self.catalog, self._ocr_engine, enabled=bool(self.settings.ocr),
+                                folder=folder, force=force)
+
+    def ocr_status(self) -> dict[str, Any]:
+        return ocr_door.status(self.catalog, bool(self.settings.ocr))
+
+    def photo_text(self, digest: str) -> PhotoText | None:
+        """What was read in the photo with content hash `digest` (text, lines, boxes)."""
+        return TextStore(self.catalog).get(digest)
 
     # -- models: training, evaluation -------------------------------------------------------
 

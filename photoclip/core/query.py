@@ -8,7 +8,8 @@ before anything slow happens. docs/SEARCH.md is the user's version of this:
 - a photo as a term: ``similar:PATH`` (in the library or not), combinable with text;
 - filters as ``key:value``: ``date:2023``, ``date:2019..2021``, ``after:2023-05``,
   ``before:2024-01-01``, ``folder:PATH``, ``tag:beach``, ``type:jpg``,
-  ``orientation:portrait|landscape|square``, ``minsize:1080`` (shorter side, px) or ``minsize:2mp``.
+  ``orientation:portrait|landscape|square``, ``minsize:1080`` (shorter side, px) or ``minsize:2mp``,
+  ``text:"boarding pass"`` (only photos whose recognised text holds the phrase: core/ocr).
 A query may be filters alone (``tag:beach date:2019``): it then lists the matching photos.
 """
 
@@ -25,7 +26,7 @@ from photoclip.core.indexing.scan import catalog_path
 # A token: key:"quoted value", -"quoted phrase":weight, or a run of non-space characters.
 _TOKEN = re.compile(r'(-?)([A-Za-z]+):"([^"]*)"|(-?)"([^"]*)"(?::([0-9.]+))?|(\S+)')
 _FILTER_KEYS = {"date", "after", "before", "folder", "tag", "type", "orientation", "minsize",
-                "similar"}
+                "similar", "text"}
 _TYPES = {"jpg": (".jpg", ".jpeg"), "jpeg": (".jpg", ".jpeg"), "png": (".png",),
           "webp": (".webp",), "tif": (".tif", ".tiff"), "tiff": (".tif", ".tiff"),
           "heic": (".heic", ".heif"), "heif": (".heic", ".heif"), "gif": (".gif",),
@@ -50,6 +51,7 @@ class Filters:
     orientation: str | None = None
     min_side: int | None = None
     min_pixels: int | None = None
+    text: tuple[str, ...] = ()  # phrases the photo's recognised text must hold (text:)
 
     def active(self) -> bool:
         return self != Filters()
@@ -65,6 +67,7 @@ class Filters:
             orientation=other.orientation or self.orientation,
             min_side=max(filter(None, (self.min_side, other.min_side)), default=None),
             min_pixels=max(filter(None, (self.min_pixels, other.min_pixels)), default=None),
+            text=self.text + other.text,
         )
 
 
@@ -223,6 +226,10 @@ def _apply_key(out: ParsedQuery, key: str, value: str, negative: bool) -> None:
         out.filters = replace(f, orientation=value.lower())
     elif key == "minsize":
         out.filters = f.merged(_min_size(value))
+    elif key == "text":
+        check_text(value, "text")
+        if value:
+            out.filters = replace(f, text=(*f.text, value))
 
 
 def folder_filter(value: str) -> str:

@@ -1,0 +1,34 @@
+"""What Library hands out for OCR, kept here so library.py stays small."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from photoclip.core.catalog import Catalog
+from photoclip.core.errors import PhotoclipError
+from photoclip.core.ocr.engine import ENABLE_HINT, OcrEngine, available
+from photoclip.core.ocr.job import OcrJob
+from photoclip.core.ocr.store import TextStore
+
+
+def new_job(catalog: Catalog, engine: OcrEngine, *, enabled: bool, folder: str | None,
+            force: bool) -> OcrJob:
+    """The text pass, or the reason it cannot run (setting off, the extra missing)."""
+    if not enabled:
+        raise PhotoclipError("Reading text in photos is turned off for this library: "
+                             "`photoclip ocr --on` turns it on.")
+    if not available():
+        raise PhotoclipError(f"Reading text in photos needs the OCR package: {ENABLE_HINT}")
+    where = str(Path(folder).expanduser().resolve()) if folder else None
+    return OcrJob(catalog, engine, folder=where, force=force)
+
+
+def status(catalog: Catalog, enabled: bool) -> dict[str, Any]:
+    """Photos read (skipped ones count: the detector looked) of those indexed, with text,
+    skipped, failed; whether OCR is on and installed."""
+    counts = TextStore(catalog).counts()
+    return {"enabled": enabled, "installed": available(),
+            "photos": catalog.count_photos("ok"), "read": sum(counts.values()),
+            "with_text": counts.get("text", 0), "skipped": counts.get("skipped", 0),
+            "failed": counts.get("failed", 0)}
