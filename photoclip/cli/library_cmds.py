@@ -10,6 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from photoclip.cli.ocr_cmds import status_lines as ocr_status_lines
 from photoclip.cli.output import EXIT_OK, drive, out, printable
 from photoclip.cli.session import open_library
 from photoclip.core.errors import PhotoclipError
@@ -112,11 +113,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         groups = lib.failures(examples=3)
         st["failures"] = [{"reason": g.reason, "count": g.count, "examples": g.examples}
                           for g in groups]
+        st["ocr"] = lib.ocr_status()
 
         def text() -> str:
             lines = [f"library: {st['library']}", f"model:   {st['model']}",
                      f"device:  {st['device']}", f"photos:  {st['photos']} indexed, "
-                     f"{st['failed']} failed", "folders:"]
+                     f"{st['failed']} failed", *ocr_status_lines(st["ocr"]), "folders:"]
             lines += [f"  {r}" + (" (offline)" if r in st["offline_roots"] else "")
                       for r in st["roots"]] or ["  (none: add one with `photoclip add FOLDER`)"]
             if groups:

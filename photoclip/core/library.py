@@ -290,6 +290,11 @@ class Library:
     def ocr_status(self) -> dict[str, Any]:
         return ocr_door.status(self.catalog, bool(self.settings.ocr))
 
+    def set_ocr(self, on: bool) -> None:
+        """Turn reading text in photos on or off for this library (saved)."""
+        self.settings.ocr = on
+        self.save_settings()
+
     def photo_text(self, digest: str) -> PhotoText | None:
         """What was read in the photo with content hash `digest` (text, lines, boxes)."""
         return TextStore(self.catalog).get(digest)

@@ -40,6 +40,10 @@ TILE_OVERLAP = 0.1  # a line cut by one tile's edge is whole in its neighbour
 MAX_BOXES = 300
 # Lines the recogniser is less sure of than this are dropped (RapidOCR's own default).
 MIN_CONFIDENCE = 0.5
+# Lines with fewer letters or digits than this are dropped: on photos without text the
+# recogniser's only findings were single shapes read as "O", "C", "口", "■" (7 of 100
+# generated photos); a one-character sign is rarely what anyone searches for.
+MIN_CHARACTERS = 2
 
 
 class OcrUnavailable(PhotoclipError):
@@ -135,7 +139,7 @@ class OcrEngine:
                 box, text, conf = item[0], str(item[1]), float(item[2])
             except (IndexError, TypeError, ValueError):
                 continue
-            if conf < MIN_CONFIDENCE or not text.strip():
+            if conf < MIN_CONFIDENCE or sum(ch.isalnum() for ch in text) < MIN_CHARACTERS:
                 continue
             corners = tuple((round(ox + float(x) / scale), round(oy + float(y) / scale))
                             for x, y in box)

@@ -6,7 +6,7 @@ Two ways of asking (docs: the query language in core/query.py):
   finds "增值税发票", "total 37.80 eur" finds "TOTAL37.80EUR" and back.
 - a plain query: every word of its added terms must occur where a word may start (after a
   space or punctuation, where letters turn into digits, anywhere in CJK text), or the whole
-  query must occur as one run. Word starts keep "cat" from matching "location" when the user
+  query (spaces removed) must occur as one run starting there. Word starts keep "cat" from matching "location" when the user
   asked CLIP for cats; the one-run rule keeps "boarding pass" matching "BOARDINGPASS".
 
 Quality in (0, 1]: 1.0 when the query occurs as one run, else 0.5 (every word, apart); the
@@ -63,9 +63,9 @@ def match_quality(wanted: Sequence[str], whole: str, norm: str, text: str) -> fl
     """A plain query's quality against one photo's text (None: no match). `wanted`: the
     query's words, `whole`: the query, both compact; `norm`: the text compact; `text`: as
     recognised (its spaces mark word starts)."""
-    if whole and whole in norm:
-        return ONE_RUN
     starts = boundaries(" ".join(text.splitlines()))
+    if whole and word_at_boundary(whole, norm, starts):
+        return ONE_RUN
     if wanted and all(word_at_boundary(w, norm, starts) for w in wanted):
         return APART
     return None
