@@ -3,6 +3,9 @@
 
     PYTHONPATH=. python tests/bench_ocr.py --text 500 --plain 500 --size 1200x900
 
+Also a folder as a new user's might be (receipts_folder: receipts, a boarding pass, a Chinese
+invoice and photos without text), for the end-to-end tests.
+
 Text photos: one target word (English word, ticket-like code, or Chinese) plus distractor
 lines, in DejaVu Sans/Serif/Mono or Droid Sans Fallback (CJK), cap height 12-80 px, rotated up
 to +-20 degrees, on light or dark backgrounds with a faded photo behind, sometimes blurred,
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,21 +34,28 @@ CJK_FONT = "droid/DroidSansFallbackFull.ttf"
 # Cap height as a share of the font size (DejaVu: 0.73 em; Droid's Han glyphs: ~0.85 em).
 CAP_LATIN, CAP_CJK = 0.73, 0.85
 BUCKETS = ((12, 16), (16, 20), (20, 30), (30, 50), (50, 81))
-WORDS_EN = """garden window receipt ticket station airport boarding museum bakery pharmacy
-hotel coffee market library harbour bridge parking invoice kitchen theatre cinema school
-office bicycle holiday concert stadium highway village forest mountain island river castle
-subway platform gateway counter payment balance account voucher coupon discount member
-welcome exit entrance danger caution warning private closed open monday friday sunday
-january october summer winter morning evening dinner lunch breakfast butter cheese
-tomato orange banana lemon cherry pepper garlic onion salmon chicken noodle pizza burger
-dessert sugar flour candle lamp mirror carpet pillow blanket jacket sweater boots gloves
-scarf camera laptop phone charger battery cable printer paper pencil marker folder
-letter stamp parcel courier delivery license passport visa customs border flight gate
-seat row class economy business first""".split()
-WORDS_ZH = ("发票 收据 北京 上海 广州 深圳 机场 车站 登机 车票 银行 超市 餐厅 医院 学校 公司 "
-            "地址 电话 日期 金额 合计 现金 找零 欢迎 出口 入口 停车 酒店 咖啡 面包 牛奶 水果 "
-            "蔬菜 鸡蛋 米饭 面条 茶叶 啤酒 可乐 香蕉 苹果 橙子 西瓜 葡萄 书店 药店 邮局 公园 "
-            "博物 图书 剧院 电影 音乐 体育 地铁 公交 出租 火车 飞机 轮船").split()
+WORDS_EN = ["garden", "window", "receipt", "ticket", "station", "airport", "boarding", "museum",
+            "bakery", "pharmacy", "hotel", "coffee", "market", "library", "harbour", "bridge",
+            "parking", "invoice", "kitchen", "theatre", "cinema", "school", "office", "bicycle",
+            "holiday", "concert", "stadium", "highway", "village", "forest", "mountain",
+            "island", "river", "castle", "subway", "platform", "gateway", "counter", "payment",
+            "balance", "account", "voucher", "coupon", "discount", "member", "welcome", "exit",
+            "entrance", "danger", "caution", "warning", "private", "closed", "open", "monday",
+            "friday", "sunday", "january", "october", "summer", "winter", "morning", "evening",
+            "dinner", "lunch", "breakfast", "butter", "cheese", "tomato", "orange", "banana",
+            "lemon", "cherry", "pepper", "garlic", "onion", "salmon", "chicken", "noodle",
+            "pizza", "burger", "dessert", "sugar", "flour", "candle", "lamp", "mirror", "carpet",
+            "pillow", "blanket", "jacket", "sweater", "boots", "gloves", "scarf", "camera",
+            "laptop", "phone", "charger", "battery", "cable", "printer", "paper", "pencil",
+            "marker", "folder", "letter", "stamp", "parcel", "courier", "delivery", "license",
+            "passport", "visa", "customs", "border", "flight", "gate", "seat", "row", "class",
+            "economy", "business", "first"]
+_ZH = ("发票收据北京上海广州深圳机场车站登机车票银行超市餐厅医院学校公司"
+       "地址电话日期金额合计现金找零欢迎出口入口停车酒店咖啡面包牛奶水果"
+       "蔬菜鸡蛋米饭面条茶叶啤酒可乐香蕉苹果橙子西瓜葡萄书店药店邮局公园"
+       "博物图书剧院电影音乐体育地铁公交出租火车飞机轮船")
+# two-character words, as most Chinese words are
+WORDS_ZH = [_ZH[i:i + 2] for i in range(0, len(_ZH), 2)]
 DISTRACT = ["TOTAL", "12.50", "QTY 2", "Thank you", "No. 0042", "VAT 19%", "CASH", "08:15",
             "谢谢", "单价", "数量"]
 SKIMAGE = ["astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
@@ -58,6 +69,38 @@ class Sample:
     target: str | None  # the word to find it by; None for a photo without text
     cap: int = 0
     lang: str = ""
+SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
+DOCUMENTS = {
+    "ikea.jpg": ["IKEA Frankfurt", "KOTTBULLAR 4.99", "TOTAL 37.80 EUR"],
+    "rewe.jpg": ["REWE Markt", "MILCH 1.19", "SUMME 12.40"],
+    "boarding.jpg": ["BOARDING PASS", "LH 123 FRA-PEK", "GATE B44"],
+    "fapiao.jpg": ["增值税发票", "金额 128.00"],
+}
+
+
+def fonts_present() -> bool:
+    return (FONTS / "dejavu/DejaVuSans.ttf").exists() and (
+        FONTS / "droid/DroidSansFallbackFull.ttf").exists()
+
+
+def document(lines: list[str], size: tuple[int, int] = (800, 600)) -> Image.Image:
+    img = Image.new("RGB", size, (246, 244, 238))
+    draw = ImageDraw.Draw(img)
+    latin = ImageFont.truetype(str(FONTS / "dejavu/DejaVuSans.ttf"), 34)
+    cjk = ImageFont.truetype(str(FONTS / "droid/DroidSansFallbackFull.ttf"), 40)
+    for i, line in enumerate(lines):
+        font = cjk if any(ord(c) > 0x2E80 for c in line) else latin
+        draw.text((50, 50 + 80 * i), line, font=font, fill=(25, 25, 25))
+    return img
+
+
+def receipts_folder(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, lines in DOCUMENTS.items():
+        document(lines).save(folder / name, quality=88)
+    for name in ("astronaut.png", "chelsea.png"):
+        shutil.copy(SKIMAGE_DATA / name, folder / name)
+    return folder
 
 
 def _sources() -> list[Image.Image]:

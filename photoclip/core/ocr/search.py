@@ -6,8 +6,9 @@ Two ways of asking (docs: the query language in core/query.py):
   finds "增值税发票", "total 37.80 eur" finds "TOTAL37.80EUR" and back.
 - a plain query: every word of its added terms must occur where a word may start (after a
   space or punctuation, where letters turn into digits, anywhere in CJK text), or the whole
-  query (spaces removed) must occur as one run starting there. Word starts keep "cat" from matching "location" when the user
-  asked CLIP for cats; the one-run rule keeps "boarding pass" matching "BOARDINGPASS".
+  query (spaces removed) must occur as one run starting there. Word starts keep "cat" from
+  matching "location" when the user asked CLIP for cats; the one-run rule keeps "boarding
+  pass" matching "BOARDINGPASS".
 
 Quality in (0, 1]: 1.0 when the query occurs as one run, else 0.5 (every word, apart); the
 searcher turns it into a score above any CLIP score (core/search.py says why).
