@@ -282,13 +282,56 @@ def evaluate(samples: list[Sample], engine: object | None = None) -> dict[str, o
     }
 
 
+def speed(rounds: int = 3) -> dict[str, float]:
+    """CPU seconds per photo on one core (onnxruntime with 1 thread; process time, so other
+    load on the machine counts little): a 12-MP phone photo with and without text through the
+    text pass (decode, skip probe, read), and the probe vs a full read at 1200x900."""
+    from photoclip.core.imaging import decode
+    from photoclip.core.ocr.engine import OcrEngine
+    from photoclip.core.ocr.job import DECODE_MIN_SIDE
+    from photoclip.core.ocr.skip import probe, worth_reading
+
+    rng = np.random.default_rng(0)
+    sources = _sources()
+    eng = OcrEngine(threads=1)
+    eng.load()
+    big = (4000, 3000)
+    with_text = text_photo(rng, "RECEIPT 4711", "en", 60, big, sources)
+    without = plain_photo(rng, big, sources)
+    doc = document(DOCUMENTS["ikea.jpg"], size=(1200, 900))
+
+    def cpu(fn: object) -> float:
+        times = []
+        for _ in range(rounds):
+            t = time.process_time()
+            fn()  # type: ignore[operator]
+            times.append(time.process_time() - t)
+        return round(float(np.median(times)), 3)
+
+    def text_pass(data: bytes) -> None:
+        image = decode(data, DECODE_MIN_SIDE).image
+        if worth_reading(eng, image):
+            eng.read(image)
+
+    return {
+        "s_12mp_with_text": cpu(lambda: text_pass(with_text)),
+        "s_12mp_without_text": cpu(lambda: text_pass(without)),
+        "s_probe_1200x900": cpu(lambda: eng.text_map(probe(doc))),
+        "s_full_read_1200x900": cpu(lambda: eng.read(doc)),
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--text", type=int, default=500)
     p.add_argument("--plain", type=int, default=500)
     p.add_argument("--size", default="1200x900")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--speed", action="store_true", help="CPU seconds per photo instead")
     a = p.parse_args()
+    if a.speed:
+        print(json.dumps(speed(), indent=2))
+        return
     w, h = (int(v) for v in a.size.split("x"))
     start = time.perf_counter()
     samples = make_set(a.text, a.plain, (w, h), a.seed)
