@@ -58,9 +58,10 @@ _ZH = ("发票收据北京上海广州深圳机场车站登机车票银行超市
 WORDS_ZH = [_ZH[i:i + 2] for i in range(0, len(_ZH), 2)]
 DISTRACT = ["TOTAL", "12.50", "QTY 2", "Thank you", "No. 0042", "VAT 19%", "CASH", "08:15",
             "谢谢", "单价", "数量"]
-SKIMAGE = ["astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
-           "hubble_deep_field.jpg", "immunohistochemistry.png", "coins.png", "camera.png",
-           "grass.png", "gravel.png", "brick.png"]
+# Not motorcycle_left.png: its tank says YAMAHA, which the recogniser rightly reads.
+SKIMAGE = ["astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "hubble_deep_field.jpg",
+           "immunohistochemistry.png", "coins.png", "camera.png", "grass.png", "gravel.png",
+           "brick.png"]
 
 
 @dataclass
