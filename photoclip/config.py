@@ -192,6 +192,9 @@ class Settings:
     # A model being switched to (`models use`): it becomes `model` once every photo has its
     # embedding; until then search keeps using `model`.
     pending_model: str | None = None
+    # Read the words in photos (OCR, the `ocr` extra) so search finds them by their text;
+    # off: `photoclip ocr` refuses and nothing is read.
+    ocr: bool = True
 
     @classmethod
     def load(cls, path: Path) -> Settings:

@@ -10,6 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from photoclip.cli.ocr_cmds import status_lines as ocr_status_lines
 from photoclip.cli.output import EXIT_INTERRUPTED, EXIT_OK, drive, out, printable
 from photoclip.cli.session import open_library
 from photoclip.core.errors import PhotoclipError
@@ -133,11 +134,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         st["failures"] = [{"reason": g.reason, "count": g.count, "examples": g.examples}
                           for g in groups]
         st["skipped"] = skipped
+        st["ocr"] = lib.ocr.status()
 
         def text() -> str:
             lines = [f"library: {printable(st['library'])}", f"model:   {printable(st['model'])}",
                      f"device:  {st['device']}", f"photos:  {st['photos']} indexed, "
-                     f"{st['failed']} failed", "folders:"]
+                     f"{st['failed']} failed", *ocr_status_lines(st["ocr"]), "folders:"]
             lines += [f"  {printable(r)}" + (" (offline)" if r in st["offline_roots"] else "")
                       for r in st["roots"]] or ["  (none: add one with `photoclip add FOLDER`)"]
             if skipped:

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from photoclip import __version__
-from photoclip.cli import album_cmds, library_cmds, model_cmds, probe_cmds, search_cmds, tag_cmds
+from photoclip.cli import (
+    album_cmds,
+    library_cmds,
+    model_cmds,
+    ocr_cmds,
+    probe_cmds,
+    search_cmds,
+    tag_cmds,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -121,6 +129,13 @@ COMMANDS: tuple[Command, ...] = (
     )),
     Command("status", "library folders, counts, failures, model, device",
             library_cmds.cmd_status),
+    Command("ocr", "read the words in photos so search finds them (after indexing; resumable)",
+            ocr_cmds.cmd_ocr, (
+        _FOLDER,
+        arg("--force", action="store_true", help="read every photo again"),
+        arg("--on", action="store_true", help="turn reading text on for this library, then read"),
+        arg("--off", action="store_true", help="turn reading text off for this library"),
+    )),
     Command("search", "find photos by a text description", search_cmds.cmd_search, (
         # "*" and parse_known_args in main(): an unquoted "-people" is a query term.
         arg("query", nargs="*", help="e.g. 'dog on a beach -people'"),

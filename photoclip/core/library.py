@@ -13,6 +13,7 @@ import shlex
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,10 @@ from photoclip.core.library_albums import LibraryAlbums
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_models import ModelInfo, find_model, list_models
 from photoclip.core.library_probes import ProbeEvaluation, probe_job, probe_source
+from photoclip.core.library_roots import root_to_add
 from photoclip.core.library_vectors import open_vectors
 from photoclip.core.model_catalog import catalog_with_use
+from photoclip.core.ocr.door import LibraryOcr
 from photoclip.core.search import DEFAULT_CUTOFF as DEFAULT_CUTOFF  # the window's default
 from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
@@ -310,6 +313,12 @@ class Library:
         """Albums and smart albums, ratings and favourites (core/library_albums.py)."""
         return LibraryAlbums(self)
 
+    @cached_property
+    def ocr(self) -> LibraryOcr:
+        """Reading the words in photos: the text pass, its status, the setting, a photo's text
+        (core/ocr/door.py)."""
+        return LibraryOcr(self)
+
     # -- models: training, evaluation -------------------------------------------------------
 
     def models(self) -> list[ModelInfo]:
@@ -422,25 +431,8 @@ class Library:
     # -- roots ------------------------------------------------------------------------------
 
     def add_roots(self, folders: list[str]) -> list[Root]:
-        roots = []
-        for folder in folders:
-            path = Path(folder).expanduser()
-            if not path.is_dir():
-                raise PhotoclipError(f"{folder} is not a folder: give a folder of photos.")
-            resolved = path.resolve()
-            try:
-                str(resolved).encode("utf-8")
-            except UnicodeEncodeError:
-                raise PhotoclipError(
-                    f"{ascii(str(resolved))[1:-1]}: the folder's name (or a folder above it) "
-                    "is not valid UTF-8; rename it to add it.") from None
-            if resolved == self.paths.root or self.paths.root in resolved.parents:
-                raise PhotoclipError(
-                    f"{folder} is inside the library folder {self.paths.root}; "
-                    "add your photo folders, not the library."
-                )
-            roots.append(self.catalog.add_root(str(resolved)))
-        return roots
+        return [self.catalog.add_root(root_to_add(folder, self.paths.root))
+                for folder in folders]
 
     def remove_roots(self, folders: list[str]) -> int:
         removed = 0

@@ -10,6 +10,7 @@ before anything slow happens. docs/SEARCH.md is the user's version of this:
   ``before:2024-01-01``, ``folder:PATH``, ``tag:beach``, ``type:jpg``,
   ``orientation:portrait|landscape|square``, ``minsize:1080`` (shorter side, px) or ``minsize:2mp``,
   ``rating:>=4`` (stars: ``4``, ``>3``, ``<=2``, ``2..4``; ``0`` is unrated), ``fav:yes|no``.
+  ``text:"boarding pass"`` (only photos whose recognised text holds the phrase: core/ocr).
 A query may be filters alone (``tag:beach date:2019``): it then lists the matching photos.
 """
 
@@ -26,7 +27,7 @@ from photoclip.core.indexing.scan import catalog_path
 # A token: key:"quoted value", -"quoted phrase":weight, or a run of non-space characters.
 _TOKEN = re.compile(r'(-?)([A-Za-z]+):"([^"]*)"|(-?)"([^"]*)"(?::([0-9.]+))?|(\S+)')
 _FILTER_KEYS = {"date", "after", "before", "folder", "tag", "type", "orientation", "minsize",
-                "similar", "rating", "fav"}
+                "similar", "rating", "fav", "text"}
 _TYPES = {"jpg": (".jpg", ".jpeg"), "jpeg": (".jpg", ".jpeg"), "png": (".png",),
           "webp": (".webp",), "tif": (".tif", ".tiff"), "tiff": (".tif", ".tiff"),
           "heic": (".heic", ".heif"), "heif": (".heic", ".heif"), "gif": (".gif",),
@@ -57,6 +58,7 @@ class Filters:
     min_rating: int | None = None  # stars, inclusive
     max_rating: int | None = None  # stars, inclusive
     favourite: bool | None = None
+    text: tuple[str, ...] = ()  # phrases the photo's recognised text must hold (text:)
 
     def active(self) -> bool:
         return self != Filters()
@@ -76,6 +78,7 @@ class Filters:
             max_rating=min((r for r in (self.max_rating, other.max_rating) if r is not None),
                            default=None),
             favourite=self.favourite if other.favourite is None else other.favourite,
+            text=self.text + other.text,
         )
 
 
@@ -240,6 +243,11 @@ def _apply_key(out: ParsedQuery, key: str, value: str, negative: bool) -> None:
         if value.lower() not in _YES:
             raise QueryError(f"fav:{value}? Use fav:yes or fav:no.")
         out.filters = replace(f, favourite=_YES[value.lower()])
+
+    elif key == "text":
+        check_text(value, "text")
+        if value:
+            out.filters = replace(f, text=(*f.text, value))
 
 
 def rating_filter(value: str) -> Filters:

@@ -12,6 +12,18 @@ Adaptive cutoff: results stop where they stop standing out from the library. Eac
 scores are compared with its scores on a random sample of the library (per query, so it is
 calibrated for the model and for text vs photo queries alike): a hit must lie `cutoff` standard
 deviations above that background, and the list also ends at the first sharp drop.
+
+Words in photos (OCR, core/ocr/search.py): ``text:"boarding pass"`` is a filter (only photos
+whose text holds the phrase; alone, they are listed best match first). A plain query also
+matches photo text: a photo whose text holds every query word scores
+``1 + 0.5 * quality + 0.5 * max(cosine, 0)`` (quality 1.0 for the query as one run, 0.5 for
+its words apart), so it ranks above every photo found by CLIP alone, text hits among
+themselves by match then by CLIP. Why a tier rather than a blend (e.g. reciprocal-rank
+fusion): the words the user typed, found literally in the photo, are the strongest evidence
+search has, and CLIP reads text badly (its cosine for a receipt showing "IKEA" need not stand
+out at all), so a fused rank would bury exactly the hits OCR exists for; CLIP's cosines
+(~0.15-0.4) keep their order below, unchanged when no text matches. Text hits skip the
+adaptive cutoff (they stand out by definition) and count towards --top.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from photoclip.core.encoder import Encoder
 from photoclip.core.errors import ImageError, NotFoundError, QueryError
 from photoclip.core.imaging import decode, open_regular, read_error_reason
 from photoclip.core.indexing.scan import catalog_path
+from photoclip.core.ocr import search as text_search
 from photoclip.core.query import (
     Filters,
     ParsedQuery,
@@ -245,10 +258,42 @@ class Searcher:
             raise QueryError("--top must be at least 1.")
         plan = self.plan(query, folder=folder, after=after, before=before, tag=tag)
         if plan.filter_only:
+            if plan.filters.text:
+                return self.by_text(plan.filters, top)
             return self.by_filters(plan.filters, top)
         if not plan.looks_for_something:
             cutoff = None  # the filters chose the photos; the terms only order them
-        return self.by_vector(self.query_vector(plan), top, plan.filters, cutoff=cutoff)
+        vector = self.query_vector(plan)
+        hits = self.by_vector(vector, top, plan.filters, cutoff=cutoff)
+        return self.with_text(plan, vector, hits, top)
+
+    def by_text(self, filters: Filters, top: int = 20) -> list[SearchHit]:
+        """Photos whose text holds every text: phrase, within the other filters, newest
+        first; each scores 2.0 (1 + a one-run match's quality, see the module's doc)."""
+        allowed = self._allowed(filters)
+        dated = self._dated(allowed)
+        best = heapq.nlargest(top, dated, key=lambda i: (dated[i][1], i))
+        return [SearchHit(i, dated[i][0], 2.0) for i in best]
+
+    def with_text(self, plan: ParsedQuery, vector: np.ndarray, hits: list[SearchHit],
+                  top: int) -> list[SearchHit]:
+        """CLIP's hits with the photos whose text holds the query's words ranked above them
+        (the module's doc says how and why)."""
+        texts = [t.text for t in plan.terms if t.weight > 0 and t.image is None]
+        matches = text_search.query_matches(self.catalog, texts) if texts else {}
+        if plan.filters.active() and matches:
+            allowed = self._allowed(plan.filters)
+            matches = {i: q for i, q in matches.items() if i in allowed}
+        if not matches:
+            return hits
+        known = [i for i in matches if i in self.vectors]
+        cosine = dict(zip(known, (self.vectors.get(known) @ vector).tolist(), strict=True)) \
+            if known else {}
+        scored = {i: 1.0 + 0.5 * q + 0.5 * max(cosine.get(i, 0.0), 0.0)
+                  for i, q in matches.items()}
+        scored.update({h.photo_id: h.score for h in hits if h.photo_id not in scored})
+        best = heapq.nlargest(top, scored.items(), key=lambda kv: (kv[1], -kv[0]))
+        return self._hits(best)
 
     def similar(self, path: str, top: int = 20,
                 cutoff: float | None = None) -> list[SearchHit]:
@@ -333,6 +378,8 @@ class Searcher:
                 raise QueryError(f"No label {tag!r} to filter by: see `photoclip labels "
                                  "list` (LABEL, or SET|LABEL).")
             allowed = ids if allowed is None else allowed & ids
+        if f.text and allowed:
+            allowed &= set(text_search.phrase_matches(self.catalog, f.text))
         return allowed or set()
 
     def background(self) -> np.ndarray | None:

@@ -147,6 +147,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE photos ADD COLUMN dev INTEGER;
     ALTER TABLE photos ADD COLUMN ino INTEGER;
     """,
+    # v8: the words in photos (OCR), keyed to the content hash so a moved or renamed photo
+    # keeps its text and a changed one (a rotation included) is read again. `norm` is what
+    # queries match (core/ocr/normalise.py); the FTS5 trigram index over it is made by
+    # core/ocr/store.py where this SQLite has the trigram tokenizer (a cache, like the vectors).
+    """
+    CREATE TABLE photo_text (
+        hash    TEXT PRIMARY KEY,
+        state   TEXT NOT NULL CHECK (state IN ('text', 'none', 'skipped', 'failed')),
+        text    TEXT NOT NULL DEFAULT '',  -- the lines as recognised, one per line
+        norm    TEXT NOT NULL DEFAULT '',  -- compact form: NFKC, casefolded, no whitespace
+        lines   TEXT,                      -- JSON [[text, confidence, [[x, y] x4]], ...]
+        error   TEXT,                      -- why reading failed (state 'failed')
+        read_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S', 'now'))
+    ) WITHOUT ROWID;
+    CREATE INDEX photo_text_state ON photo_text(state);
+    """,
 )
 
 LATEST_VERSION = len(MIGRATIONS)
