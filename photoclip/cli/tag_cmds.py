@@ -250,7 +250,7 @@ def cmd_xmp(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         if args.style and args.style != lib.settings.sidecar_style:
             lib.settings.sidecar_style = args.style  # the user's choice, for next time too
-            lib.save_settings()
+            lib.settings.save(lib.paths.settings)  # a full disk says so (not only a warning)
         if sync is not None:
             lib.set_sidecar_sync(sync == "on")
             if not args.json:
