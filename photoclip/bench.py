@@ -8,7 +8,8 @@ Figures (all measured in the same run, on the same model and device):
   (d) pipeline efficiency = (c) / the ideal the cores allow with (a) and (b) perfectly overlapped;
   (e) the CPU fast path (bf16/int8) against fp32, with the minimum cosine between them;
   (f) search at scale on synthetic CLIP-like vectors: ANN p95 and recall@10 against exact
-      search, and text-query latency (text encoding + ANN + catalog lookup).
+      search, and text-query latency (text encoding + ANN + catalog lookup): quiet, beside a
+      CPU-bound process, and while the indexer runs in this process.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,10 +284,83 @@ class Bench:
             text_times.append(time.perf_counter() - t0)
             if not answered:
                 raise RuntimeError("the synthetic catalog returned no hits")
-        catalog.close()
         r["text_query_p50_ms"] = round(percentile_ms(text_times, 50), 2)
         r["text_query_p95_ms"] = round(percentile_ms(text_times, 95), 2)
+        # The same queries beside a CPU-bound process (one core's worth of other work), and
+        # while the indexer embeds in this process (the window: typing while it indexes).
+        n_queries = min(len(queries), 100)
+        with cpu_hog():
+            beside = _time_queries(searcher, n_queries)
+        r["text_query_p95_beside_cpu_load_ms"] = round(percentile_ms(beside, 95), 2)
+        indexing = _time_queries_while_indexing(searcher, n_queries, enc, tmp, self.batch_size)
+        r["text_query_p95_while_indexing_ms"] = round(percentile_ms(indexing, 95), 2)
+        r["text_queries_while_indexing"] = len(indexing)
+        catalog.close()
         yield Progress("bench", steps, steps, finished=True, message="done")
+
+
+HOG_MAX_S = 120.0  # a CPU hog outlives no bench: it stops itself after this long
+
+_HOG = """
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+x = 0
+while time.monotonic() < end:
+    for i in range(100_000):
+        x += i * i
+"""
+
+
+@contextmanager
+def cpu_hog(seconds: float = HOG_MAX_S) -> Iterator[subprocess.Popen[bytes]]:
+    """A CPU-bound process beside this one while the block runs; stopped on leaving it, and
+    by itself after `seconds` whatever happens to this process."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOG, str(seconds)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.2)  # let it reach its loop
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _time_queries(searcher: Searcher, n: int, keep_going: Any = None) -> list[float]:
+    """Wall time of up to n text queries; stops early when keep_going() turns false."""
+    times = []
+    for i in range(n):
+        if keep_going is not None and not keep_going():
+            break
+        t0 = time.perf_counter()
+        if not searcher.search(f"photo number {i} of a trip", top=20):
+            raise RuntimeError("the synthetic catalog returned no hits")
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _time_queries_while_indexing(searcher: Searcher, n: int, enc: ClipEncoder, tmp: Path,
+                                 batch_size: int) -> list[float]:
+    """Text queries while an indexer (same process, same model) indexes the bench photos into
+    a fresh library; only the queries that started while it ran count."""
+    lib = Library(tmp / "lib-while-querying", encoder=enc)
+    lib.settings.batch_size = batch_size
+    lib.add_roots([str(tmp / "photos")])
+    indexer = lib.indexer()
+    started = threading.Event()
+
+    def index() -> None:
+        for _ in indexer.run():
+            started.set()
+        started.set()
+
+    worker = threading.Thread(target=index, name="bench-indexer", daemon=True)
+    worker.start()
+    try:
+        started.wait(60)
+        return _time_queries(searcher, n, keep_going=worker.is_alive)
+    finally:
+        worker.join()
+        lib.close()
 
 
 ROUND_KEYS = ("model_only_images_per_s", "decode_images_per_s_per_core",

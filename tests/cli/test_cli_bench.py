@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from photoclip.bench import clip_like_vectors, headline, make_photos
+from photoclip.bench import clip_like_vectors, cpu_hog, headline, make_photos
 from photoclip.cli import main
 from photoclip.core.imaging import decode
 
@@ -13,7 +13,8 @@ CONTRACT_KEYS = {
     "device", "model", "model_only_images_per_s", "decode_images_per_s_per_core",
     "pipeline_images_per_s", "pipeline_efficiency", "pipeline_vs_model", "fast_path",
     "fast_path_vs_fp32", "fast_path_cosine", "text_query_p95_ms", "ann_p95_ms",
-    "ann_recall_at_10", "vectors",
+    "ann_recall_at_10", "vectors", "text_query_p95_beside_cpu_load_ms",
+    "text_query_p95_while_indexing_ms",
 }
 
 
@@ -38,6 +39,8 @@ def test_bench_runs_end_to_end_and_emits_the_contract(capsys, tiny_clip_dir):
     # the pipeline cannot beat what model and decode allow together by much
     assert r["pipeline_images_per_s"] <= r["model_only_images_per_s"] * 1.5
     assert 0.5 <= r["ann_recall_at_10"] <= 1.0
+    assert r["text_query_p95_beside_cpu_load_ms"] > 0
+    assert r["text_queries_while_indexing"] >= 0
     # three interleaved rounds; the headline efficiency is their median
     per_round = sorted(x["pipeline_efficiency"] for x in r["pipeline_rounds"])
     assert len(per_round) == 3
@@ -74,6 +77,15 @@ def test_headline_figures_all_come_from_the_median_efficiency_round(rounds):
         figures["pipeline_efficiency"], abs=1e-3)
     assert figures["pipeline_vs_model"] == round(
         chosen["pipeline_images_per_s"] / chosen["model_only_images_per_s"], 3)
+
+
+def test_the_cpu_hog_is_stopped_by_bench_and_stops_by_itself():
+    with cpu_hog() as hog:
+        assert hog.poll() is None  # running beside us
+    assert hog.poll() is not None  # gone once the block is left
+    with cpu_hog(seconds=0.3) as hog:
+        hog.wait(timeout=30)  # bounded in time even if bench never stopped it
+        assert hog.returncode == 0
 
 
 def test_generated_photos_are_12mp_jpegs_that_draft_decode(tmp_path):
