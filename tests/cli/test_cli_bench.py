@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from photoclip.bench import clip_like_vectors, cpu_hog, headline, make_photos
+from photoclip.bench import clip_like_vectors, cpu_hog, headline, make_photos, time_queries
 from photoclip.cli import main
 from photoclip.core.imaging import decode
 
@@ -86,6 +86,22 @@ def test_the_cpu_hog_is_stopped_by_bench_and_stops_by_itself():
     with cpu_hog(seconds=0.3) as hog:
         hog.wait(timeout=30)  # bounded in time even if bench never stopped it
         assert hog.returncode == 0
+
+
+def test_each_latency_pass_asks_queries_not_asked_before():
+    """A repeated query is answered from the searcher's cache of query vectors: the passes
+    beside a CPU hog and while indexing must encode text like the quiet pass does."""
+    asked: list[str] = []
+
+    class Recorder:
+        def search(self, text: str, top: int) -> list[int]:
+            asked.append(text)
+            return [1]
+
+    passes = [time_queries(Recorder(), 5, words) for words in ("", "busy", "indexing")]
+    assert [len(p) for p in passes] == [5, 5, 5]
+    assert len(set(asked)) == 15
+    assert time_queries(Recorder(), 5, "stop", keep_going=lambda: False) == []
 
 
 def test_generated_photos_are_12mp_jpegs_that_draft_decode(tmp_path):
