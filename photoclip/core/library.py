@@ -23,6 +23,7 @@ from photoclip.core.accelerators import resolve_device
 from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import ClipEncoder, Encoder
 from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
+from photoclip.core.fastpath import measure as measure_fast_path
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_vectors import open_vectors
@@ -166,7 +167,6 @@ class Library:
         the user asked for (the CLI) or when idle (the window); nothing when already done."""
         if not self.fast_path_unmeasured:
             return
-        from photoclip.core.fastpath import measure as measure_fast_path
         model, enc = self.settings.model, self._encoder
         ref = enc if (isinstance(enc, ClipEncoder) and enc.loaded and enc.device == "cpu"
                       and enc.precision == "fp32" and enc.model_id == model_id(model)) else None
