@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 from photoclip.cli.library_cmds import measure_fast_path
 from photoclip.cli.output import EXIT_INTERRUPTED, EXIT_OK, drive, out
 from photoclip.cli.session import open_library
-from photoclip.core.api import TrainResult
 from photoclip.core.errors import NotFoundError, PhotoclipError
 from photoclip.core.types import Progress
 
 if TYPE_CHECKING:
+    from photoclip.core.api import TrainResult
     from photoclip.core.library import Library
 
 _TRAIN_UNITS = {"decode": "photo", "embed": "photo", "train": "step", "wise": "alpha",

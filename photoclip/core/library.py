@@ -15,30 +15,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from photoclip.config import (
-    ENV_PRECISION,
-    LibraryPaths,
-    Run,
-    Settings,
-    library_dir,
-    model_id,
-    resolve_run,
-)
+from photoclip.config import ENV_PRECISION, LibraryPaths, library_dir, model_id, resolve_run
+from photoclip.core.accelerators import resolve_device
 from photoclip.core.catalog import Catalog
-from photoclip.core.duplicates import DEFAULT_THRESHOLD, DuplicateFinder
-from photoclip.core.encoder import ClipEncoder, Encoder, resolve_device
+from photoclip.core.encoder import ClipEncoder, Encoder
 from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
-from photoclip.core.evaluation import AlbumEvaluation
 from photoclip.core.fastpath import measure as measure_fast_path
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
-from photoclip.core.library_albums import LibraryAlbums
 from photoclip.core.library_labels import LabelSets
-from photoclip.core.library_models import ModelInfo, find_model, list_models
-from photoclip.core.library_probes import ProbeEvaluation, probe_job, probe_source
 from photoclip.core.library_roots import root_to_add
 from photoclip.core.library_vectors import open_vectors
 from photoclip.core.model_catalog import catalog_with_use
@@ -48,11 +36,19 @@ from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
 from photoclip.core.tagging import SidecarSync, SidecarTagger, SidecarWriter, Tagger
 from photoclip.core.thumbnails import thumbnail_path
-from photoclip.core.training.data import Albums, read_albums, read_label_set
-from photoclip.core.training.trainer import TrainConfig, Trainer
 from photoclip.core.types import Progress, Root
 from photoclip.core.vectors import VectorIndex
-from photoclip.core.watching import Watcher
+
+if TYPE_CHECKING:  # the rest is imported where used: no torch for commands without a model
+    from photoclip.config import Run, Settings
+    from photoclip.core.duplicates import DuplicateFinder
+    from photoclip.core.evaluation import AlbumEvaluation
+    from photoclip.core.library_albums import LibraryAlbums
+    from photoclip.core.library_models import ModelInfo
+    from photoclip.core.library_probes import ProbeEvaluation
+    from photoclip.core.training.data import Albums
+    from photoclip.core.training.trainer import TrainConfig, Trainer
+    from photoclip.core.watching import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +231,7 @@ class Library:
 
     def watcher(self, indexer: Indexer | None = None, **options: Any) -> Watcher:
         """Live watching of every root (options: see Watcher); run() it to start."""
+        from photoclip.core.watching import Watcher
         return Watcher(indexer or self.indexer(), **options)
 
     def searcher(self) -> Searcher:
@@ -279,6 +276,7 @@ class Library:
     def duplicates(self, threshold: float | None = None,
                    folder: str | None = None) -> DuplicateFinder:
         """Groups of near-identical photos (run() it); `folder` limits it to one folder."""
+        from photoclip.core.duplicates import DEFAULT_THRESHOLD, DuplicateFinder
         if folder:
             folder = str(Path(folder).expanduser().resolve())
         enc = self.encoder
@@ -311,6 +309,7 @@ class Library:
     @property
     def albums(self) -> LibraryAlbums:
         """Albums and smart albums, ratings and favourites (core/library_albums.py)."""
+        from photoclip.core.library_albums import LibraryAlbums
         return LibraryAlbums(self)
 
     @cached_property
@@ -323,6 +322,7 @@ class Library:
 
     def models(self) -> list[ModelInfo]:
         """Base and fine-tuned models, the library's own first when it is not registered."""
+        from photoclip.core.library_models import list_models
         return list_models(self.catalog, self.settings.model, self.settings.pending_model)
 
     def model_catalog(self) -> list[dict[str, Any]]:
@@ -330,26 +330,31 @@ class Library:
         return catalog_with_use(self.settings.model)
 
     def find_model(self, name: str) -> ModelInfo | None:
+        from photoclip.core.library_models import find_model
         return find_model(self.catalog, name, self.settings.model, self.settings.pending_model)
 
     def read_albums(self, folder: str | os.PathLike[str]) -> Albums:
         """Training or evaluation data: one subfolder of photos per label."""
+        from photoclip.core.training.data import read_albums
         return read_albums(folder)
 
     def read_label_set(self, name: str) -> Albums:
         """Training or evaluation data: the photos a label set's tags were set or accepted on."""
+        from photoclip.core.training.data import read_label_set
         return read_label_set(self.catalog, name)
 
     def trainer(self, albums: Albums, *, name: str | None = None,
                 config: TrainConfig | None = None, **options: Any) -> Trainer:
         """Fine-tune this run's model (--model, else the library's) on `albums`; `options`
         are TrainConfig fields. The new model is registered; `switch_model` puts it to use."""
+        from photoclip.core.training.trainer import TrainConfig, Trainer
         return Trainer(albums, base=self.model, checkpoints=self.paths.checkpoints,
                        catalog=self.catalog, name=name, device=self.device,
                        config=replace(config or TrainConfig(), **options))
 
     def evaluate(self, albums: Albums) -> AlbumEvaluation:
         """This run's model (--model, else the library's) measured on `albums` (run() it)."""
+        from photoclip.core.evaluation import AlbumEvaluation
         encoder = self._new_encoder(self.model) if self.one_off_model else self.encoder
         return AlbumEvaluation(encoder, albums, batch_size=self.settings.batch_size)
 
@@ -357,6 +362,7 @@ class Library:
               model: str | None = None) -> ProbeEvaluation:
         """Blind-spot probes (run() it) on this run's model, or on `model` (a name from
         models(), a folder or a hub id): the Training page's before and after."""
+        from photoclip.core.library_probes import probe_job, probe_source
         if model is not None:
             source = probe_source(model, self.find_model)
             return probe_job(self._new_encoder(source), source, families, items, seed)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from photoclip.bench import clip_like_vectors, make_photos
+from photoclip.bench import clip_like_vectors, cpu_hog, headline, make_photos, time_queries
 from photoclip.cli import main
 from photoclip.core.imaging import decode
 
@@ -13,7 +13,8 @@ CONTRACT_KEYS = {
     "device", "model", "model_only_images_per_s", "decode_images_per_s_per_core",
     "pipeline_images_per_s", "pipeline_efficiency", "pipeline_vs_model", "fast_path",
     "fast_path_vs_fp32", "fast_path_cosine", "text_query_p95_ms", "ann_p95_ms",
-    "ann_recall_at_10", "vectors",
+    "ann_recall_at_10", "vectors", "text_query_p95_beside_cpu_load_ms",
+    "text_query_p95_while_indexing_ms",
 }
 
 
@@ -38,10 +39,69 @@ def test_bench_runs_end_to_end_and_emits_the_contract(capsys, tiny_clip_dir):
     # the pipeline cannot beat what model and decode allow together by much
     assert r["pipeline_images_per_s"] <= r["model_only_images_per_s"] * 1.5
     assert 0.5 <= r["ann_recall_at_10"] <= 1.0
+    assert r["text_query_p95_beside_cpu_load_ms"] > 0
+    assert r["text_queries_while_indexing"] >= 0
     # three interleaved rounds; the headline efficiency is their median
     per_round = sorted(x["pipeline_efficiency"] for x in r["pipeline_rounds"])
     assert len(per_round) == 3
     assert r["pipeline_efficiency"] == per_round[1]
+    # and the headline rates are that same round's (issue 23 item 6)
+    chosen = r["pipeline_rounds"][r["pipeline_headline_round"]]
+    assert chosen["pipeline_efficiency"] == r["pipeline_efficiency"]
+    for key in ("pipeline_images_per_s", "ideal_images_per_s", "model_only_images_per_s",
+                "decode_images_per_s_per_core"):
+        assert r[key] == chosen[key], key
+
+
+def _round(model: float, decode: float, pipeline: float, ideal: float) -> dict[str, float]:
+    return {"model_only_images_per_s": model, "decode_images_per_s_per_core": decode,
+            "pipeline_images_per_s": pipeline, "ideal_images_per_s": ideal,
+            "pipeline_efficiency": round(pipeline / ideal, 3)}
+
+
+@pytest.mark.parametrize("rounds", [
+    # a machine that sped up between rounds: each key's own median mixes rounds 0, 1 and 2
+    [_round(10, 5, 9, 10), _round(30, 2, 12, 20), _round(20, 9, 30, 25)],
+    [_round(40, 6, 8, 20), _round(20, 6, 10, 10)],  # an even count: the lower middle round
+    [_round(12, 3, 11, 10)],
+])
+def test_headline_figures_all_come_from_the_median_efficiency_round(rounds):
+    figures = headline(rounds)
+    chosen = rounds[figures["pipeline_headline_round"]]
+    efficiencies = sorted(x["pipeline_efficiency"] for x in rounds)
+    assert figures["pipeline_efficiency"] == efficiencies[(len(rounds) - 1) // 2]
+    for key in chosen:
+        assert figures[key] == chosen[key], key
+    # what a reader checks: the headline rate over the headline ideal is the efficiency
+    assert figures["pipeline_images_per_s"] / figures["ideal_images_per_s"] == pytest.approx(
+        figures["pipeline_efficiency"], abs=1e-3)
+    assert figures["pipeline_vs_model"] == round(
+        chosen["pipeline_images_per_s"] / chosen["model_only_images_per_s"], 3)
+
+
+def test_the_cpu_hog_is_stopped_by_bench_and_stops_by_itself():
+    with cpu_hog() as hog:
+        assert hog.poll() is None  # running beside us
+    assert hog.poll() is not None  # gone once the block is left
+    with cpu_hog(seconds=0.3) as hog:
+        hog.wait(timeout=30)  # bounded in time even if bench never stopped it
+        assert hog.returncode == 0
+
+
+def test_each_latency_pass_asks_queries_not_asked_before():
+    """A repeated query is answered from the searcher's cache of query vectors: the passes
+    beside a CPU hog and while indexing must encode text like the quiet pass does."""
+    asked: list[str] = []
+
+    class Recorder:
+        def search(self, text: str, top: int) -> list[int]:
+            asked.append(text)
+            return [1]
+
+    passes = [time_queries(Recorder(), 5, words) for words in ("", "busy", "indexing")]
+    assert [len(p) for p in passes] == [5, 5, 5]
+    assert len(set(asked)) == 15
+    assert time_queries(Recorder(), 5, "stop", keep_going=lambda: False) == []
 
 
 def test_generated_photos_are_12mp_jpegs_that_draft_decode(tmp_path):
