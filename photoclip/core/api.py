@@ -19,7 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from photoclip.core.encoder.loading import report_downloads
+    from photoclip.core.encoder.loading import is_unavailable_error, report_downloads
     from photoclip.core.imaging import decode, is_image_path
     from photoclip.core.library_labels import LabelSets
     from photoclip.core.library_models import ModelInfo
@@ -72,6 +72,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "is_image_path": ("photoclip.core.imaging", "is_image_path"),
     "make_thumbnail": ("photoclip.core.thumbnails", "make_thumbnail"),
     "report_downloads": ("photoclip.core.encoder.loading", "report_downloads"),
+    "is_unavailable_error": ("photoclip.core.encoder.loading", "is_unavailable_error"),
     "shipped_sets": ("photoclip.core.tagging.labelsets", "shipped_sets"),
     "split_labels": ("photoclip.core.tagging.labelsets", "split_labels"),
 }
@@ -101,6 +102,7 @@ __all__ = [
     "effective_threshold",
     "ensure_thumbnail",
     "is_image_path",
+    "is_unavailable_error",
     "make_thumbnail",
     "report_downloads",
     "shipped_sets",

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.config import DEFAULT_MODEL, Settings
-from photoclip.core.api import report_downloads
+from photoclip.core.api import is_unavailable_error, report_downloads
 from photoclip.core.errors import ModelLoadError, PhotoclipError
 from photoclip.core.library import Library
 from photoclip.gui.jobs import Calls
@@ -112,7 +112,7 @@ def model_problem(model: str, exc: BaseException, *, one_off: bool = False) -> M
         return ModelProblem(OTHER, model, detail)
     if local:
         return ModelProblem(BAD_FOLDER, model, detail)
-    if _unreachable(exc):
+    if is_unavailable_error(exc):
         return ModelProblem(OFFLINE, model)
     return ModelProblem(OTHER, model, detail)
 
@@ -130,22 +130,6 @@ def _detail(exc: BaseException) -> str:
     if re.search(r"(^|\s)--[a-z]|photoclip [a-z]", line):
         return ""  # a command line to type: not what the window says
     return line[:200]
-
-
-def _unreachable(exc: BaseException) -> bool:
-    """True when the files are neither here nor downloadable: a network or hub error anywhere
-    in the chain (the core keeps the original error as the cause)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError | ConnectionError | TimeoutError):
-            return True
-        if type(current).__module__.startswith(
-                ("huggingface_hub", "httpx", "httpcore", "requests", "urllib3")):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def megabytes(done: int, total: int) -> str:
