@@ -90,3 +90,25 @@ def test_migrate_rechecks_the_version_inside_its_lock(tmp_path, monkeypatch):
     assert real(second) == LATEST_VERSION
     first.close()
     second.close()
+
+
+def test_a_catalog_held_by_another_opener_is_waited_for(tmp_path, monkeypatch):
+    """SQLite answers "database is locked" at once (no busy wait) when another process holds a
+    new catalog while switching it to WAL: opening waits that out instead of failing."""
+    import sqlite3
+
+    from photoclip.core.catalog import Catalog
+    from photoclip.core.catalog.database import Database
+
+    real = Database._connect_once
+    refusals = [sqlite3.OperationalError("database is locked")] * 3
+
+    def held_then_free(self):
+        if refusals:
+            raise refusals.pop()
+        return real(self)
+
+    monkeypatch.setattr(Database, "_connect_once", held_then_free)
+    with Catalog(tmp_path / "lib" / "catalog.sqlite3") as cat:
+        assert cat.roots() == []
+    assert refusals == []

@@ -133,6 +133,23 @@ class Database:
         return self.path.with_name(self.path.name + ".check")
 
     def _connect(self) -> sqlite3.Connection:
+        """A connection set up for this catalog. Another process opening the same new catalog
+        at the same moment can hold it while it switches to WAL, which SQLite reports as
+        "database is locked" without waiting: that is waited out (up to 30 s), like any lock."""
+        deadline = time.monotonic() + 30
+        delay = 0.01
+        while True:
+            try:
+                return self._connect_once()
+            except sqlite3.OperationalError as exc:
+                busy = _error_name(exc).startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or (
+                    "database is locked" in str(exc))
+                if not busy or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+
+    def _connect_once(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                timeout=30)
         try:
