@@ -210,12 +210,14 @@ class Library:
     def indexer(self) -> Indexer:
         # New photos are tagged as they are indexed.
         tagger = self.tagger()
-        # Prompt vectors are encoded now, never inside a batch's write transaction.
-        tagger.prepare()
-        return self._indexer(self.encoder, self.vectors, on_batch=tagger.on_indexed)
+        # Prompt vectors are encoded in the indexing thread before the first batch, never
+        # inside a batch's write transaction (nor on the caller's thread: the window's).
+        return self._indexer(self.encoder, self.vectors, on_batch=tagger.on_indexed,
+                             before_batches=tagger.prepare)
 
     def _indexer(self, encoder: Encoder, vectors: VectorIndex,
-                 on_batch: Callable[[list[int], np.ndarray], None] | None = None) -> Indexer:
+                 on_batch: Callable[[list[int], np.ndarray], None] | None = None,
+                 before_batches: Callable[[], object] | None = None) -> Indexer:
         return Indexer(
             self.catalog,
             encoder,
@@ -226,6 +228,7 @@ class Library:
             skip=[str(self.paths.root)],
             decode_timeout=self.settings.decode_timeout_s,
             on_batch=on_batch,
+            before_batches=before_batches,
             on_moved=self.sidecar_sync.on_moved,
         )
 

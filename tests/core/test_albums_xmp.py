@@ -3,9 +3,8 @@ reader, an independent XMP implementation) reads it, with other apps' ratings ke
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import exiv2
+from test_tagging_xmp import exiv2_read  # libexiv2, an independent XMP reader
 
 from photoclip.core.tagging.xmp import read_keywords, read_rating, retire, write_sidecar
 
@@ -18,12 +17,6 @@ FOREIGN = """<?xpacket begin='' id='W5M0MpCehiHzreSzNTczkc9d'?>
 </x:xmpmeta>
 <?xpacket end='w'?>
 """
-
-
-def exiv2_read(path: Path) -> dict[str, str]:
-    image = exiv2.ImageFactory.open(str(path))
-    image.readMetadata()
-    return {d.key(): d.toString() for d in image.xmpData()}
 
 
 def test_stars_are_written_beside_the_keywords_and_read_back(tmp_path):

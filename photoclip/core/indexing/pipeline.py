@@ -72,6 +72,7 @@ class Indexer:
         decode_timeout: float = DECODE_TIMEOUT_S,
         max_stuck: int = MAX_STUCK_DECODES,
         on_moved: OnMoved | None = None,
+        before_batches: Callable[[], object] | None = None,
     ) -> None:
         self.catalog = catalog
         self.encoder = encoder
@@ -79,6 +80,9 @@ class Indexer:
         # Called after each committed batch with the new photos' ids and image vectors (the
         # auto-tagger uses it). It runs in the indexing thread, between batches.
         self.on_batch = on_batch
+        # Called in the indexing thread before a run's first batch, outside any transaction
+        # (the tagger encodes its prompts there, so on_batch only scores).
+        self.before_batches = before_batches
         # Called once a diff's moves and removals are committed (sidecars follow their photos).
         self.on_moved = on_moved
         self.thumbnails = thumbnails
@@ -298,6 +302,8 @@ class Indexer:
         total = len(tasks)
         if not total:
             return
+        if self.before_batches is not None:
+            self.before_batches()
         last_save = time.monotonic()
         # Bounded prefetch: decode runs ahead of the model by two batches, no more, so memory
         # holds a few batches of pixels however large the library.
