@@ -23,11 +23,11 @@ from photoclip.config import ENV_PRECISION, LibraryPaths, library_dir, model_id,
 from photoclip.core.accelerators import resolve_device
 from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import ClipEncoder, Encoder
-from photoclip.core.errors import NotFoundError, PhotoclipError, StorageError
+from photoclip.core.errors import PhotoclipError, StorageError
 from photoclip.core.fastpath import measure as measure_fast_path
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
 from photoclip.core.library_labels import LabelSets
-from photoclip.core.library_roots import root_to_add
+from photoclip.core.library_roots import remove_roots, root_to_add
 from photoclip.core.library_vectors import open_vectors
 from photoclip.core.model_catalog import catalog_with_use
 from photoclip.core.ocr.door import LibraryOcr
@@ -444,18 +444,8 @@ class Library:
                 for folder in folders]
 
     def remove_roots(self, folders: list[str]) -> int:
-        removed = 0
-        for folder in folders:
-            path = str(Path(folder).expanduser().resolve())
-            if self.catalog.root_by_path(path) is None:
-                raise NotFoundError(f"{folder} is not a library folder (see `photoclip status`).")
-            ids = self.catalog.remove_root(path)
-            if ids and self._vectors is not None:
-                self._vectors.remove(ids)
-                self._vectors.save()
-            removed += len(ids)
         # Without a loaded index, the next open's sync drops the removed ids.
-        return removed
+        return remove_roots(self.catalog, folders, self._vectors)
 
     def status(self) -> dict[str, Any]:
         enc = self._encoder

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from photoclip.core.errors import PhotoclipError
+from photoclip.core.errors import NotFoundError, PhotoclipError
+
+if TYPE_CHECKING:
+    from photoclip.core.catalog import Catalog
+    from photoclip.core.vectors import VectorIndex
 
 
 def root_to_add(folder: str, library_root: Path) -> str:
@@ -26,3 +31,19 @@ def root_to_add(folder: str, library_root: Path) -> str:
             "add your photo folders, not the library."
         )
     return str(resolved)
+
+
+def remove_roots(catalog: Catalog, folders: list[str], vectors: VectorIndex | None) -> int:
+    """Remove library folders and their photos; the number of photos removed. Their vectors go
+    from `vectors` when it is loaded (else the next open's sync drops them)."""
+    removed = 0
+    for folder in folders:
+        path = str(Path(folder).expanduser().resolve())
+        if catalog.root_by_path(path) is None:
+            raise NotFoundError(f"{folder} is not a library folder (see `photoclip status`).")
+        ids = catalog.remove_root(path)
+        if ids and vectors is not None:
+            vectors.remove(ids)
+            vectors.save()
+        removed += len(ids)
+    return removed
