@@ -212,3 +212,19 @@ def test_albums_as_training_data_need_two_albums_with_photos():
         read_catalog_albums({"Holiday": ["/a"]})
     with pytest.raises(DataError, match="Cats"):
         read_catalog_albums({"Holiday": ["/a"], "Cats": []})
+
+
+def test_an_edit_saved_under_a_new_name_keeps_albums_and_stars(cat):
+    """An edited photo re-saved under a new name takes over its original's albums, rating
+    and favourite flag along with its tags (the edit carry-over of the indexer)."""
+    c, root_id, ids = cat
+    edit = _photo(c, root_id, "img0-edit.jpg", "h-edit")
+    c.create_album("Holiday")
+    c.add_to_album("Holiday", [ids[0]])
+    c.set_rating([ids[0]], 3)
+    c.set_favourite([ids[0]])
+    assert c.decided_photo_ids([ids[0], edit]) == {ids[0]}
+    c.carry_decisions(ids[0], edit)
+    assert c.photo(ids[0]) is None
+    assert c.albums_of([edit]) == {edit: ["Holiday"]}
+    assert c.ratings([edit]) == {edit: (3, True)}

@@ -64,6 +64,60 @@ def test_a_tagged_photo_whose_move_is_seen_after_its_deletion_keeps_its_tags(lib
     assert tags_of(lib, new) == {"holiday"}
 
 
+def test_a_tagged_photo_deleted_in_an_update_and_found_again_by_a_rescan_keeps_its_tags(lib):
+    """The watcher's catch-up rescans (a folder it could not watch, a root back online) index
+    what they find with run(), not update(): a photo whose deletion an update() saw and whose
+    moved file only the rescan finds must still get the user's tags back."""
+    root = _root(lib)
+    old, new = root / "a" / "tagged.jpg", root / "c" / "moved.jpg"
+    new.parent.mkdir()
+    old.rename(new)
+    indexer = lib.indexer()
+    list(indexer.update([], [str(root / "a")]))  # only the deletion was heard
+    assert photo_id(lib, old) is None
+    list(indexer.run())  # the catch-up rescan finds the moved file
+    assert tags_of(lib, new) == {"holiday"}
+
+
+def _put_in_album_and_rate(lib, path):
+    """Decisions of the user's that are not tags: an album, stars and the favourite flag."""
+    pid = photo_id(lib, path)
+    lib.albums.create("Trip")
+    lib.albums.add("Trip", [pid])
+    lib.albums.rate([pid], 4)
+    lib.albums.favourite([pid])
+
+
+def _albums_and_stars(lib, path):
+    pid = photo_id(lib, path)
+    return lib.albums.albums_of([pid]).get(pid, []), lib.albums.ratings([pid])[pid]
+
+
+def test_an_album_photo_whose_move_is_seen_after_its_deletion_keeps_album_and_stars(lib):
+    root = _root(lib)
+    old, new = root / "b" / "other.jpg", root / "c" / "moved.jpg"  # no tags, only these
+    _put_in_album_and_rate(lib, old)
+    new.parent.mkdir()
+    old.rename(new)
+    indexer = lib.indexer()
+    list(indexer.update([], [str(root / "b")]))
+    assert photo_id(lib, old) is None
+    list(indexer.update([str(new)]))
+    assert _albums_and_stars(lib, new) == (["Trip"], (4, True))
+
+
+def test_deleting_an_album_photo_hands_album_and_stars_to_an_identical_copy(lib):
+    root = _root(lib)
+    original, copy = root / "b" / "other.jpg", root / "a" / "copy.jpg"
+    _put_in_album_and_rate(lib, original)
+    shutil.copy2(original, copy)
+    list(lib.indexer().run())  # a copy made long ago
+    original.unlink()
+    list(lib.indexer().update([str(original)]))
+    assert _albums_and_stars(lib, copy) == (["Trip"], (4, True))
+    assert lib.albums.get("Trip").count == 1
+
+
 def test_a_folder_the_backend_could_not_watch_is_watched_again_and_caught_up(lib):
     """watchdog's inotify backend watches a new folder when it reads its creation; one made
     inside a folder renamed before then is reported under a path that is already gone and is

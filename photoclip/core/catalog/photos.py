@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from photoclip.core.catalog import decisions
 from photoclip.core.catalog.database import Database, in_chunks, under
 from photoclip.core.errors import NotFoundError
 from photoclip.core.types import Photo, PhotoRecord
@@ -103,13 +104,10 @@ class Photos(Database):
         return out
 
     def decided_photo_ids(self, ids: Iterable[int]) -> set[int]:
-        """Those of `ids` with a tag the user set or decided on (accepted or rejected)."""
-        out: set[int] = set()
-        for chunk, marks in in_chunks(ids):
-            out.update(int(r[0]) for r in self.query(
-                f"SELECT DISTINCT photo_id FROM tags WHERE photo_id IN ({marks}) "
-                "AND (source = 'user' OR accepted IS NOT NULL)", chunk))
-        return out
+        """Those of `ids` with a decision of the user's: a tag set, accepted or rejected, an
+        album, a rating or the favourite flag."""
+        with self.transaction() as c:
+            return decisions.decided_ids(c, ids)
 
     def user_tag_names(self, photo_id: int) -> tuple[str, ...]:
         """Names of the labels the user set or accepted on a photo."""
@@ -119,18 +117,11 @@ class Photos(Database):
             "ORDER BY l.name", (photo_id,)))
 
     def carry_decisions(self, from_id: int, to_id: int) -> None:
-        """An edited photo under a new name (to_id) takes over the user's tags and decisions of
-        its vanished original (from_id), whose row then goes. Where both tag one label, the
-        user's decision beats the new row's undecided auto tag; auto tags of the original are
-        not carried (the new content was scored on its own)."""
+        """An edited photo under a new name (to_id) takes over the user's decisions (tags,
+        albums, rating) of its vanished original (from_id), whose row then goes. Auto tags of
+        the original are not carried (the new content was scored on its own)."""
         with self.transaction() as c:
-            c.execute(
-                """DELETE FROM tags WHERE photo_id = ? AND source = 'auto' AND accepted IS NULL
-                   AND label_id IN (SELECT label_id FROM tags WHERE photo_id = ?
-                                    AND (source = 'user' OR accepted IS NOT NULL))""",
-                (to_id, from_id))
-            c.execute("UPDATE OR IGNORE tags SET photo_id = ? WHERE photo_id = ? "
-                      "AND (source = 'user' OR accepted IS NOT NULL)", (to_id, from_id))
+            decisions.follow(c, to_id, from_id, all_tags=False)
             c.execute("DELETE FROM photos WHERE id = ?", (from_id,))
 
     def photo(self, photo_id: int) -> Photo | None:
@@ -211,25 +202,9 @@ class Photos(Database):
                             (drop_id,)).fetchone()
             if row is None:
                 return
-            # Where both rows tag the same label, a decision the user made on the copy beats an
-            # undecided auto tag on the original; otherwise the original's row wins.
-            c.execute(
-                """DELETE FROM tags WHERE photo_id = ? AND source = 'auto' AND accepted IS NULL
-                   AND label_id IN (SELECT label_id FROM tags WHERE photo_id = ?
-                                    AND (source = 'user' OR accepted IS NOT NULL))""",
-                (keep_id, drop_id))
-            c.execute("UPDATE OR IGNORE tags SET photo_id = ? WHERE photo_id = ?",
-                      (keep_id, drop_id))
-            # Albums and stars follow too: the copy's albums join the original's, and a rating
-            # or favourite given to the copy (the newer decision) wins over none.
-            c.execute("UPDATE OR IGNORE album_photos SET photo_id = ? WHERE photo_id = ?",
-                      (keep_id, drop_id))
-            c.execute(
-                """UPDATE photos SET
-                     rating = CASE WHEN d.rating > 0 THEN d.rating ELSE photos.rating END,
-                     favourite = max(photos.favourite, d.favourite)
-                   FROM (SELECT rating, favourite FROM photos WHERE id = ?) AS d
-                   WHERE photos.id = ?""", (drop_id, keep_id))
+            # The copy's decisions join the original's: where both tag one label, the user's
+            # decision beats an undecided auto tag; a rating given to the copy wins over none.
+            decisions.follow(c, keep_id, drop_id, all_tags=True)
             c.execute("DELETE FROM photos WHERE id = ?", (drop_id,))
             c.execute("UPDATE photos SET root_id = ?, path = ?, size = ?, mtime_ns = ? "
                       "WHERE id = ?", (*row, keep_id))

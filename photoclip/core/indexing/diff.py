@@ -11,15 +11,13 @@ in a folder where new photos appeared may have been edited: edits.py.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from photoclip.core.catalog import Catalog, FileState
-from photoclip.core.catalog.database import in_chunks
+from photoclip.core.catalog import Catalog, FileState, decisions
 from photoclip.core.indexing.content import hash_path
 from photoclip.core.indexing.decode import FileTask
 from photoclip.core.indexing.edits import Held, hold_for_edits, resolve_edits
@@ -140,24 +138,23 @@ class RecentAdds:
         self.window_s = window_s
         self._by_hash: dict[str, list[tuple[int, float]]] = defaultdict(list)  # (id, when)
         self._order: deque[tuple[float, str]] = deque()  # oldest first
-        # hash: (when, the deleted photo's tag rows as column: value, photo_id left out)
-        self._decisions: dict[str, tuple[float, list[dict[str, object]]]] = {}
+        # hash: (when, the deleted photo's decisions)
+        self._decisions: dict[str, tuple[float, decisions.Decisions]] = {}
 
     def keep_decisions(self, conn: sqlite3.Connection, gone: list[FileState]) -> None:
-        """Remember the user's tags and decisions of `gone` photos, about to be deleted."""
+        """Remember the user's decisions (tags, albums, rating) of `gone` photos, about to be
+        deleted."""
         by_id = {st.id: st.hash for st in gone if st.hash}
         now = time.monotonic()
-        for chunk, marks in in_chunks(by_id):
-            cur = conn.execute(
-                f"SELECT * FROM tags WHERE photo_id IN ({marks}) "
-                "AND (source = 'user' OR accepted IS NOT NULL)", chunk)
-            names = [d[0] for d in cur.description]
-            for values in cur.fetchall():
-                row = dict(zip(names, values, strict=True))
-                digest = by_id[int(row.pop("photo_id"))]
-                _, rows = self._decisions.get(digest, (now, []))
-                rows.append(row)
-                self._decisions[digest] = (now, rows)
+        for pid, kept in decisions.read(conn, by_id).items():
+            digest = by_id[pid]
+            if digest in self._decisions:  # two rows with one content: both sets are kept
+                old = self._decisions[digest][1]
+                kept.tags += old.tags
+                kept.albums += old.albums
+                kept.rating, kept.favourite = (max(kept.rating, old.rating),
+                                               max(kept.favourite, old.favourite))
+            self._decisions[digest] = (now, kept)
 
     def restore_decisions(self, conn: sqlite3.Connection, digest: str, photo_id: int) -> None:
         """Give a photo just added the decisions a deleted photo with its content had."""
@@ -165,13 +162,8 @@ class RecentAdds:
             return
         cutoff = time.monotonic() - self.window_s
         self._decisions = {h: e for h, e in self._decisions.items() if e[0] >= cutoff}
-        _, rows = self._decisions.pop(digest, (0.0, []))
-        for row in rows:
-            names = ["photo_id", *row]
-            with contextlib.suppress(sqlite3.IntegrityError):  # its label was deleted since
-                conn.execute(
-                    f"INSERT OR IGNORE INTO tags({', '.join(names)}) "
-                    f"VALUES ({', '.join('?' * len(names))})", [photo_id, *row.values()])
+        if (entry := self._decisions.pop(digest, None)) is not None:
+            decisions.restore(conn, photo_id, entry[1])
 
     def remember(self, digest: str, photo_id: int) -> None:
         now = time.monotonic()
@@ -221,11 +213,7 @@ def merge_into_twins(diff: Diff, catalog: Catalog, taken: set[int]) -> list[tupl
             if st.hash and st.status == "ok" and st.has_embedding}
     if not gone:
         return []
-    decided: set[int] = set()
-    for chunk, marks in in_chunks(gone):
-        decided.update(r[0] for r in catalog.query(
-            f"SELECT DISTINCT photo_id FROM tags WHERE photo_id IN ({marks}) "
-            "AND (source = 'user' OR accepted IS NOT NULL)", chunk))
+    decided = catalog.decided_photo_ids(gone)
     if not decided:
         return []
     gone_ids = {st.id for st in diff.gone.values()}

@@ -409,8 +409,9 @@ class Indexer:
                     dropped_others.append(ids[-1])
                 if t.remember and r.hash:
                     self._recent.remember(r.hash, ids[-1])
-                    if t.known is None:
-                        self._recent.restore_decisions(conn, r.hash, ids[-1])
+                if t.known is None and r.hash:
+                    # Also in run(): the watcher's catch-up rescans find moved files too.
+                    self._recent.restore_decisions(conn, r.hash, ids[-1])
             if any(idents.values()):
                 self.catalog.set_identities(idents)
             if dropped or dropped_others:
