@@ -11,6 +11,7 @@ in a folder where new photos appeared may have been edited: edits.py.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections import defaultdict, deque
@@ -138,6 +139,7 @@ class RecentAdds:
         self.window_s = window_s
         self._by_hash: dict[str, list[tuple[int, float]]] = defaultdict(list)  # (id, when)
         self._order: deque[tuple[float, str]] = deque()  # oldest first
+        self._paths: deque[tuple[float, str]] = deque()  # (when, path) of those added, oldest first
         # hash: (when, the deleted photo's decisions)
         self._decisions: dict[str, tuple[float, decisions.Decisions]] = {}
 
@@ -165,10 +167,19 @@ class RecentAdds:
         if (entry := self._decisions.pop(digest, None)) is not None:
             decisions.restore(conn, photo_id, entry[1])
 
-    def remember(self, digest: str, photo_id: int) -> None:
+    def remember(self, digest: str, photo_id: int, path: str) -> None:
         now = time.monotonic()
         self._by_hash[digest].append((photo_id, now))
         self._order.append((now, digest))
+        self._paths.append((now, path))
+
+    def paths_in(self, folders: set[str]) -> set[str]:
+        """Photos update() added lately in `folders`: an edit saved under a new name is often
+        heard a batch before its original's deletion, and must still take over its tags."""
+        cutoff = time.monotonic() - self.window_s
+        while self._paths and self._paths[0][0] < cutoff:
+            self._paths.popleft()
+        return {p for _, p in self._paths if os.path.dirname(p) in folders}
 
     def match(self, diff: Diff, catalog: Catalog) -> list[tuple[int, int]]:
         """A vanished photo whose content update() added lately under another path was moved
@@ -256,7 +267,10 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
     copies = {drop: photo.path for _, drop in merges
               if (photo := catalog.photo(drop)) is not None}
     dropped = [drop for _, drop in merges]
-    diff.held = hold_for_edits(diff.gone, diff.new.keys() - diff.preset.keys(), catalog)
+    new_paths = diff.new.keys() - diff.preset.keys()
+    if remember:  # live: the edit may have been added a batch earlier
+        new_paths |= recent.paths_in({os.path.dirname(p) for p in diff.gone})
+    diff.held = hold_for_edits(diff.gone, new_paths, catalog)
     gone_ids = [st.id for st in diff.gone.values()]
     # Where a row now stands, the identity of the file there: a merged row takes its copy's.
     idents = {**diff.reidentified, **{p: diff.ids.get(p) for _, p, *_ in moves}}

@@ -408,7 +408,7 @@ class Indexer:
                     # (a library switching back to an earlier model must re-embed it).
                     dropped_others.append(ids[-1])
                 if t.remember and r.hash:
-                    self._recent.remember(r.hash, ids[-1])
+                    self._recent.remember(r.hash, ids[-1], t.path)
                 if t.known is None and r.hash:
                     # Also in run(): the watcher's catch-up rescans find moved files too.
                     self._recent.restore_decisions(conn, r.hash, ids[-1])
