@@ -207,3 +207,87 @@ def test_a_storm_of_folder_renames_and_copies_loses_no_user_tag(tmp_path, tiny_e
         assert lib.catalog.count_photos() == len(disk.files())
     finally:
         lib.close()
+
+
+def test_a_tagged_photo_moved_over_another_photo_keeps_its_tags(lib):
+    """`mv tagged.jpg other.jpg`: the other photo's path now holds the tagged content (a
+    changed file, not a new one); the tags follow the content there."""
+    root = _root(lib)
+    src, dst = root / "a" / "tagged.jpg", root / "b" / "other.jpg"
+    src.replace(dst)
+    list(lib.indexer().update([str(src), str(dst)]))
+    assert photo_id(lib, src) is None
+    assert tags_of(lib, dst) == {"holiday"}
+    # and when the two are heard in two batches, the deletion first
+    dst.replace(src)
+    indexer = lib.indexer()
+    list(indexer.update([str(dst)]))
+    list(indexer.update([str(src)]))
+    assert tags_of(lib, src) == {"holiday"}
+
+
+@pytest.mark.parametrize("how", ["update", "run"])
+def test_two_photos_that_swap_names_keep_their_own_decisions(lib, how):
+    """a -> tmp, b -> a, tmp -> b: each path now holds the other photo; the user's tags,
+    albums and stars go with the photos, not the names."""
+    root = _root(lib)
+    a, b = root / "a" / "tagged.jpg", root / "b" / "other.jpg"
+    _put_in_album_and_rate(lib, b)
+    tmp = root / "a" / "tmp.jpg"
+    a.rename(tmp)
+    b.rename(a)
+    tmp.rename(b)
+    indexer = lib.indexer()
+    list(indexer.update([str(a), str(b), str(tmp)]) if how == "update" else indexer.run())
+    assert tags_of(lib, b) == {"holiday"}
+    assert tags_of(lib, a) == set()
+    assert _albums_and_stars(lib, a) == (["Trip"], (4, True))
+    assert _albums_and_stars(lib, b) == ([], (0, False))
+
+
+@pytest.mark.parametrize("heard_together", [1, 2, 4])
+def test_a_photo_swapped_trashed_restored_and_moved_over_another_keeps_its_tags(
+        tmp_path, tiny_encoder, heard_together):
+    """Found by the editor storm: the tags of a photo whose content wandered through a name
+    swap, the trash, back, and over a third photo end where its content ends, however the
+    steps are grouped into the watcher's batches."""
+    root = (tmp_path / "P").resolve()
+    a, b = write_photo(root / "x" / "a.jpg", 1), write_photo(root / "y" / "b.jpg", 2)
+    c = write_photo(root / "z" / "c.jpg", 3)
+    trash = root / ".Trash-1000"
+    trash.mkdir()
+    lib = Library(tmp_path / "lib", encoder=tiny_encoder)
+    try:
+        lib.add_roots([str(root)])
+        list(lib.indexer().run())
+        tag(lib, b, "B")
+        indexer = lib.indexer()
+
+        def swap() -> list[Path]:
+            t = a.with_name("t.jpg")
+            a.rename(t)
+            b.rename(a)
+            t.rename(b)
+            return [a, b, t]
+
+        def to_trash() -> list[Path]:
+            a.rename(trash / "a.jpg")
+            return [a]
+
+        def back() -> list[Path]:
+            (trash / "a.jpg").rename(a)
+            return [a]
+
+        def over() -> list[Path]:
+            a.replace(c)
+            return [a, c]
+
+        heard: list[Path] = []
+        for n, step in enumerate((swap, to_trash, back, over), 1):
+            heard += step()
+            if n % heard_together == 0:
+                list(indexer.update([str(p) for p in heard]))
+                heard = []
+        assert tags_of(lib, c) == {"B"}
+    finally:
+        lib.close()

@@ -103,3 +103,11 @@ def follow(conn: sqlite3.Connection, keep_id: int, drop_id: int, *, all_tags: bo
              favourite = max(photos.favourite, d.favourite)
            FROM (SELECT rating, favourite FROM photos WHERE id = ?) AS d
            WHERE photos.id = ?""", (drop_id, keep_id))
+
+
+def clear(conn: sqlite3.Connection, ids: Iterable[int]) -> None:
+    """Take the user's decisions off these photos (they were kept elsewhere first)."""
+    for chunk, marks in in_chunks(ids):
+        conn.execute(f"DELETE FROM tags WHERE photo_id IN ({marks}) AND {DECIDED_TAG}", chunk)
+        conn.execute(f"DELETE FROM album_photos WHERE photo_id IN ({marks})", chunk)
+        conn.execute(f"UPDATE photos SET rating = 0, favourite = 0 WHERE id IN ({marks})", chunk)

@@ -51,6 +51,8 @@ class Diff:
     ids: dict[str, FileId | None] = field(default_factory=dict)  # path: (dev, ino) on disk
     reidentified: dict[str, FileId | None] = field(default_factory=dict)  # unchanged, new id
     held: Held = field(default_factory=Held)  # vanished, perhaps edited: see edits.py
+    # rows whose file now lies at another path of this diff (names swapped): see follow_files
+    left: list[FileState] = field(default_factory=list)
 
     def add_task(self, root_id: int, path: str, known: FileState | None, size: int, mtime: int,
                  remember: bool = False) -> None:
@@ -69,6 +71,19 @@ class Diff:
                 self.new[path] = (root_id, size, mtime)
             else:
                 self.check_known(root_id, path, st, size, mtime, report)
+        self.follow_files(known)
+
+    def follow_files(self, known: dict[str, FileState]) -> None:
+        """A changed path whose recorded file (device, inode) now lies at another path of this
+        diff: the file moved away and another took its place (two photos swapped names: a ->
+        tmp, b -> a, tmp -> b). The row stays with its path, but the user's decisions follow
+        the file: they are kept by content and go to whichever path is read with it."""
+        here = set(self.ids.values())
+        for task in self.tasks:
+            st = task.known
+            if (st is not None and st.ident is not None and st.hash
+                    and self.ids.get(task.path) not in (None, st.ident) and st.ident in here):
+                self.left.append(st)
 
     def check_known(self, root_id: int, path: str, st: FileState, size: int, mtime: int,
                     report: IndexReport) -> None:
@@ -269,7 +284,7 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
     dropped = [drop for _, drop in merges]
     new_paths = diff.new.keys() - diff.preset.keys()
     if remember:  # live: the edit may have been added a batch earlier
-        new_paths |= recent.paths_in({os.path.dirname(p) for p in diff.gone})
+        new_paths |= recent.paths_in({os.path.dirname(p) for p in diff.gone}) - diff.gone.keys()
     diff.held = hold_for_edits(diff.gone, new_paths, catalog)
     gone_ids = [st.id for st in diff.gone.values()]
     # Where a row now stands, the identity of the file there: a merged row takes its copy's.
@@ -282,6 +297,14 @@ def settle(diff: Diff, catalog: Catalog, vectors: VectorIndex, recent: RecentAdd
                 diff.add_task(root_id, path, None, size, mtime)
         for keep, drop in merges:
             catalog.merge_photo(keep, drop)
+        if diff.left:
+            recent.keep_decisions(conn, diff.left)
+            decisions.clear(conn, [st.id for st in diff.left])
+        # A changed photo keeps its decisions, and a copy of them waits for its old content
+        # to turn up elsewhere (moved to the trash and back, then over another photo).
+        left = {st.id for st in diff.left}
+        recent.keep_decisions(conn, [t.known for t in diff.tasks
+                                     if t.known is not None and t.known.id not in left])
         if idents:
             catalog.set_identities(idents)
         if gone_ids:
@@ -312,6 +335,19 @@ def finish_edits(held: Held, catalog: Catalog, vectors: VectorIndex, recent: Rec
     if not held.gone:
         return
     carried, removed = resolve_edits(catalog, vectors, model, held, report, finished)
+    if removed:
+        # Their content may have turned up meanwhile, in this run's new or changed photos.
+        left = Diff(gone=dict(removed))
+        merges = merge_into_twins(left, catalog, set())
+        for keep, drop in merges:
+            catalog.merge_photo(keep, drop)
+        if merges:
+            vectors.remove([drop for _, drop in merges])
+            report.moved += len(merges)
+            carried += [(path, photo.path) for path, st in removed.items()
+                        for keep, _ in merges if keep == st.id
+                        and (photo := catalog.photo(keep)) is not None]
+        removed = left.gone
     if removed:
         with catalog.transaction() as conn:
             recent.keep_decisions(conn, list(removed.values()))

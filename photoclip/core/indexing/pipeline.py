@@ -409,8 +409,9 @@ class Indexer:
                     dropped_others.append(ids[-1])
                 if t.remember and r.hash:
                     self._recent.remember(r.hash, ids[-1], t.path)
-                if t.known is None and r.hash:
-                    # Also in run(): the watcher's catch-up rescans find moved files too.
+                if r.hash and (t.known is None or t.known.hash != r.hash):
+                    # A deleted photo's content back under a new path, or moved over another
+                    # photo; also in run(): the watcher's catch-up rescans find moved files.
                     self._recent.restore_decisions(conn, r.hash, ids[-1])
             if any(idents.values()):
                 self.catalog.set_identities(idents)
