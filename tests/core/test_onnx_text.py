@@ -166,3 +166,16 @@ def test_photoclip_text_onnx_0_turns_the_export_off(
     assert cold.onnx_text() is None
     cold.encode_texts(["a dog"])
     assert cold.loaded
+
+
+def test_an_export_killed_half_way_is_cleared_by_the_next(tiny_clip_dir: Path,
+                                                         tmp_path: Path) -> None:
+    root = tmp_path / "text-onnx"
+    target = export_dir(root, str(tiny_clip_dir))
+    dead = 2**22 + 12345  # above Linux's default pid_max: no such process
+    leftover = root / f".{target.name}.{dead}.tmp"
+    leftover.mkdir(parents=True)
+    (leftover / "text.onnx").write_bytes(b"half")
+    _exported(tiny_clip_dir, root)
+    assert not leftover.exists()
+    assert sorted(p.name for p in root.iterdir()) == [target.name]

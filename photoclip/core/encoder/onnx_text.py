@@ -137,7 +137,7 @@ def _export(model: Any, tokenizer: Any, family: Family, max_len: int, model_id: 
     with torch.inference_mode():
         reference = tower(*args)[0].float().numpy()
     tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove_leftovers(target)
     tmp.mkdir(parents=True)
     try:
         with warnings.catch_warnings(), _without_onnx_package():
@@ -164,6 +164,29 @@ def _export(model: Any, tokenizer: Any, family: Family, max_len: int, model_id: 
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Half-written exports of processes that died mid-export (their pid is gone), and ours."""
+    for path in target.parent.glob(f".{target.name}.*"):
+        try:
+            pid = int(path.name.rsplit(".", 2)[-2])
+        except (ValueError, IndexError):
+            continue
+        if pid == os.getpid() or not _alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # cannot tell cheaply: leave it (a few MB), never delete a live export
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
