@@ -86,6 +86,9 @@ def test_commands_without_a_model_never_import_torch(indexed, argv, capsys):
 
 @pytest.mark.slow
 def test_listing_a_photos_tags_never_imports_torch(indexed, capsys):
+    # The hand tag's prompt ("my tags" is disabled, so never encoded) is encoded by the text
+    # tower `add` exported, run by onnxruntime; the logit scale comes from the weights file.
+    pytest.importorskip("onnxruntime")
     photos = run_json(capsys, "--library", str(indexed), "status")["roots"][0]
     assert _heavy_imports(indexed, "tags", f"{photos}/p0.jpg") == []
 

@@ -179,3 +179,18 @@ def test_an_export_killed_half_way_is_cleared_by_the_next(tiny_clip_dir: Path,
     _exported(tiny_clip_dir, root)
     assert not leftover.exists()
     assert sorted(p.name for p in root.iterdir()) == [target.name]
+
+
+def test_many_prompts_are_encoded_in_batches_with_the_same_result(tiny_clip_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)
+    prompts = [f"a photo of thing number {i}" for i in range(11)]
+    small = ClipEncoder(str(tiny_clip_dir), device="cpu", batch_size=4, text_export=root)
+    whole = ClipEncoder(str(tiny_clip_dir), device="cpu", batch_size=64, text_export=root)
+    a, b = small.encode_texts(prompts), whole.encode_texts(prompts)
+    assert not small.loaded
+    assert not whole.loaded
+    assert a.shape == (11, small.dim)
+    assert _cosines(a, b).min() >= 0.9999
+    assert small.encode_texts([]).shape == (0, small.dim)

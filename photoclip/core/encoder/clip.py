@@ -389,7 +389,11 @@ class ClipEncoder:
         if isinstance(texts, str):
             raise TypeError("encode_texts takes a sequence of strings, not a single string")
         if not self._loaded and (onnx := self.onnx_text()) is not None:
-            return onnx.encode_texts(texts)
+            if len(texts) == 0:
+                return np.zeros((0, onnx.dim), dtype=np.float32)
+            step = self.batch_size  # a big label set's prompts: bounded attention buffers
+            return np.concatenate([onnx.encode_texts(texts[i : i + step])
+                                   for i in range(0, len(texts), step)])
         self.load()
         if len(texts) == 0:
             return np.zeros((0, self._dim), dtype=np.float32)
