@@ -40,5 +40,13 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy photoclip
 	$(BIN)/lint-imports --no-cache  # the layering contracts in pyproject.toml
 
+# One prepared GPU run (issue 23): CUDA-only tests, bench on the GPU, GPU JPEG decode, training
+# steps/s -> one JSON (GPU_CHECK_OUT). Installs nothing: it uses the venv `make test` built, or
+# $(PYTHON) when there is none. Without CUDA it says so and fails (exit 2).
+GPU_CHECK_OUT ?= gpu-check.json
+.PHONY: gpu-check
+gpu-check:
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) installer/gpu_check.py --out $(GPU_CHECK_OUT)
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -9,7 +9,9 @@ Figures (all measured in the same run, on the same model and device):
   (e) the CPU fast path (bf16/int8) against fp32, with the minimum cosine between them;
   (f) search at scale on synthetic CLIP-like vectors: ANN p95 and recall@10 against exact
       search, and text-query latency (text encoding + ANN + catalog lookup): quiet, beside a
-      CPU-bound process, and while the indexer runs in this process.
+      CPU-bound process, and while the indexer runs in this process;
+  (g) a cold `photoclip search` in a fresh process, torch against the ONNX text tower
+      (bench_cold.py).
 """
 
 from __future__ import annotations
@@ -292,6 +294,9 @@ class Bench:
         r["text_query_p95_while_indexing_ms"] = round(percentile_ms(indexing, 95), 2)
         r["text_queries_while_indexing"] = len(indexing)
         catalog.close()
+        yield Progress("bench", 4, steps, message="cold text query: torch vs ONNX text tower")
+        from photoclip.bench_cold import cold_query_figures
+        r.update(cold_query_figures(self.model, device, tmp))
         yield Progress("bench", steps, steps, finished=True, message="done")
 
 

@@ -144,7 +144,8 @@ class Library:
 
     def _new_encoder(self, model: str) -> ClipEncoder:
         return ClipEncoder(model, device=self.device, batch_size=self.settings.batch_size,
-                           progress=self._progress, precision=self.cpu_precision(model))
+                           progress=self._progress, precision=self.cpu_precision(model),
+                           text_export=self.paths.root / "text-onnx")
 
     def cpu_precision(self, model: str | None = None) -> str:
         """fp32, bf16 or int8 for the CPU (for `model`, default the library's): with "auto",

@@ -14,7 +14,8 @@ CONTRACT_KEYS = {
     "pipeline_images_per_s", "pipeline_efficiency", "pipeline_vs_model", "fast_path",
     "fast_path_vs_fp32", "fast_path_cosine", "text_query_p95_ms", "ann_p95_ms",
     "ann_recall_at_10", "vectors", "text_query_p95_beside_cpu_load_ms",
-    "text_query_p95_while_indexing_ms",
+    "text_query_p95_while_indexing_ms", "cold_query_torch_s", "cold_query_onnx_s",
+    "cold_import_s", "cold_query_torch_vs_onnx", "cold_query_onnx_vs_import",
 }
 
 
@@ -41,6 +42,13 @@ def test_bench_runs_end_to_end_and_emits_the_contract(capsys, tiny_clip_dir):
     assert 0.5 <= r["ann_recall_at_10"] <= 1.0
     assert r["text_query_p95_beside_cpu_load_ms"] > 0
     assert r["text_queries_while_indexing"] >= 0
+    # the cold query: real `photoclip search` runs, torch only and through the ONNX export
+    assert r["cold_query_onnx_exported"] is True
+    assert r["cold_query_runs"] == 3
+    for key in ("cold_query_torch_s", "cold_query_onnx_s", "cold_import_s"):
+        assert r[key] > 0, key
+    assert r["cold_query_torch_vs_onnx"] == pytest.approx(
+        r["cold_query_torch_s"] / r["cold_query_onnx_s"], rel=0.02)
     # three interleaved rounds; the headline efficiency is their median
     per_round = sorted(x["pipeline_efficiency"] for x in r["pipeline_rounds"])
     assert len(per_round) == 3

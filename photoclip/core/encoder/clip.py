@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,9 +18,11 @@ from photoclip.config import DEFAULT_MODEL
 from photoclip.core.encoder import families
 from photoclip.core.encoder.device import apply_thread_setting, resolve_device
 from photoclip.core.encoder.families import Family
+from photoclip.core.encoder.header import Scoring, scoring_from_folder
 from photoclip.core.encoder.loading import (
     CPU_PRECISIONS,
     DownloadProgress,
+    cached_model_folder,
     download_listener,
     download_model,
     first_line,
@@ -30,6 +33,7 @@ from photoclip.core.encoder.loading import (
     model_id_for,
     to_cpu_precision,
 )
+from photoclip.core.encoder.onnx_text import OnnxText, export_dir, export_text, is_current
 from photoclip.core.encoder.preprocess import PreprocessRecipe, preprocess_image, read_recipe
 from photoclip.core.errors import ModelLoadError
 
@@ -37,6 +41,10 @@ if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
+
+# PHOTOCLIP_TEXT_ONNX=0: no ONNX text tower, neither used nor exported (torch only; bench
+# measures the two cold queries side by side with it).
+ENV_TEXT_ONNX = "PHOTOCLIP_TEXT_ONNX"
 
 
 class Encoder(Protocol):
@@ -75,6 +83,7 @@ class ClipEncoder:
         progress: Callable[[str], None] | None = None,
         precision: str = "fp32",
         download_progress: DownloadProgress | None = None,
+        text_export: Path | None = None,
     ) -> None:
         if precision not in CPU_PRECISIONS:
             raise ValueError(f"precision must be one of {CPU_PRECISIONS}, got {precision!r}")
@@ -105,6 +114,12 @@ class ClipEncoder:
         self._logit_scale = 1.0
         self._logit_bias: float | None = None
         self._family: Family = families.FAMILIES["clip"]
+        self._disk_scoring: Scoring | None = None  # read from the folder while not loaded
+        self._disk_read = False  # whether the folder was asked (it may not have known)
+        # Where the text tower's ONNX export lives (onnx_text.py); None: torch only.
+        self._text_export = None if os.environ.get(ENV_TEXT_ONNX) == "0" else text_export
+        self._onnx: OnnxText | None = None
+        self._onnx_tried = False
         self._prep: PreprocessRecipe | None = None
         self._scale: np.ndarray | None = None
         self._offset: np.ndarray | None = None
@@ -147,7 +162,8 @@ class ClipEncoder:
         other._snapshot = self._snapshot
         model = to_cpu_precision(copy.deepcopy(self._model), precision)
         with other._lock:
-            other._install(model, self._tokenizer, "cpu", precision, self.preprocessing)
+            other._install(model, self._tokenizer, "cpu", precision, self.preprocessing,
+                           self._loaded_scoring())
             other._loaded = True
         return other
 
@@ -183,6 +199,10 @@ class ClipEncoder:
             raise load_error(self.model_id, self._is_local, exc) from exc
 
         model.eval()
+        self._export_text(model, tokenizer, family)
+        # Read before any cast: fp16/bf16 would round exp(logit_scale) (bf16: 100 -> 98.9), and
+        # the scale read from the file without loading (scoring_from_folder) must agree.
+        scoring = _scoring_of(model)
         try:
             if device == "cuda":
                 # Half precision: twice the throughput and half the memory, and CLIP rankings
@@ -198,14 +218,12 @@ class ClipEncoder:
         if device == "cpu" and self._requested_precision != "fp32":
             model = to_cpu_precision(model, self._requested_precision)
         precision = "fp16" if device == "cuda" else self._requested_precision
-        self._install(model, tokenizer, device, precision, prep)
+        self._install(model, tokenizer, device, precision, prep, scoring)
         self._say(f"model ready on {device}")
 
     def _install(self, model: Any, tokenizer: Any, device: str, precision: str,
-                 prep: PreprocessRecipe) -> None:
-        import torch
-
-        family = families.family_of_model(model)
+                 prep: PreprocessRecipe, scoring: Scoring) -> None:
+        family = scoring.family
         self._family = family
         self._model = model
         self._tokenizer = tokenizer
@@ -213,11 +231,62 @@ class ClipEncoder:
         self._precision = precision
         self._dim = families.embed_dim(model)
         self._max_text_len = families.text_max_len(family, model, tokenizer)
-        with torch.inference_mode():
-            self._logit_scale = float(model.logit_scale.float().exp().reshape(-1)[0].item())
-            self._logit_bias = families.logit_bias(family, model)
+        self._logit_scale = scoring.logit_scale
+        self._logit_bias = scoring.logit_bias
         self._scale, self._offset = prep.pixel_transform()
         self._prep = prep
+
+    def _export_text(self, model: Any, tokenizer: Any, family: Family) -> None:
+        """Export the fp32 text tower once per model and library, for cold queries."""
+        if self._text_export is None:
+            return
+        target = export_dir(self._text_export, self.model_id)
+        folder = Path(self._source_path())
+        if is_current(target, self.model_id, folder):
+            return
+        max_len = families.text_max_len(family, model, tokenizer)
+        if export_text(model, tokenizer, family, max_len, self.model_id, folder, target):
+            self._say(f"text tower exported for fast cold queries ({target.name})")
+
+    def onnx_text(self) -> OnnxText | None:
+        """The ONNX text tower when it is exported, current and correct (else None): what a
+        process that has not loaded the model encodes text with."""
+        if self._text_export is None:
+            return None
+        if not self._onnx_tried:
+            self._onnx_tried = True
+            self._onnx = OnnxText.open(export_dir(self._text_export, self.model_id),
+                                       self.model_id, self.local_folder())
+        return self._onnx
+
+    def _loaded_scoring(self) -> Scoring:
+        return Scoring(self._family, self._logit_scale, self._logit_bias)
+
+    def _scoring(self) -> Scoring:
+        """Family, logit scale and bias: the loaded model's, else read from the model's folder
+        (config.json and the safetensors header), loading the model only when the folder
+        cannot tell. Listing tags needs only these, and must not pay for torch."""
+        if self._loaded:
+            return self._loaded_scoring()
+        if not self._disk_read:
+            folder = self.local_folder()
+            if folder is not None:
+                self._disk_scoring = scoring_from_folder(folder, self.model_id)
+            self._disk_read = True
+        if self._disk_scoring is not None and not self._loaded:
+            return self._disk_scoring
+        self.load()
+        return self._loaded_scoring()
+
+    def local_folder(self) -> Path | None:
+        """The model's folder on this machine, without loading or downloading: a local model's
+        own, a hub model's cached snapshot; None when a hub model is not cached."""
+        if self._is_local:
+            folder = Path(self.model_id)
+            return folder if folder.is_dir() else None
+        if self._snapshot is not None:
+            return Path(self._snapshot)
+        return cached_model_folder(self._source)
 
     def _source_path(self) -> str:
         if self._is_local:
@@ -228,6 +297,8 @@ class ClipEncoder:
 
     @property
     def dim(self) -> int:
+        if not self._loaded and (onnx := self.onnx_text()) is not None:
+            return onnx.dim
         self.load()
         return self._dim
 
@@ -250,28 +321,25 @@ class ClipEncoder:
 
     @property
     def logit_scale(self) -> float:
-        """exp(logit_scale): multiply cosine similarities by this to get CLIP's logits."""
-        self.load()
-        return self._logit_scale
+        """exp(logit_scale): multiply cosine similarities by this to get CLIP's logits. Read
+        from the model's file when not loaded (no torch)."""
+        return self._scoring().logit_scale
 
     @property
     def logit_bias(self) -> float | None:
         """SigLIP-style models' learnt bias: a label's probability is
         sigmoid(logit_scale * cosine + logit_bias). None for softmax (CLIP-style) families."""
-        self.load()
-        return self._logit_bias
+        return self._scoring().logit_bias
 
     @property
     def family(self) -> str:
         """The model family's name, config.json's model_type ("clip", "siglip", ...)."""
-        self.load()
-        return self._family.name
+        return self._scoring().family.name
 
     @property
     def scoring(self) -> str:
         """How label scores are made for this family: "softmax" or "sigmoid"."""
-        self.load()
-        return self._family.scoring
+        return self._scoring().family.scoring
 
     @property
     def preprocessing(self) -> PreprocessRecipe:
@@ -316,10 +384,17 @@ class ClipEncoder:
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> (N, dim) float32, unit length; long texts are cut to the model's limit
-        (77 tokens for CLIP, 64 for SigLIP)."""
-        self.load()
+        (77 tokens for CLIP, 64 for SigLIP). Before the model is loaded, the ONNX export
+        answers when there is a good one (no torch)."""
         if isinstance(texts, str):
             raise TypeError("encode_texts takes a sequence of strings, not a single string")
+        if not self._loaded and (onnx := self.onnx_text()) is not None:
+            if len(texts) == 0:
+                return np.zeros((0, onnx.dim), dtype=np.float32)
+            step = self.batch_size  # a big label set's prompts: bounded attention buffers
+            return np.concatenate([onnx.encode_texts(texts[i : i + step])
+                                   for i in range(0, len(texts), step)])
+        self.load()
         if len(texts) == 0:
             return np.zeros((0, self._dim), dtype=np.float32)
 
@@ -337,6 +412,16 @@ class ClipEncoder:
                     **families.text_inputs(self._family, tokens, self._device)))
                 out.append(_unit_on_device(features))
         return np.concatenate(out, axis=0)
+
+
+def _scoring_of(model: Any) -> Scoring:
+    """A loaded model's family, exp(logit_scale) and bias, in fp32."""
+    import torch
+
+    family = families.family_of_model(model)
+    with torch.inference_mode():
+        scale = float(model.logit_scale.detach().float().exp().reshape(-1)[0].item())
+        return Scoring(family, scale, families.logit_bias(family, model))
 
 
 def pooled(output: Any) -> torch.Tensor:

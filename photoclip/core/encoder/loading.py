@@ -115,6 +115,19 @@ def download_model(repo_id: str, progress: DownloadProgress | None = None) -> Pa
     return folder
 
 
+def cached_model_folder(repo_id: str) -> Path | None:
+    """The local snapshot folder of a hub model already in the cache, or None; never touches
+    the network and imports no torch."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # an odd id or cache layout: the caller loads the model instead
+        log.debug("no cached snapshot of %s", repo_id, exc_info=True)
+        return None
+    return Path(found).parent if isinstance(found, str) else None
+
+
 class _DownloadMeter:
     """Sums what huggingface_hub's byte bars count into one (done, total) for a callback.
 
