@@ -16,7 +16,7 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -c 'import torch' 2>/dev/null || \
 	  $(BIN)/pip install -q "$(TORCH_SPEC)" $$($(BIN)/python installer/torch_choice.py)
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e ".[ocr,raw,fast]"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml setup.py

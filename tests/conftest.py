@@ -150,6 +150,9 @@ def _isolated_environment(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     # Tests compare exact scores across runs; the CPU fast-path calibration has its own tests.
     monkeypatch.setenv("PHOTOCLIP_PRECISION", "fp32")
+    # No ONNX text-tower export on every model load (~0.7 s each across hundreds of tests);
+    # its own tests (test_onnx_text, test_cli_no_torch, bench) turn it back on.
+    monkeypatch.setenv("PHOTOCLIP_TEXT_ONNX", "0")
 
 
 # -- tiny models of the other families (issue 19) -----------------------------------------------

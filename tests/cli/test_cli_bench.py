@@ -20,7 +20,8 @@ CONTRACT_KEYS = {
 
 
 @pytest.mark.slow
-def test_bench_runs_end_to_end_and_emits_the_contract(capsys, tiny_clip_dir):
+def test_bench_runs_end_to_end_and_emits_the_contract(capsys, tiny_clip_dir, monkeypatch):
+    monkeypatch.delenv("PHOTOCLIP_TEXT_ONNX")  # the cold-query figures compare torch and ONNX
     code = main(["bench", "--model", str(tiny_clip_dir), "--photos", "6", "--vectors", "3000",
                  "--queries", "20", "--batch-size", "4", "--json"])
     out, err = capsys.readouterr()

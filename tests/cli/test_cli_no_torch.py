@@ -38,6 +38,7 @@ def indexed(tmp_path_factory, tiny_clip_dir) -> Path:
     mp = pytest.MonkeyPatch()
     for k, v in env.items():
         mp.setenv(k, v)
+    mp.delenv("PHOTOCLIP_TEXT_ONNX", raising=False)  # `add` exports the text tower
     try:
         from photoclip.cli import main
         assert main(["add", str(folder), "--model", str(tiny_clip_dir), "--json"]) == 0
@@ -49,8 +50,15 @@ def indexed(tmp_path_factory, tiny_clip_dir) -> Path:
     return library
 
 
-def _heavy_imports(library: Path, *argv: str) -> list[str]:
+def _env(library: Path) -> dict[str, str]:
+    """A fresh process's environment, with the ONNX text tower on (the suite turns it off)."""
     env = {**os.environ, "PHOTOCLIP_LIBRARY": str(library), "PYTHONPATH": str(ROOT)}
+    env.pop("PHOTOCLIP_TEXT_ONNX", None)
+    return env
+
+
+def _heavy_imports(library: Path, *argv: str) -> list[str]:
+    env = _env(library)
     proc = subprocess.run([sys.executable, "-c", PROBE, *argv], env=env, capture_output=True,
                           text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
@@ -99,7 +107,7 @@ def test_a_cold_text_query_answers_without_torch_as_torch_does(indexed, capsys):
     process answers through it, with the ranking a torch run gives."""
     pytest.importorskip("onnxruntime")
     assert _heavy_imports(indexed, "search", "a red photo") == []
-    env = {**os.environ, "PHOTOCLIP_LIBRARY": str(indexed), "PYTHONPATH": str(ROOT)}
+    env = _env(indexed)
 
     def hits() -> list[tuple[str, float]]:
         proc = subprocess.run([sys.executable, "-m", "photoclip", "search", "a red photo",

@@ -23,6 +23,11 @@ TEXTS = ["a dog", "a photo of a red car parked by the sea at night", "word " * 1
          ""]
 
 
+@pytest.fixture(autouse=True)
+def _export_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PHOTOCLIP_TEXT_ONNX", raising=False)  # the suite turns it off
+
+
 @pytest.fixture
 def model_copy(tiny_clip_dir: Path, tmp_path: Path) -> Path:
     """A copy of the tiny CLIP that a test may change."""

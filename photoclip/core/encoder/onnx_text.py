@@ -26,8 +26,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +100,8 @@ def export_text(model: Any, tokenizer: Any, family: Family, max_len: int, model_
     """Trace the fp32 CPU `model`'s text tower into `target` (replaced whole); True when done.
 
     Never raises: a model the tracer cannot follow simply keeps using torch."""
-    if importlib.util.find_spec("onnxruntime") is None:
-        return False  # nothing could run it (the `ocr` extra brings onnxruntime)
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+        return False  # nothing could write or run it (the `fast` extra brings both)
     try:
         _export(model, tokenizer, family, max_len, model_id, folder, target)
         return True
@@ -140,7 +139,7 @@ def _export(model: Any, tokenizer: Any, family: Family, max_len: int, model_id: 
     _remove_leftovers(target)
     tmp.mkdir(parents=True)
     try:
-        with warnings.catch_warnings(), _without_onnx_package():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's deprecation and tracing notes
             torch.onnx.export(
                 tower, args, str(tmp / "text.onnx"), input_names=names,
@@ -187,26 +186,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-@contextmanager
-def _without_onnx_package() -> Iterator[None]:
-    """torch's TorchScript exporter passes its finished model through the `onnx` package only
-    to splice in onnxscript functions, which a CLIP has none of; without `onnx` installed that
-    step is the identity. Only while exporting, only when `onnx` is absent."""
-    if importlib.util.find_spec("onnx") is not None:
-        yield
-        return
-    from torch.onnx._internal.torchscript_exporter import onnx_proto_utils as utils
-
-    saved = getattr(utils, "_add_onnxscript_fn", None)
-    if saved is not None:
-        utils._add_onnxscript_fn = lambda model_bytes, custom_opsets: model_bytes
-    try:
-        yield
-    finally:
-        if saved is not None:
-            utils._add_onnxscript_fn = saved
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
