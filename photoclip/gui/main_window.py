@@ -29,6 +29,7 @@ from photoclip.core.types import Progress
 from photoclip.gui.counts import Counts, FolderRemoval
 from photoclip.gui.fastpath_idle import FastPathIdle
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
+from photoclip.gui.views.edits import EditsLink
 from photoclip.gui.views.failures import FailuresLink
 from photoclip.gui.views.firstrun import FirstRunPanel, ModelLoader, ModelProblem, megabytes
 from photoclip.gui.views.labelsets import LabelSetsPage
@@ -149,6 +150,9 @@ class MainWindow(QMainWindow):
         self.folder_removal.failed.connect(self.show_message)
         self.status.addWidget(self.state_label)
         self.status.addWidget(self.failures)
+        self.edits = EditsLink(self.library, self.calls, self)  # "2 possible edits to review…"
+        self.index_finished.connect(self.edits.refresh)
+        self.status.addWidget(self.edits)
         self.status.addWidget(self.message_label, 1)
         for w in (self.progress_bar, self.pause_button, self.cancel_button):
             self.status.addPermanentWidget(w)
@@ -160,6 +164,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Remove Folder…", "", self.folder_removal.choose)
         self._action(file_menu, "&Update Library", "F5", self.update_library)
         self._action(file_menu, "Files That Could &Not Be Read…", "", self.failures.open)
+        self._action(file_menu, "Review Possible &Edits…", "", self.edits.open)
         self.sidecars = SidecarWriting(self.library, self)  # also Settings' "Write sidecars now"
         self._action(file_menu, "&Write Tags to Sidecars Now", "",
                      lambda: self.sidecars.show_window(start=True))
