@@ -153,6 +153,10 @@ def test_a_cancelled_run_keeps_the_vanished_photo_for_the_next(library):
 def _suggested(library, monkeypatch) -> tuple[Library, Path, Path]:
     """An edit found between the bars: kept for the user, its tags not moved."""
     lib, folder = library
+    original = photo_id(lib, folder / "IMG_1.jpg")
+    lib.albums.create("Best")
+    lib.albums.add("Best", [original])
+    lib.albums.rate([original], 4)
     monkeypatch.setattr(edits, "CARRY_COSINE", 1.01)
     edited = _resave(folder)
     list(lib.indexer().run())
@@ -174,6 +178,9 @@ def test_a_suggested_edit_is_kept_and_applied_with_one_call(library, monkeypatch
     assert [s.id for s in applied] == [hint.id]
     assert refused == []
     assert tags_of(lib, edited) == {"cat", "holiday"}
+    new = photo_id(lib, edited)
+    assert lib.albums.albums_of([new]) == {new: ["Best"]}  # its album and stars follow too
+    assert lib.albums.ratings([new])[new] == (4, False)
     assert lib.edits.suggestions() == []  # judged: it leaves the list
 
 

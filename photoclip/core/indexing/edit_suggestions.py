@@ -51,6 +51,9 @@ class EditSuggestion:
     new_hash: str | None = None
     found_at: float = 0.0  # time.time() when the run found it
     rows: tuple[dict[str, Any], ...] = field(default=(), repr=False)  # its tag rows
+    albums: tuple[int, ...] = ()  # the vanished photo's plain albums, its stars and heart
+    rating: int = 0
+    favourite: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def load(path: Path | None) -> list[EditSuggestion]:
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
         return [EditSuggestion(**{**item, "tags": tuple(item["tags"]),
-                                  "rows": tuple(item.get("rows", ()))}) for item in items]
+                                  "rows": tuple(item.get("rows", ())),
+                                  "albums": tuple(item.get("albums", ()))}) for item in items]
     except (OSError, ValueError, TypeError, KeyError) as exc:
         log.warning("could not read %s (%s): the possible edits listed there are dropped",
                     path, exc)
@@ -95,10 +99,20 @@ def record(catalog: Catalog, pairs: Iterable[tuple[str, str, float, tuple[str, .
     path = suggestions_path(catalog)
     if not pairs or path is None:
         return
-    rows = _decision_rows(catalog, [p[4] for p in pairs])
-    hashes = {int(i): h for i, h in catalog.query(
-        f"SELECT id, hash FROM photos WHERE id IN ({','.join('?' * len(pairs))})",
-        [p[6] for p in pairs])}
+    old_ids, new_ids = [p[4] for p in pairs], [p[6] for p in pairs]
+    rows = _decision_rows(catalog, old_ids)
+    albums: dict[int, list[int]] = {}
+    stars: dict[int, tuple[int, bool]] = {}
+    hashes: dict[int, str | None] = {}
+    for chunk, marks in in_chunks(old_ids):
+        for album_id, pid in catalog.query(
+                f"SELECT album_id, photo_id FROM album_photos WHERE photo_id IN ({marks})", chunk):
+            albums.setdefault(int(pid), []).append(int(album_id))
+        stars.update((int(i), (int(r), bool(f))) for i, r, f in catalog.query(
+            f"SELECT id, rating, favourite FROM photos WHERE id IN ({marks})", chunk))
+    for chunk, marks in in_chunks(new_ids):
+        hashes.update((int(i), h) for i, h in catalog.query(
+            f"SELECT id, hash FROM photos WHERE id IN ({marks})", chunk))
     with _LOCK:
         items = load(path)
         new_pairs = {(p[0], p[1]) for p in pairs}
@@ -106,8 +120,10 @@ def record(catalog: Catalog, pairs: Iterable[tuple[str, str, float, tuple[str, .
         next_id = max((s.id for s in items), default=0) + 1
         now = time.time()
         for n, (old, new, sim, tags, old_id, old_hash, new_id) in enumerate(pairs):
-            items.append(EditSuggestion(next_id + n, old, new, new_id, sim, tags, old_hash,
-                                        hashes.get(new_id), now, tuple(rows.get(old_id, ()))))
+            items.append(EditSuggestion(
+                next_id + n, old, new, new_id, sim, tags, old_hash, hashes.get(new_id), now,
+                tuple(rows.get(old_id, ())), tuple(albums.get(old_id, ())),
+                *stars.get(old_id, (0, False))))
         _save(path, items)
 
 
@@ -189,6 +205,13 @@ def apply(catalog: Catalog, ids: Iterable[int] | None = None,
                         conn.execute(
                             f"INSERT OR IGNORE INTO tags({', '.join(names)}) "
                             f"VALUES ({', '.join('?' * len(names))})", [s.new_id, *row.values()])
+                for album_id in s.albums:  # an album deleted since: nothing to join
+                    conn.execute("INSERT OR IGNORE INTO album_photos(album_id, photo_id) "
+                                 "SELECT id, ? FROM albums WHERE id = ?", (s.new_id, album_id))
+                # a rating or heart given to the new photo meanwhile is the newer decision
+                conn.execute("UPDATE photos SET rating = CASE WHEN rating > 0 THEN rating "
+                             "ELSE ? END, favourite = max(favourite, ?) WHERE id = ?",
+                             (s.rating, int(s.favourite), s.new_id))
             applied.append(s)
         if path is not None and chosen:
             done = {s.id for s in chosen}
