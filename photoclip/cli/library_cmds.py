@@ -176,3 +176,58 @@ def _skipped_line(counts: dict[str, int]) -> str:
               for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
               if kind not in _SPECIAL_FILES]
     return ", ".join(parts)
+
+
+def cmd_edits(args: argparse.Namespace) -> int:
+    """Possible edits of tagged photos (between the cosine bars): list them, or carry the
+    user's tags over (--apply) or forget them (--dismiss), all of them or the ids given."""
+    with open_library(args) as lib:
+        apply, dismiss = args.apply, args.dismiss
+        if apply is not None and dismiss is not None:
+            raise PhotoclipError("Give --apply or --dismiss, not both.")
+        chosen = apply if apply is not None else dismiss
+        ids = chosen or None  # the flag alone: every pair
+        pending = lib.edits.suggestions()
+        if ids is not None and (unknown := sorted(set(ids) - {s.id for s in pending})):
+            raise PhotoclipError(f"No possible edit {', '.join(map(str, unknown))}: "
+                                 "`photoclip edits` lists them.")
+        if apply is not None:
+            applied, refused = lib.edits.apply(ids)
+            data: dict[str, Any] = {
+                "applied": [_edit_json(s) for s in applied],
+                "refused": [{**_edit_json(r.suggestion), "reason": r.reason} for r in refused]}
+
+            def text() -> str:
+                lines = [f"carried {', '.join(s.tags)} from {printable(s.old_path)} to "
+                         f"{printable(s.new_path)}" for s in applied]
+                lines += [f"not carried to {printable(r.suggestion.new_path)}: {r.reason}"
+                          for r in refused]
+                return "\n".join(lines) or "no possible edits to apply"
+        elif dismiss is not None:
+            gone = lib.edits.dismiss(ids)
+            data = {"dismissed": [_edit_json(s) for s in gone]}
+
+            def text() -> str:
+                return f"dismissed {len(gone)} possible edit{'s' if len(gone) != 1 else ''}"
+        else:
+            data = {"suggestions": [_edit_json(s) for s in pending]}
+
+            def text() -> str:
+                if not pending:
+                    return "no possible edits of tagged photos to review"
+                lines = []
+                for s in pending:
+                    lines += [f"{s.id}: {printable(s.new_path)}",
+                              f"    may be an edit of {printable(s.old_path)} "
+                              f"(cosine {s.similarity:.3f}); its tags: {', '.join(s.tags)}"]
+                lines.append("apply: photoclip edits --apply [ID ...]; forget: "
+                             "photoclip edits --dismiss [ID ...]")
+                return "\n".join(lines)
+
+        out(args, data, text)
+    return EXIT_OK
+
+
+def _edit_json(s: Any) -> dict[str, Any]:
+    return {"id": s.id, "old_path": s.old_path, "new_path": s.new_path,
+            "similarity": s.similarity, "tags": list(s.tags)}

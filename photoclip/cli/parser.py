@@ -129,6 +129,13 @@ COMMANDS: tuple[Command, ...] = (
     )),
     Command("status", "library folders, counts, failures, model, device",
             library_cmds.cmd_status),
+    Command("edits", "possible edits of tagged photos (renamed and re-saved): list, --apply "
+                     "their tags, or --dismiss", library_cmds.cmd_edits, (
+        arg("--apply", nargs="*", type=_positive_int, metavar="ID",
+            help="carry the tags over (every pair, or the ids listed)"),
+        arg("--dismiss", nargs="*", type=_positive_int, metavar="ID",
+            help="forget the pairs (every pair, or the ids listed); no tag moves"),
+    )),
     Command("ocr", "read the words in photos so search finds them (after indexing; resumable)",
             ocr_cmds.cmd_ocr, (
         _FOLDER,

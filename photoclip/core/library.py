@@ -26,6 +26,7 @@ from photoclip.core.encoder import ClipEncoder, Encoder
 from photoclip.core.errors import PhotoclipError, StorageError
 from photoclip.core.fastpath import measure as measure_fast_path
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
+from photoclip.core.library_edits import LibraryEdits
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_roots import remove_roots, root_to_add
 from photoclip.core.library_vectors import open_vectors
@@ -315,6 +316,11 @@ class Library:
         """Albums and smart albums, ratings and favourites (core/library_albums.py)."""
         from photoclip.core.library_albums import LibraryAlbums
         return LibraryAlbums(self)
+
+    @cached_property
+    def edits(self) -> LibraryEdits:
+        """Possible edits of tagged photos, to apply or dismiss (core/library_edits.py)."""
+        return LibraryEdits(self)
 
     @cached_property
     def ocr(self) -> LibraryOcr:

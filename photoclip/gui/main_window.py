@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QInputDialog,
     QMainWindow,
     QProgressBar,
     QPushButton,
@@ -27,8 +26,10 @@ from PySide6.QtWidgets import (
 from photoclip.core.api import Tagger, Watcher, is_image_path
 from photoclip.core.library import Library
 from photoclip.core.types import Progress
+from photoclip.gui.counts import Counts, FolderRemoval
 from photoclip.gui.fastpath_idle import FastPathIdle
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
+from photoclip.gui.views.edits import EditsLink
 from photoclip.gui.views.failures import FailuresLink
 from photoclip.gui.views.firstrun import FirstRunPanel, ModelLoader, ModelProblem, megabytes
 from photoclip.gui.views.labelsets import LabelSetsPage
@@ -142,8 +143,16 @@ class MainWindow(QMainWindow):
         self.failures = FailuresLink(self.library, self.calls, self)  # "3 could not be read…"
         self.failures.retry.connect(self.update_library)
         self.index_finished.connect(self.failures.refresh)
+        self.counts = Counts(self.library, self.calls, self.state_label, self.failures.set_count,
+                             self)
+        self.folder_removal = FolderRemoval(self.library, self.calls, self)
+        self.folder_removal.removed.connect(self._folders_removed)
+        self.folder_removal.failed.connect(self.show_message)
         self.status.addWidget(self.state_label)
         self.status.addWidget(self.failures)
+        self.edits = EditsLink(self.library, self.calls, self)  # "2 possible edits to review…"
+        self.index_finished.connect(self.edits.refresh)
+        self.status.addWidget(self.edits)
         self.status.addWidget(self.message_label, 1)
         for w in (self.progress_bar, self.pause_button, self.cancel_button):
             self.status.addPermanentWidget(w)
@@ -152,9 +161,10 @@ class MainWindow(QMainWindow):
     def _build_menu(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "&Add Folder…", "Ctrl+O", self._choose_folder)
-        self._action(file_menu, "&Remove Folder…", "", self._choose_folder_to_remove)
+        self._action(file_menu, "&Remove Folder…", "", self.folder_removal.choose)
         self._action(file_menu, "&Update Library", "F5", self.update_library)
         self._action(file_menu, "Files That Could &Not Be Read…", "", self.failures.open)
+        self._action(file_menu, "Review Possible &Edits…", "", self.edits.open)
         self.sidecars = SidecarWriting(self.library, self)  # also Settings' "Write sidecars now"
         self._action(file_menu, "&Write Tags to Sidecars Now", "",
                      lambda: self.sidecars.show_window(start=True))
@@ -243,7 +253,7 @@ class MainWindow(QMainWindow):
         self.progress_bar.setVisible(False)
         self.show_message("")
         self._set_model_state(None)
-        self._show_counts(f"Model ready on {device}")
+        self.counts.show(f"Model ready on {device}")
         self.model_ready.emit()
         self.start_watching()
         self.photos.set_model_ready(True)
@@ -259,12 +269,6 @@ class MainWindow(QMainWindow):
         self.show_message(problem.short)
         self.state_label.setText("No model")
         self.photos.set_model_problem(SEARCH_NEEDS_MODEL)  # said beside the search field
-
-    def _show_counts(self, prefix: str) -> None:
-        n = self.library.catalog.count_photos("ok")
-        failed = self.library.catalog.count_photos("failed")
-        self.state_label.setText(f"{prefix} · {n} photos")
-        self.failures.set_count(failed)
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -300,26 +304,17 @@ class MainWindow(QMainWindow):
         if folder:
             self.add_folders([folder])
 
-    def _choose_folder_to_remove(self) -> None:
-        roots = [r.path for r in self.library.catalog.roots()]
-        if not roots:
-            return
-        folder, ok = QInputDialog.getItem(
-            self, "Remove a folder", "Forget this folder (the photos stay on disk):", roots, 0,
-            False)
-        if ok and folder:
-            self.remove_folders([folder])
-
     def remove_folders(self, folders: list[str]) -> None:
-        try:
-            self.library.remove_roots(folders)
-        except Exception as exc:
-            self.show_message(str(exc))
+        """Forget `folders` (off the UI thread; `folder_removal.removed` says when)."""
+        self.folder_removal.remove(folders)
+
+    def _folders_removed(self, _folders: list[str]) -> None:
+        if self._closed:
             return
         if self._watcher is not None:
             self._watcher.roots_changed()
         self.photos.refresh_filters()
-        self._show_counts("Folder removed")
+        self.counts.show("Folder removed")
         self.photos.run_search()
 
     def add_folders(self, folders: list[str]) -> None:
@@ -415,7 +410,7 @@ class MainWindow(QMainWindow):
         self._set_busy(False)
         self.pause_button.setChecked(False)
         if not self._closed:
-            self._show_counts("Not watching folders (File ▸ Update Library to resume)")
+            self.counts.show("Not watching folders (File ▸ Update Library to resume)")
             self.photos.run_search()
 
     # -- label sets and tags -----------------------------------------------------------------

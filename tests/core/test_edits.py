@@ -148,3 +148,63 @@ def test_a_cancelled_run_keeps_the_vanished_photo_for_the_next(library):
     list(indexer.run())
     assert tags_of(lib, edited) == {"cat", "holiday"}
     assert photo_id(lib, folder / "IMG_1.jpg") is None
+
+
+def _suggested(library, monkeypatch) -> tuple[Library, Path, Path]:
+    """An edit found between the bars: kept for the user, its tags not moved."""
+    lib, folder = library
+    original = photo_id(lib, folder / "IMG_1.jpg")
+    lib.albums.create("Best")
+    lib.albums.add("Best", [original])
+    lib.albums.rate([original], 4)
+    monkeypatch.setattr(edits, "CARRY_COSINE", 1.01)
+    edited = _resave(folder)
+    list(lib.indexer().run())
+    assert tags_of(lib, edited) == set()
+    return lib, folder, edited
+
+
+def test_a_suggested_edit_is_kept_and_applied_with_one_call(library, monkeypatch, tmp_path,
+                                                            tiny_encoder):
+    lib, folder, edited = _suggested(library, monkeypatch)
+    # another process (the CLI beside the window) sees it, days later
+    other = Library(tmp_path / "lib", encoder=tiny_encoder)
+    (hint,) = other.edits.suggestions()
+    assert (hint.old_path, hint.new_path, hint.tags) == (
+        str(folder / "IMG_1.jpg"), str(edited), ("cat", "holiday"))
+    assert hint.new_id == photo_id(lib, edited)
+    applied, refused = other.edits.apply([hint.id])
+    other.close()
+    assert [s.id for s in applied] == [hint.id]
+    assert refused == []
+    assert tags_of(lib, edited) == {"cat", "holiday"}
+    new = photo_id(lib, edited)
+    assert lib.albums.albums_of([new]) == {new: ["Best"]}  # its album and stars follow too
+    assert lib.albums.ratings([new])[new] == (4, False)
+    assert lib.edits.suggestions() == []  # judged: it leaves the list
+
+
+def test_a_dismissed_edit_moves_no_tag(library, monkeypatch):
+    lib, _folder, edited = _suggested(library, monkeypatch)
+    (hint,) = lib.edits.suggestions()
+    assert [s.id for s in lib.edits.dismiss([hint.id])] == [hint.id]
+    assert lib.edits.suggestions() == []
+    assert lib.edits.apply() == ([], [])
+    assert tags_of(lib, edited) == set()
+
+
+def test_an_original_that_came_back_is_never_merged_with_its_edit(library, monkeypatch):
+    lib, folder, edited = _suggested(library, monkeypatch)
+    Image.open(SKIMAGE_DATA / "chelsea.png").convert("RGB").save(folder / "IMG_1.jpg")
+    assert len(lib.edits.suggestions()) == 1
+    applied, (refused,) = lib.edits.apply()
+    assert applied == []
+    assert "both photos exist" in refused.reason
+    assert tags_of(lib, edited) == set()
+
+
+def test_a_suggestion_whose_new_photo_left_is_dropped(library, monkeypatch):
+    lib, _folder, edited = _suggested(library, monkeypatch)
+    edited.unlink()
+    list(lib.indexer().run())
+    assert lib.edits.suggestions() == []

@@ -185,7 +185,8 @@ def test_photos_copied_into_a_watched_folder_appear_by_themselves(qtbot, window,
 
 def test_removing_a_folder_while_watching(qtbot, window, album):
     _index(qtbot, window, album)
-    window.remove_folders([str(album)])
+    with qtbot.waitSignal(window.folder_removal.removed, timeout=10_000):  # off the UI thread
+        window.remove_folders([str(album)])
     qtbot.waitUntil(lambda: window.photos.idle, timeout=10_000)
     assert window.library.catalog.roots() == []
     assert _grid_paths(window) == []

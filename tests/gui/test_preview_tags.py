@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtTest import QTest
 
 from photoclip.core.library import Library
 from photoclip.core.tagging import LabelSetSpec, LabelSpec
@@ -55,20 +56,33 @@ def window(qtbot, tiny_clip_dir, album):
     return win
 
 
+def settle(win: MainWindow) -> None:
+    """Wait for the tag panel's reads and changes (off the UI thread) to land."""
+    tags = win.photos.preview.tags
+    for _ in range(1000):
+        if tags.idle:
+            return
+        QTest.qWait(10)
+    raise AssertionError("the tag panel's reads and changes did not finish")
+
+
 def select(win: MainWindow, name: str) -> int:
     row = next(r for r in range(win.photos.grid_model.rowCount())
                if Path(win.photos.grid_model.item(r).path).name == name)
     win.photos.grid.setCurrentIndex(win.photos.grid_model.index(row))
     assert win.photos.preview.name.text() == name
+    settle(win)
     return win.photos.grid_model.item(row).photo_id
 
 
 def rows(win: MainWindow) -> list[tuple[str, str, str, str]]:
     """(set, label, score, state) of each tag row, as shown."""
+    settle(win)
     return win.photos.preview.tags.rows()
 
 
 def catalog_tags(win: MainWindow, photo_id: int) -> dict[str, tuple[str, bool | None]]:
+    settle(win)
     return {t.label: (t.source, t.accepted)
             for t in win.library.tagger().store.photo_tags(photo_id)}
 
@@ -127,6 +141,7 @@ def test_adding_and_removing_a_tag_of_your_own(qtbot, window):
     # a name that cannot be resolved is reported in the window, with what to do
     qtbot.keyClicks(tags.add_field, "nosuchset|beach")
     qtbot.keyClick(tags.add_field, Qt.Key.Key_Return)
+    settle(window)
     assert "No label 'beach' in a set 'nosuchset'" in window.message_label.text()
     assert len(catalog_tags(window, photo_id)) == len(LABELS)
 
@@ -170,6 +185,7 @@ def test_tags_changed_in_the_preview_are_counted_on_the_label_sets_page(window):
     window.photos.preview.tags.button("dog", "reject").click()
     select(window, "blue.jpg")
     window.photos.preview.tags.button("cat", "accept").click()
+    settle(window)
 
     window.pages.setCurrentWidget(page)
     assert page.title.text() == "pets"
@@ -204,6 +220,7 @@ def test_label_set_edits_and_retags_show_in_the_preview(qtbot, window):
     for edit, value in ((page.editor.floor_edit, "-1"), (page.editor.threshold_edit, "0")):
         edit.setText(value)
         edit.editingFinished.emit()
+    settle(window)
     completer.setCompletionPrefix("gree")
     assert completer.currentCompletion() == "green"  # labels are offered as soon as they exist
     with qtbot.waitSignal(page.retag_finished, timeout=60_000):

@@ -6,8 +6,9 @@ same catch-up, and near-identical embeddings. A vanished photo carrying the user
 decisions, in a folder where new photos appeared, is held (its row, and so its embedding, kept)
 until the new photos of this run are embedded; then each held photo is paired with the most
 similar new one there. Above CARRY_COSINE the user's tags and decisions move to the new photo;
-above SUGGEST_COSINE the pair is only listed (IndexReport.suggested_carry) with the tags, for
-the user to judge, as is the best of several near-identical new photos (a burst); the rest
+above SUGGEST_COSINE the pair is only listed (IndexReport.suggested_carry) with the tags, and
+kept for the user to apply or dismiss (edit_suggestions.py: `photoclip edits`, the window's
+"Review possible edits…"), as is the best of several near-identical new photos (a burst); the rest
 are deleted as any vanished photo is. A held photo whose file is back is left alone: two
 photos that both exist are never merged.
 """
@@ -20,13 +21,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from photoclip.core.catalog import Catalog, FileState
+from photoclip.core.indexing import edit_suggestions
 from photoclip.core.indexing.report import CarryOver, IndexReport
 from photoclip.core.vectors import VectorIndex
 
 # Cosine of two embeddings above which a vanished photo's tags move to a new photo in its
-# folder without asking. Real CLIP puts re-encodes, resizes and small crops of one photo at
-# 0.97-0.99+ and different photos of one scene mostly below 0.95; a wrong carry costs the user
-# a stray tag, a missed one costs their tags, so the automatic bar is the stricter one.
+# folder without asking. Not measured with pretrained weights (none can be had where this was
+# built): with random weights (ViT-B/32 architecture, 25 skimage.data photos) edits scored
+# 0.99+ but so did 11% of unrelated pairs (24% >= 0.95), so random weights cannot set these
+# bars. A wrong carry costs the user a stray tag, a missed one costs their tags, so the
+# automatic bar is the stricter one; the same folder and the same catch-up narrow the pairs.
 CARRY_COSINE = 0.98
 # Above this (and below CARRY_COSINE) the pair is offered in the report, not applied: the
 # issue's "near-identical" bar, which heavier edits (a 90 degree turn, a 15% crop) may need.
@@ -79,6 +83,7 @@ def resolve_edits(catalog: Catalog, vectors: VectorIndex, model: str, held: Held
                                          *(st.id for st in held.gone.values())])
     carried: list[tuple[str, str, FileState, int]] = []
     removed: dict[str, FileState] = {}
+    kept: list[tuple[str, str, float, tuple[str, ...], int, str | None, int]] = []
     by_folder: dict[str, list[tuple[str, FileState]]] = defaultdict(list)
     for path, st in held.gone.items():
         by_folder[os.path.dirname(path)].append((path, st))
@@ -109,10 +114,13 @@ def resolve_edits(catalog: Catalog, vectors: VectorIndex, model: str, held: Held
             if sim >= CARRY_COSINE and rivals[old] == 1:
                 carried.append((old, new, states[old], new_ids[new]))
             else:
-                report.suggested_carry.append(CarryOver(
-                    old, new, round(sim, 4), catalog.user_tag_names(states[old].id)))
+                hint = CarryOver(old, new, round(sim, 4), catalog.user_tag_names(states[old].id))
+                report.suggested_carry.append(hint)
+                kept.append((old, new, hint.similarity, hint.tags, states[old].id,
+                             states[old].hash, new_ids[new]))
         taken = {c[0] for c in carried}
         removed.update((old, st) for old, st in gone if old not in taken)
+    edit_suggestions.record(catalog, kept)  # before the vanished rows (and tags) go
     if carried:
         with catalog.transaction():
             for _, _, st, nid in carried:

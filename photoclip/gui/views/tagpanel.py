@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from PySide6.QtCore import QSize, QStringListModel, Qt, Signal
+from PySide6.QtCore import QSize, QStringListModel, Qt, QThreadPool, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,12 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photoclip.core.types import Photo, PhotoTag, TagScore
+from photoclip.core.types import Label, Photo, PhotoTag, TagScore
 from photoclip.gui.jobs import Calls, LatestCall
 
 if TYPE_CHECKING:
     from photoclip.core.api import LabelSets, Tagger
     from photoclip.core.library import Library
+
+T = TypeVar("T")
 
 # How each kind of tag row reads in the State column, and what it means (its tooltip).
 _STATES = {
@@ -71,8 +73,10 @@ class TagPanel(QWidget):
     """The photo's tags by label set, with score and source; accept, reject, remove, add; and
     "why this tag" for the selected one.
 
-    Reading and changing tags is catalog work, quick enough for the UI thread; "why" runs the
-    text encoder (the first time for a label set), so it goes to the thread pool.
+    Reading and changing tags is catalog work, so it runs off the UI thread, one call at a time
+    and in the order asked (a click's change lands before the re-read that shows it); only the
+    newest read is shown. "Why" runs the text encoder (the first time for a label set), so it
+    goes to the shared thread pool, not to this panel's queue.
     """
 
     message = Signal(str)  # a problem to show the user, with the fix
@@ -87,6 +91,13 @@ class TagPanel(QWidget):
         self._items: dict[int, QTreeWidgetItem] = {}  # label id -> its row
         # "Why" of the selected row; selecting another (or new rows) drops a pending answer.
         self._why = LatestCall(Calls(self))
+        # The tags' reads and changes: one thread, so they run in the order they were asked.
+        pool = QThreadPool(self)
+        pool.setMaxThreadCount(1)
+        self._work = Calls(self, pool)
+        self._read_seq = 0  # only the newest read's answer is shown
+        self._busy = 0  # reads and changes asked for and not yet answered
+        self._shown: int | None = None  # the photo whose tags the rows are
 
         title = QLabel("Tags")
         title.setStyleSheet("font-weight: bold;")
@@ -177,17 +188,63 @@ class TagPanel(QWidget):
         self.photo = photo
         self.refresh()
 
+    @property
+    def idle(self) -> bool:
+        """No read or change of tags under way: the rows show what the catalog has."""
+        return self._busy == 0
+
+    def _run(self, fn: Callable[[], T], done: Callable[[T], None],
+             failed: Callable[[str], None]) -> None:
+        """`fn` on the panel's own thread, after what was asked before it."""
+        self._busy += 1
+
+        def ok(value: T) -> None:
+            self._busy -= 1
+            done(value)
+
+        def error(message: str) -> None:
+            self._busy -= 1
+            failed(message)
+
+        self._work.run(fn, ok, error)
+
     def refresh(self, select: int | None = None) -> None:
-        """Re-read the photo's tags; `select` a label id's row (else keep the selected one)."""
+        """Re-read the photo's tags (off the UI thread); `select` a label id's row (else keep
+        the selected one)."""
         current = self.tree.currentItem()
         if select is None and current is not None and current.data(_TAG, _ID) is not None:
             select = int(current.data(_TAG, _ID))
         self._why.drop()  # a pending "why" belongs to the rows being replaced
+        photo, store = self.photo, self._store
+        if photo is None or photo.id != self._shown:
+            self._show([], None)  # not another photo's rows meanwhile
+        if store is None:
+            return
+        photo_id = photo.id if photo is not None else None
+
+        def read() -> tuple[list[PhotoTag], list[str]]:
+            tags = store.photo_tags(photo_id) if photo_id is not None else []
+            names = {lb.name for ls in store.label_sets() for lb in ls.labels}
+            return tags, sorted(names, key=str.casefold)
+
+        self._read_seq += 1
+        seq = self._read_seq
+
+        def answer(value: tuple[list[PhotoTag], list[str]]) -> None:
+            if seq == self._read_seq and self.photo is photo:
+                self._labels.setStringList(value[1])
+                self._show(value[0], select)
+
+        self._run(read, answer, self.message.emit)
+
+    def _show(self, tags: list[PhotoTag], select: int | None) -> None:
+        """Show `tags` as the photo's rows; `select` a label id's row."""
+        photo = self.photo
+        self._shown = photo.id if photo is not None else None
         self.tree.blockSignals(True)
         self.tree.clear()
         self._items = {}
-        photo, store = self.photo, self._store
-        self._tags = store.photo_tags(photo.id) if photo is not None and store else []
+        self._tags = tags if photo is not None else []
         ready = photo is not None and self._tagger() is not None
         group: QTreeWidgetItem | None = None
         for tag in self._tags:  # sorted by set, then label
@@ -196,10 +253,6 @@ class TagPanel(QWidget):
             self._add_row(group, tag, ready)
         self.tree.expandAll()
         self.tree.blockSignals(False)
-        if store is not None:
-            names = sorted({lb.name for ls in store.label_sets() for lb in ls.labels},
-                           key=str.casefold)
-            self._labels.setStringList(names)
         self.add_field.setEnabled(ready)
         self.add_button.setEnabled(ready)
         waiting = "" if ready or photo is None else " (once the model has loaded)"
@@ -207,7 +260,7 @@ class TagPanel(QWidget):
                                   "SET|LABEL; a new name becomes a label of the set 'my tags'.")
         self.tree.setVisible(bool(self._tags))
         self.empty.setVisible(not self._tags)
-        self.empty.setText("" if photo is None else
+        self.empty.setText("" if photo is None or self._busy else
                            "No tags yet. Add one below, or enable a label set (Label sets) to "
                            "have photos tagged as they are indexed.")
         item = self._items.get(select) if select is not None else None
@@ -307,12 +360,18 @@ class TagPanel(QWidget):
                   # Removing a hand-made tag, or undoing a "no": forget the row, so auto-tagging
                   # decides again (a rejection would be a "no" the user never said).
                   "remove": tagger.reset_tag, "undo": tagger.reset_tag}[action]
-        try:
-            change(self.photo.id, f"{tag.set_name}|{tag.label}")
-        except Exception as exc:  # e.g. the tag changed meanwhile: say so, show what is true
-            self.message.emit(str(exc))
-        self.refresh(select=tag.label_id)
-        self.changed.emit(self.photo.id)
+        photo_id, name = self.photo.id, f"{tag.set_name}|{tag.label}"
+
+        def done(_value: object = None) -> None:
+            if self.photo is not None and self.photo.id == photo_id:
+                self.refresh(select=tag.label_id)
+            self.changed.emit(photo_id)
+
+        def failed(message: str) -> None:  # e.g. the tag changed meanwhile: say so, show it
+            self.message.emit(message)
+            done()
+
+        self._run(lambda: change(photo_id, name), done, failed)
 
     def add_tag(self) -> None:
         text = " ".join(self.add_field.text().split())
@@ -322,14 +381,17 @@ class TagPanel(QWidget):
         if tagger is None:
             self.message.emit("Tags can be changed once the model has loaded.")
             return
-        try:
-            _, label = tagger.set_tag(self.photo.id, text)
-        except Exception as exc:  # an ambiguous or malformed name: the message says what to type
-            self.message.emit(str(exc))
-            return
-        self.add_field.clear()
-        self.refresh(select=label.id)
-        self.changed.emit(self.photo.id)
+        photo_id = self.photo.id
+
+        def done(value: tuple[object, Label]) -> None:
+            if self.add_field.text().split() == text.split():
+                self.add_field.clear()  # unless the user typed on meanwhile
+            if self.photo is not None and self.photo.id == photo_id:
+                self.refresh(select=value[1].id)
+            self.changed.emit(photo_id)
+
+        # An ambiguous or malformed name: the message says what to type (the text stays).
+        self._run(lambda: tagger.set_tag(photo_id, text), done, self.message.emit)
 
     # -- why ----------------------------------------------------------------------------------
 
