@@ -150,6 +150,15 @@ def _isolated_environment(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     # Tests compare exact scores across runs; the CPU fast-path calibration has its own tests.
     monkeypatch.setenv("PHOTOCLIP_PRECISION", "fp32")
+    # New libraries start with reading text off: the text pass after `add` costs seconds per
+    # photo. The tests about it ask for it with the `ocr_on` fixture.
+    monkeypatch.setenv("PHOTOCLIP_OCR", "off")
+
+
+@pytest.fixture
+def ocr_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New libraries in this test read text in photos, as a user's do by default."""
+    monkeypatch.setenv("PHOTOCLIP_OCR", "on")
 
 
 # -- tiny models of the other families (issue 19) -----------------------------------------------
