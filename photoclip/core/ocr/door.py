@@ -13,6 +13,7 @@ from photoclip.core.errors import PhotoclipError
 from photoclip.core.ocr.engine import ENABLE_HINT, available
 from photoclip.core.ocr.follow import TextFollower
 from photoclip.core.ocr.job import OcrJob
+from photoclip.core.ocr.matching import TextMatch, text_match, with_text_filter
 from photoclip.core.ocr.store import PhotoText, TextStore
 from photoclip.core.ocr.worker import DEFAULT_FACTORY, TIMEOUT_S, IsolatedReader
 from photoclip.core.types import Progress
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
     from photoclip.core.indexing import Indexer
     from photoclip.core.library import Library
+    from photoclip.core.query import ParsedQuery
     from photoclip.core.watching import Watcher
 
 log = logging.getLogger(__name__)
@@ -155,6 +157,15 @@ class LibraryOcr:
     def text(self, digest: str) -> PhotoText | None:
         """What was read in the photo with content hash `digest` (text, lines, boxes)."""
         return TextStore(self.library.catalog).get(digest)
+
+    def match(self, digest: str, query: str) -> TextMatch | None:
+        """The photo's text (None: none read) and where `query` matched it (the preview)."""
+        return text_match(TextStore(self.library.catalog).get(digest), query)
+
+    @staticmethod
+    def with_text_filter(query: str, phrase: str) -> ParsedQuery:
+        """`query` plus `--text PHRASE` (the same as `text:"PHRASE"`), for Searcher.plan."""
+        return with_text_filter(query, phrase)
 
     def close(self) -> None:
         """Stop the follower and the reader's child process (the library is closing)."""
