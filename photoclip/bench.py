@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from photoclip import bench_text
 from photoclip.core import fastpath
 from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import ClipEncoder, resolve_device
@@ -292,6 +293,8 @@ class Bench:
         r["text_query_p95_while_indexing_ms"] = round(percentile_ms(indexing, 95), 2)
         r["text_queries_while_indexing"] = len(indexing)
         catalog.close()
+        yield Progress("bench", steps, steps, message="reading text (OCR), 12-MP photos")
+        r.update(bench_text.measure(tmp, r["cores"], cancel))  # photoclip/bench_text.py
         yield Progress("bench", steps, steps, finished=True, message="done")
 
 
