@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
@@ -58,10 +59,17 @@ def default_engine() -> OcrEngine:
 
 def read_photo(engine: Any, path: str, skip: bool) -> Result:
     """(state, lines) for the photo at `path`; ImageError or OcrError when it cannot be read."""
-    image = decode(path, DECODE_MIN_SIDE).image
+    decoded = decode(path, DECODE_MIN_SIDE)
+    image = decoded.image
     if skip and not worth_reading(engine, image):
         return "skipped", []
     lines = list(engine.read(image))
+    # Boxes in the photo's own (upright) pixels, not the reduced decode's: the preview draws
+    # them over whatever size it shows.
+    sx, sy = decoded.width / image.width, decoded.height / image.height
+    if decoded.width and decoded.height and (sx, sy) != (1.0, 1.0):
+        lines = [replace(ln, box=tuple((round(x * sx), round(y * sy)) for x, y in ln.box))
+                 for ln in lines]
     return ("text" if lines else "none"), lines
 
 
