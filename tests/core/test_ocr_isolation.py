@@ -147,3 +147,19 @@ def test_while_watching_new_photos_are_read_once_the_indexer_is_idle(tmp_path, t
         assert states["first"] == ("text", None)
         assert states["second"] == ("text", None)
         assert any(m.startswith("reading text") for m in seen)
+
+
+def test_stored_boxes_are_in_the_photos_own_pixels(tmp_path):
+    """The reader decodes a large photo reduced; the boxes it returns are scaled back to the
+    photo's pixels, so the preview can draw them over any size it shows."""
+    from ocr_fakes import hostile
+
+    from photoclip.core.ocr.worker import read_photo
+
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (4000, 3000), GREEN).save(path, quality=90)
+    state, lines = read_photo(hostile(), str(path), skip=True)
+    assert state == "text"
+    xs = [x for x, _ in lines[0].box]
+    # The fake's box is (1..20) in the image it was handed, a 2000x1500 draft decode.
+    assert max(xs) == 40
