@@ -123,7 +123,8 @@ class LibraryOcr:
         the watcher works or is paused; the watcher's indexer wakes it after each batch."""
         with self._lock:
             if self._follower is None:
-                self._follower = TextFollower(self._pending_job)
+                self._follower = TextFollower(self._pending_job,
+                                              enabled=lambda: bool(self.library.settings.ocr))
             follower = self._follower
         follower.busy = lambda: watcher.paused or not watcher.idle
         return follower

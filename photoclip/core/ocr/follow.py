@@ -25,12 +25,16 @@ POLL_S = 0.5
 
 class TextFollower:
     """`make_job()` gives the pass to run now (None: nothing to do, or OCR is off); `busy()`
-    says the indexer has work (the pass waits, or stops between photos)."""
+    says the indexer has work (the pass waits, or stops between photos); `enabled()` says
+    whether text is read at all (turned off: the pass stops; turned on: it starts)."""
 
     def __init__(self, make_job: Callable[[], OcrJob | None],
-                 busy: Callable[[], bool] = lambda: False) -> None:
+                 busy: Callable[[], bool] = lambda: False,
+                 enabled: Callable[[], bool] = lambda: True) -> None:
         self.make_job = make_job
         self.busy = busy
+        self.enabled = enabled
+        self._was_enabled = enabled()
         self.latest: Progress | None = None
         self.passes = 0  # passes run to their end
         self._listeners: list[Callable[[Progress], None]] = []
@@ -68,7 +72,12 @@ class TextFollower:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            if not self._wake.wait(POLL_S * 20):
+            if not self._wake.wait(POLL_S * 10):
+                # Turned on (the window's Settings, `ocr --on` elsewhere): read what is there.
+                now = self.enabled()
+                if now and not self._was_enabled:
+                    self._wake.set()
+                self._was_enabled = now
                 continue
             if self._stop.is_set():
                 return
@@ -89,6 +98,10 @@ class TextFollower:
         try:
             for p in steps:
                 self._tell(p)
+                if not p.finished and not self.enabled():
+                    self._tell(Progress("ocr", p.done, p.total, finished=True,
+                                        message="reading text turned off"))
+                    return
                 if not p.finished and self.busy():
                     self._wake.set()  # go on once the indexer is idle again
                     self._tell(Progress("ocr", p.done, p.total, failed=p.failed,
