@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from photoclip import bench_text
 from photoclip.core import fastpath
 from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import ClipEncoder, resolve_device
@@ -159,7 +160,7 @@ class Bench:
             yield from self._run(Path(tmp), cancel)
 
     def _run(self, tmp: Path, cancel: threading.Event | None) -> Iterator[Progress]:
-        steps = 5
+        steps = 7
         r = self.result
         device = resolve_device(self.device)
         r["device"] = device
@@ -294,9 +295,11 @@ class Bench:
         r["text_query_p95_while_indexing_ms"] = round(percentile_ms(indexing, 95), 2)
         r["text_queries_while_indexing"] = len(indexing)
         catalog.close()
-        yield Progress("bench", 4, steps, message="cold text query: torch vs ONNX text tower")
+        yield Progress("bench", 5, steps, message="cold text query: torch vs ONNX text tower")
         from photoclip.bench_cold import cold_query_figures
         r.update(cold_query_figures(self.model, device, tmp))
+        yield Progress("bench", 6, steps, message="reading text (OCR), 12-MP photos")
+        r.update(bench_text.measure(tmp, r["cores"], cancel))  # photoclip/bench_text.py
         yield Progress("bench", steps, steps, finished=True, message="done")
 
 

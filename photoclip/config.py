@@ -16,6 +16,9 @@ DEFAULT_MODEL = "openai/clip-vit-base-patch32"
 ENV_LIBRARY = "PHOTOCLIP_LIBRARY"
 ENV_MODEL = "PHOTOCLIP_MODEL"
 ENV_PRECISION = "PHOTOCLIP_PRECISION"
+# "off" (or 0/false/no): a new library starts with reading text in photos off. The test suite
+# sets it, so only the tests about OCR pay for the text pass after `add`.
+ENV_OCR = "PHOTOCLIP_OCR"
 # A folder of model folders shipped by an offline installer (installer/README.md).
 ENV_MODELS_DIR = "PHOTOCLIP_MODELS_DIR"
 
@@ -64,6 +67,11 @@ def default_model() -> str:
         if found:
             return str(found[0].resolve())
     return DEFAULT_MODEL
+
+
+def ocr_default() -> bool:
+    """Whether a new library reads text in photos: yes, unless PHOTOCLIP_OCR is off."""
+    return os.environ.get(ENV_OCR, "").strip().lower() not in ("off", "0", "false", "no")
 
 
 def _looks_like_path(model: str) -> bool:
@@ -192,9 +200,10 @@ class Settings:
     # A model being switched to (`models use`): it becomes `model` once every photo has its
     # embedding; until then search keeps using `model`.
     pending_model: str | None = None
-    # Read the words in photos (OCR, the `ocr` extra) so search finds them by their text;
-    # off: `photoclip ocr` refuses and nothing is read.
-    ocr: bool = True
+    # Read the words in photos (OCR, the `ocr` extra) so search finds them by their text:
+    # after `add`/`index`, while watching and in the window; off: nothing is read and
+    # `photoclip ocr` refuses. A new library's default: on, unless PHOTOCLIP_OCR says off.
+    ocr: bool = field(default_factory=lambda: ocr_default())
 
     @classmethod
     def load(cls, path: Path) -> Settings:

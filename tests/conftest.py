@@ -153,6 +153,15 @@ def _isolated_environment(
     # No ONNX text-tower export on every model load (~0.7 s each across hundreds of tests);
     # its own tests (test_onnx_text, test_cli_no_torch, bench) turn it back on.
     monkeypatch.setenv("PHOTOCLIP_TEXT_ONNX", "0")
+    # New libraries start with reading text off: the text pass after `add` costs seconds per
+    # photo. The tests about it ask for it with the `ocr_on` fixture.
+    monkeypatch.setenv("PHOTOCLIP_OCR", "off")
+
+
+@pytest.fixture
+def ocr_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New libraries in this test read text in photos, as a user's do by default."""
+    monkeypatch.setenv("PHOTOCLIP_OCR", "on")
 
 
 # -- tiny models of the other families (issue 19) -----------------------------------------------

@@ -64,7 +64,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     unknown_options = [e for e in extra if e.startswith("--")]
     if args.command == "search" and not unknown_options:
         args.query += extra
-        filtered = any(getattr(args, f, None) for f in ("folder", "after", "before", "tag"))
+        filtered = any(getattr(args, f, None) for f in ("folder", "after", "before", "tag",
+                                                          "text"))
         if not args.query and not filtered:  # filters alone list every photo they match
             parser.error("search needs a QUERY, e.g. photoclip search 'dog on a beach'")
     elif extra:

@@ -151,6 +151,7 @@ COMMANDS: tuple[Command, ...] = (
         arg("--after", metavar="YYYY-MM-DD", help="taken on or after this date"),
         arg("--before", metavar="YYYY-MM-DD", help="taken before this date"),
         arg("--tag", metavar="LABEL", help="only photos with this tag (LABEL or SET|LABEL)"),
+        arg("--text", metavar="PHRASE", help='only photos whose text holds it (= text:"PHRASE")'),
         _cutoff("3; 0 = always K results"),
     )),
     Command("similar", "find photos that look like a given one", search_cmds.cmd_similar, (

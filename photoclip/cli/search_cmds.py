@@ -31,7 +31,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         searcher = lib.searcher()
         # The whole query is checked before the model loads (a usage error exits 2 at once);
         # filters alone list their photos without loading it at all.
-        plan = searcher.plan(" ".join(args.query), folder=args.folder, after=args.after,
+        query: Any = " ".join(args.query)
+        if args.text is not None:  # --text PHRASE: the same as text:"PHRASE"
+            query = lib.ocr.with_text_filter(query, args.text)
+        plan = searcher.plan(query, folder=args.folder, after=args.after,
                              before=args.before, tag=args.tag)
         hits = searcher.search(plan, top=args.top, **cutoff)
         _results(args, hits, scored=not (plan.filter_only and not plan.filters.tags))

@@ -209,35 +209,31 @@ class Library:
             log.warning("settings not saved to %s: %s", self.paths.settings,
                         exc.strerror or exc)
 
-    def indexer(self) -> Indexer:
+    def indexer(self, read_text: bool = True) -> Indexer:
         # New photos are tagged as they are indexed.
         tagger = self.tagger()
         # Prompt vectors are encoded in the indexing thread before the first batch, never
         # inside a batch's write transaction (nor on the caller's thread: the window's).
-        return self._indexer(self.encoder, self.vectors, on_batch=tagger.on_indexed,
-                             before_batches=tagger.prepare)
+        indexer = self._indexer(self.encoder, self.vectors, on_batch=tagger.on_indexed,
+                                before_batches=tagger.prepare)
+        if read_text:  # run() reads the new photos' text once all are embedded (core/ocr)
+            indexer.after_run = self.ocr.after_indexing
+        return indexer
 
     def _indexer(self, encoder: Encoder, vectors: VectorIndex,
                  on_batch: Callable[[list[int], np.ndarray], None] | None = None,
                  before_batches: Callable[[], object] | None = None) -> Indexer:
-        return Indexer(
-            self.catalog,
-            encoder,
-            vectors,
-            thumbnails=self.paths.thumbnails,
-            batch_size=self.settings.batch_size,
-            workers=self.settings.decode_workers,
-            skip=[str(self.paths.root)],
-            decode_timeout=self.settings.decode_timeout_s,
-            on_batch=on_batch,
-            before_batches=before_batches,
-            on_moved=self.sidecar_sync.on_moved,
-        )
+        s = self.settings
+        return Indexer(self.catalog, encoder, vectors, thumbnails=self.paths.thumbnails,
+                       batch_size=s.batch_size, workers=s.decode_workers,
+                       skip=[str(self.paths.root)], decode_timeout=s.decode_timeout_s,
+                       on_batch=on_batch, before_batches=before_batches,
+                       on_moved=self.sidecar_sync.on_moved)
 
     def watcher(self, indexer: Indexer | None = None, **options: Any) -> Watcher:
         """Live watching of every root (options: see Watcher); run() it to start."""
-        from photoclip.core.watching import Watcher
-        return Watcher(indexer or self.indexer(), **options)
+        # Text is read beside it, in a thread of its own, once it is idle (core/ocr/follow.py).
+        return self.ocr.watched(indexer or self.indexer(read_text=False), **options)
 
     def searcher(self) -> Searcher:
         """Loads the model and vectors on first need: a query of filters alone never does.
@@ -480,6 +476,8 @@ class Library:
             return f"{self.device} (unavailable: {exc})"
 
     def close(self) -> None:
+        if "ocr" in self.__dict__:
+            self.ocr.close()  # the text pass's thread and child process
         if self._sidecar_sync is not None:
             self._sidecar_sync.close()  # pending sidecars are written before the catalog goes
         if self._vectors is not None:

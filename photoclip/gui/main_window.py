@@ -29,6 +29,7 @@ from photoclip.core.types import Progress
 from photoclip.gui.counts import Counts, FolderRemoval
 from photoclip.gui.fastpath_idle import FastPathIdle
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
+from photoclip.gui.text_pass import TextPassStatus
 from photoclip.gui.views.edits import EditsLink
 from photoclip.gui.views.failures import FailuresLink
 from photoclip.gui.views.firstrun import FirstRunPanel, ModelLoader, ModelProblem, megabytes
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
 
         self._build_status_bar()
         self.fastpath = FastPathIdle(self)  # measured once the indexer is idle, never during
+        self.text_pass = TextPassStatus(self)  # text pass progress, the preview's photo text
         self._build_menu()
         self._restore_window_state()
         self.show_notices()

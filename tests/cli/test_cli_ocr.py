@@ -8,6 +8,8 @@ import pytest
 from bench_ocr import fonts_present, receipts_folder
 from cli_support import run, run_json
 
+from photoclip.config import Settings, library_dir
+
 pytestmark = pytest.mark.slow
 
 
@@ -16,7 +18,8 @@ def test_read_then_find_a_receipt_by_a_word(capsys, tmp_path, tiny_clip_dir):
     if not fonts_present():
         pytest.skip("needs fonts-dejavu and fonts-droid-fallback (.ci/run installs them)")
     folder = receipts_folder(tmp_path / "Receipts")
-    run_json(capsys, "add", str(folder), "--model", str(tiny_clip_dir))
+    run_json(capsys, "add", str(folder), "--model", str(tiny_clip_dir))  # with OCR off
+    _turn_ocr_on_without_reading()
     before = run_json(capsys, "status")["ocr"]
     assert (before["read"], before["photos"]) == (0, 6)
     done = run_json(capsys, "ocr")
@@ -29,6 +32,13 @@ def test_read_then_find_a_receipt_by_a_word(capsys, tmp_path, tiny_clip_dir):
     code, out, _ = run(capsys, "status")
     assert code == 0
     assert "text:    read 6 of 6 photos, 4 with text" in out
+
+
+def _turn_ocr_on_without_reading() -> None:
+    path = library_dir() / "settings.json"
+    settings = Settings.load(path)
+    settings.ocr = True
+    settings.save(path)
 
 
 def test_off_and_missing_package_say_how_to_turn_it_on(capsys, monkeypatch):

@@ -174,3 +174,31 @@ def test_filter_options_alone_are_a_query_too(capsys, album, model_loads):
         main(["search"])
     assert exit_.value.code == 2
     assert "search needs a QUERY" in capsys.readouterr().err
+
+
+def _plant_text(path: Path, text: str) -> None:
+    """What the recogniser would have stored for one photo (no OCR model in this test)."""
+    from photoclip.core.library import Library
+    from photoclip.core.ocr import Line, TextStore
+
+    with Library() as lib:
+        photo = lib.catalog.find_photo(str(path))
+        TextStore(lib.catalog).put(photo.hash, "text",
+                                   [Line(text, 0.9, ((0, 0), (9, 0), (9, 9), (0, 9)))])
+
+
+def test_search_text_lists_only_photos_whose_words_hold_the_phrase(capsys, album):
+    _plant_text(album / "coffee.png", "RE16 TGK  Kaffee 2,40")
+    _plant_text(album / "rocket.jpg", "LAUNCH PAD 39A")
+    names = [os.path.basename(h["path"])
+             for h in run_json(capsys, "search", "--text", "re16")["results"]]
+    assert names == ["coffee.png"]  # a sub-string, whatever the case
+    # The same as text:"..." in the query, and combined with a CLIP term or a filter.
+    same = run_json(capsys, "search", 'text:"pad 39"')["results"]
+    assert [os.path.basename(h["path"]) for h in same] == ["rocket.jpg"]
+    both = run_json(capsys, "search", "rocket", "--text", "launchpad", "--cutoff", "0")
+    assert [os.path.basename(h["path"]) for h in both["results"]] == ["rocket.jpg"]
+    assert run_json(capsys, "search", "--text", "nowhere")["results"] == []
+    code, _, err = run(capsys, "search", "--text", "  ")
+    assert code == 2
+    assert "--text needs the words" in err

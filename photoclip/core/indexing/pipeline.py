@@ -73,6 +73,7 @@ class Indexer:
         max_stuck: int = MAX_STUCK_DECODES,
         on_moved: OnMoved | None = None,
         before_batches: Callable[[], object] | None = None,
+        after_run: Callable[[threading.Event | None], Iterator[Progress]] | None = None,
     ) -> None:
         self.catalog = catalog
         self.encoder = encoder
@@ -83,6 +84,8 @@ class Indexer:
         # Called in the indexing thread before a run's first batch, outside any transaction
         # (the tagger encodes its prompts there, so on_batch only scores).
         self.before_batches = before_batches
+        # A job run() goes on with once every photo is embedded (the text pass, core/ocr).
+        self.after_run = after_run
         # Called once a diff's moves and removals are committed (sidecars follow their photos).
         self.on_moved = on_moved
         self.thumbnails = thumbnails
@@ -138,6 +141,8 @@ class Indexer:
             failed=report.failed, rate=report.rate, finished=True,
             message=self.summary(),
         )
+        if self.after_run is not None and not (cancel is not None and cancel.is_set()):
+            yield from self.after_run(cancel)
 
     def summary(self) -> str:
         return self.report.summary()

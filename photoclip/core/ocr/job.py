@@ -8,7 +8,8 @@ One generator yielding Progress("ocr", ...), driven by the CLI's bar or the GUI'
   photo whose content already has a row is not read again (`force` reads them all again).
 - Cancellable between photos (`cancel`, or closing the generator).
 - A photo that cannot be decoded or read is recorded once with its reason (state 'failed');
-  the pass goes on.
+  the pass goes on. Reading goes through a reader (worker.py): in the app a child process, so
+  a crash or hang of the native runtime on one hostile photo costs that photo only.
 """
 
 from __future__ import annotations
@@ -18,21 +19,18 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from photoclip.core.catalog import Catalog
 from photoclip.core.catalog.database import under
 from photoclip.core.errors import ImageError
-from photoclip.core.imaging import decode
-from photoclip.core.ocr.engine import OcrEngine, OcrError
-from photoclip.core.ocr.skip import worth_reading
+from photoclip.core.ocr.engine import OcrError
 from photoclip.core.ocr.store import TextStore
+from photoclip.core.ocr.worker import DECODE_MIN_SIDE as DECODE_MIN_SIDE  # bench_ocr reads it
+from photoclip.core.ocr.worker import ReaderClosed, reader_for
 from photoclip.core.types import Progress
 
 log = logging.getLogger(__name__)
-
-# Shortest side photos are decoded at (JPEG draft mode picks the nearest scale above): enough
-# for the engine's MAX_SIDE reading of a 4:3 photo, and for tiles of a panorama.
-DECODE_MIN_SIDE = 1024
 
 
 @dataclass
@@ -50,10 +48,12 @@ class OcrReport:
 
 
 class OcrJob:
-    def __init__(self, catalog: Catalog, engine: OcrEngine, *, folder: str | None = None,
+    def __init__(self, catalog: Catalog, engine: Any, *, folder: str | None = None,
                  force: bool = False, skip: bool = True) -> None:
+        """`engine`: a reader (worker.py: `read_photo(path, skip)`), or an engine read with in
+        this process (fakes in tests)."""
         self.catalog = catalog
-        self.engine = engine
+        self.reader = reader_for(engine)
         self.store = TextStore(catalog)
         self.folder = folder
         self.force = force
@@ -86,7 +86,10 @@ class OcrJob:
         for i, (digest, path) in enumerate(todo, 1):
             if cancel is not None and cancel.is_set():
                 break
-            self._one(digest, path)
+            try:
+                self._one(digest, path)
+            except ReaderClosed:  # the library is closing: this photo is read next time
+                break
             elapsed = time.monotonic() - start
             r.seconds = elapsed
             yield Progress("ocr", i, total, failed=r.failed, message=_message(i, total),
@@ -100,12 +103,11 @@ class OcrJob:
     def _one(self, digest: str, path: str) -> None:
         r = self.report
         try:
-            image = decode(path, DECODE_MIN_SIDE).image
-            if self.skip and not worth_reading(self.engine, image):
+            state, lines = self.reader.read_photo(path, self.skip)
+            if state == "skipped":
                 r.skipped += 1
                 self.store.put(digest, "skipped")
                 return
-            lines = self.engine.read(image)
         except (ImageError, OcrError) as exc:
             reason = exc.reason if isinstance(exc, ImageError) else str(exc)
             r.failed += 1

@@ -1,4 +1,5 @@
-"""The preview pane: a large view of the selected photo, its facts, its tags, and what to do
+"""The preview pane: a large view of the selected photo, its facts, its tags, the words read
+in it (the search's matches highlighted, their boxes drawn over the photo), and what to do
 with it.
 
 The photo is decoded by the core's imaging, as the grid's thumbnails are (so a HEIC or a camera
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 from PySide6.QtCore import QEvent, QObject, Qt, QThreadPool, QUrl, Signal
@@ -26,7 +28,11 @@ from PySide6.QtWidgets import (
 from photoclip.core.api import decode, make_thumbnail
 from photoclip.core.types import Photo
 from photoclip.gui.jobs import Calls, LatestCall
+from photoclip.gui.views.photo_text import PhotoTextPanel, draw_boxes
 from photoclip.gui.views.tagpanel import TagPanel
+
+if TYPE_CHECKING:
+    from photoclip.core.library import Library
 
 # Decode previews at most this large: sharp on a 4K screen's side pane, cheap for a 50-MP file.
 PREVIEW_MAX_SIDE = 1600
@@ -70,6 +76,9 @@ class PreviewPane(QWidget):
         pool.setMaxThreadCount(1)
         self._calls = Calls(self, pool)
         self._loads = LatestCall(self._calls)  # the user moving on drops the older photo
+        self._texts = LatestCall(self._calls)  # the photo's text, read from the catalog
+        self._library: Library | None = None  # attach_text(): where the text comes from
+        self._query = ""
 
         self.image_label = QLabel("Select a photo")
         self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -100,6 +109,7 @@ class PreviewPane(QWidget):
         for b in (self.similar_button, self.open_button, self.folder_button):
             buttons.addWidget(b)
 
+        self.text_panel = PhotoTextPanel()  # hidden unless the photo has text read
         self.tags = TagPanel()
 
         # Extra sections are added by the window as features land.
@@ -111,6 +121,7 @@ class PreviewPane(QWidget):
         layout.addWidget(self.folder)
         layout.addLayout(facts)
         layout.addLayout(buttons)
+        layout.addWidget(self.text_panel)
         layout.addWidget(self.tags, 2)
         layout.addLayout(self.extra)
         self.show_photo(None)
@@ -138,9 +149,22 @@ class PreviewPane(QWidget):
         facts.addStretch(1)
         return facts
 
+    def attach_text(self, library: Library) -> None:
+        """Show the words read in each photo, from `library` (off the UI thread)."""
+        self._library = library
+        self._read_text()
+
+    def set_query(self, query: str) -> None:
+        """The search shown: its words are highlighted in the photo's text and boxed."""
+        if query != self._query:
+            self._query = query
+            self._read_text()
+
     def show_photo(self, photo: Photo | None, score: float | None = None) -> None:
         self.photo = photo
         self._loads.drop()
+        self._texts.drop()
+        self.text_panel.show_match(None)
         enabled = photo is not None
         for b in (self.similar_button, self.open_button, self.folder_button):
             b.setEnabled(enabled)
@@ -171,6 +195,19 @@ class PreviewPane(QWidget):
         self._calls.clear()
         path = photo.path
         self._loads.run(lambda: load_preview(path), self._on_loaded, self._on_unreadable)
+        self._read_text()
+
+    def _read_text(self) -> None:
+        lib, photo, query = self._library, self.photo, self._query
+        if lib is None or photo is None or not photo.hash:
+            return
+        digest = photo.hash
+        self._texts.run(lambda: lib.ocr.match(digest, query), self._on_text,
+                        lambda _message: None)  # no text shown is all a failure costs
+
+    def _on_text(self, match: object) -> None:
+        self.text_panel.show_match(match)
+        self._fit()
 
     def show_loading(self, path: str) -> None:
         """A photo whose facts are still being read: its name and folder meanwhile."""
@@ -199,9 +236,12 @@ class PreviewPane(QWidget):
     def _fit(self) -> None:
         if self._image.isNull():
             return
-        self.image_label.setPixmap(self._image.scaled(
+        shown = self._image.scaled(
             self.image_label.size(), Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation))
+            Qt.TransformationMode.SmoothTransformation)
+        photo = self.photo
+        size = (photo.width or 0, photo.height or 0) if photo is not None else (0, 0)
+        self.image_label.setPixmap(draw_boxes(shown, self.text_panel.match, size))
 
     @property
     def has_image(self) -> bool:

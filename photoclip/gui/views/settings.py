@@ -1,5 +1,5 @@
-"""Settings: library folder, model, device, batch size, XMP sidecars (kept in step or not,
-their name, and "Write sidecars now")."""
+"""Settings: library folder, model, device, batch size, reading text in photos (OCR), XMP
+sidecars (kept in step or not, their name, and "Write sidecars now")."""
 
 from __future__ import annotations
 
@@ -75,6 +75,12 @@ class SettingsDialog(QDialog):
         self.workers.setSpecialValueText("automatic")
         self.workers.setValue(settings.decode_workers)
 
+        self.ocr = QCheckBox("Read text in photos")
+        self.ocr.setToolTip("Read the words in photos (receipts, screenshots, signs) after "
+                            "indexing, so search finds them by their text (the same as "
+                            "`photoclip ocr --on`). Runs after indexing, at low priority.")
+        self.ocr.setChecked(bool(settings.ocr))
+
         self.sidecar = QComboBox()
         self.sidecar.addItem("photo.jpg.xmp (digiKam, darktable)", "photo.jpg.xmp")
         self.sidecar.addItem("photo.xmp (Lightroom)", "photo.xmp")
@@ -101,6 +107,7 @@ class SettingsDialog(QDialog):
         form.addRow("CPU precision", self.precision)
         form.addRow("Batch size", self.batch)
         form.addRow("Decode threads", self.workers)
+        form.addRow("Text in photos", self.ocr)
         form.addRow("XMP sidecars", self.xmp_sync)
         form.addRow("", self.xmp_note)
         form.addRow("Sidecar name", self.sidecar)
@@ -125,6 +132,7 @@ class SettingsDialog(QDialog):
             decode_workers=self.workers.value(),
             sidecar_style=str(self.sidecar.currentData()),
             xmp_sync=self.xmp_sync.isChecked(),
+            ocr=self.ocr.isChecked(),
         )
 
     def library_folder(self) -> str:
