@@ -206,7 +206,7 @@ class Bench:
             model_rate = fastpath.images_per_second(enc, batch, min_seconds=1.0)
             # (b) decode per core: exactly one indexer worker's per-photo work, one thread
             probe_lib = Library(tmp / f"probe-{i}", encoder=enc)
-            probe = probe_lib.indexer()
+            probe = probe_lib.indexer(read_text=False)  # CLIP only: OCR has its own step
             start = time.perf_counter()
             for p in decode_sample:
                 res = prepare(FileTask(0, str(p), None), probe.encoder, probe.thumbnails)
@@ -219,7 +219,7 @@ class Bench:
             lib.settings.batch_size = self.batch_size
             lib.add_roots([str(tmp / "photos")])
             rss_before = _current_rss_mb()
-            indexer = lib.indexer()
+            indexer = lib.indexer(read_text=False)
             for _ in indexer.run(cancel=cancel):
                 pass
             if cancel is not None and cancel.is_set():
@@ -351,7 +351,7 @@ def time_queries_while_indexing(searcher: Searcher, n: int, enc: ClipEncoder, tm
     lib = Library(tmp / "lib-while-querying", encoder=enc)
     lib.settings.batch_size = batch_size
     lib.add_roots([str(tmp / "photos")])
-    indexer = lib.indexer()
+    indexer = lib.indexer(read_text=False)
     started = threading.Event()
 
     def index() -> None:

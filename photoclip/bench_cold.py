@@ -51,7 +51,8 @@ def cold_query_figures(model: str, device: str, tmp: Path, runs: int = COLD_RUNS
     lib = Library(lib_dir, model=model, device=device)
     try:
         lib.add_roots([str(tmp / "cold-photos")])
-        for _ in lib.indexer().run():  # loads the model, which exports its text tower
+        # loads the model, which exports its text tower
+        for _ in lib.indexer(read_text=False).run():
             pass
     finally:
         lib.close()

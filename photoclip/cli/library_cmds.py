@@ -8,13 +8,14 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from photoclip.cli.ocr_cmds import status_lines as ocr_status_lines
 from photoclip.cli.output import EXIT_INTERRUPTED, EXIT_OK, drive, out, printable
 from photoclip.cli.session import open_library
 from photoclip.core.errors import PhotoclipError
-from photoclip.core.types import Root
+from photoclip.core.types import Progress, Root
 
 if TYPE_CHECKING:
     from photoclip.core.library import Library
@@ -30,15 +31,27 @@ def cmd_gui(args: argparse.Namespace) -> int:
 def _index(args: argparse.Namespace, lib: Library,
            roots: list[Root] | None = None) -> dict[str, Any]:
     indexer = lib.indexer()
-    drive(indexer.run(roots))
+    text: list[Progress] = []  # the text pass's last word, when it ran after the indexing
+
+    def noted(job: Iterator[Progress]) -> Iterator[Progress]:
+        for p in job:
+            if p.job == "ocr":
+                text[:] = [p]
+            yield p
+
+    drive(noted(indexer.run(roots)), units={"ocr": "photo"})
     r = indexer.report
     summary = {
         "indexed": r.indexed, "failed": r.failed, "moved": r.moved, "removed": r.removed,
         "unchanged": r.unchanged, "offline_roots": r.offline_roots,
         "seconds": round(r.seconds, 3), "photos_per_s": round(r.rate, 2),
     }
+    if text:
+        summary["text_read"] = text[0].done
     if not args.json:
         print(indexer.summary(), file=sys.stderr)
+        if text and text[0].finished and text[0].message:
+            print(text[0].message, file=sys.stderr)
     return summary
 
 
@@ -219,7 +232,7 @@ def cmd_edits(args: argparse.Namespace) -> int:
                 for s in pending:
                     lines += [f"{s.id}: {printable(s.new_path)}",
                               f"    may be an edit of {printable(s.old_path)} "
-                              f"(cosine {s.similarity:.3f}); its tags: {', '.join(s.tags)}"]
+                              f"(cosine {s.similarity:.3f}); it would take over its {s.decisions}"]
                 lines.append("apply: photoclip edits --apply [ID ...]; forget: "
                              "photoclip edits --dismiss [ID ...]")
                 return "\n".join(lines)

@@ -385,6 +385,8 @@ class Library:
             self._model = None
         if new.device != old.device:
             self._device = None
+        if new.ocr and not old.ocr:
+            self.ocr.indexed()  # wakes the text pass beside a running watcher
         reload = ((new.model, new.device, new.batch_size, new.precision)
                   != (old.model, old.device, old.batch_size, old.precision))
         if reload:

@@ -52,3 +52,23 @@ def test_off_and_missing_package_say_how_to_turn_it_on(capsys, monkeypatch):
     code, _, err = run(capsys, "ocr", "--on")
     assert code == 1
     assert "pip install 'photoclip[ocr]'" in err
+
+
+def test_add_reads_the_text_of_new_photos_and_says_so(capsys, tmp_path, tiny_clip_dir,
+                                                       ocr_on):
+    """With reading text on (a user's default), `add` reads the new photos' text after
+    embedding them and reports it: in the JSON, and as a line after the indexing summary."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    from PIL import Image
+    folder = tmp_path / "Plain"
+    folder.mkdir()
+    for i, colour in enumerate([(200, 40, 40), (40, 200, 40), (40, 40, 200)]):
+        Image.new("RGB", (120, 90), colour).save(folder / f"p{i}.jpg")
+    data = run_json(capsys, "add", str(folder), "--model", str(tiny_clip_dir))
+    assert data["index"]["text_read"] == 3 if "index" in data else data["text_read"] == 3
+    more = tmp_path / "More"
+    more.mkdir()
+    Image.new("RGB", (120, 90), (90, 90, 90)).save(more / "grey.jpg")
+    code, _, err = run(capsys, "add", str(more))
+    assert code == 0
+    assert "read text in 1 photo(s)" in err

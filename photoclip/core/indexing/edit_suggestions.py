@@ -55,6 +55,18 @@ class EditSuggestion:
     rating: int = 0
     favourite: bool = False
 
+    @property
+    def decisions(self) -> str:
+        """What would be carried over, in words: "tags cat, beach; 2 albums; 4 stars"."""
+        parts = [f"tags {', '.join(self.tags)}"] if self.tags else []
+        if self.albums:
+            parts.append(f"{len(self.albums)} album{'s' if len(self.albums) != 1 else ''}")
+        if self.rating:
+            parts.append(f"{self.rating} star{'s' if self.rating != 1 else ''}")
+        if self.favourite:
+            parts.append("favourite")
+        return "; ".join(parts) or "nothing"
+
 
 @dataclass(frozen=True)
 class Refused:

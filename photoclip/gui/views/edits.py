@@ -154,7 +154,7 @@ class EditsDialog(QDialog):
         text = QLabel(f"<b>{escape(Path(s.new_path).name)}</b><br>may be an edit of "
                       f"{escape(Path(s.old_path).name)} "
                       f"<span style='color:#666'>(similarity {s.similarity:.3f})</span><br>"
-                      f"Tags to carry over: {escape(', '.join(s.tags))}")
+                      f"To carry over: {escape(s.decisions)}")
         text.setTextFormat(Qt.TextFormat.RichText)
         text.setWordWrap(True)
         text.setToolTip(f"{s.old_path}\n→ {s.new_path}")
