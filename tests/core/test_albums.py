@@ -212,3 +212,63 @@ def test_albums_as_training_data_need_two_albums_with_photos():
         read_catalog_albums({"Holiday": ["/a"]})
     with pytest.raises(DataError, match="Cats"):
         read_catalog_albums({"Holiday": ["/a"], "Cats": []})
+
+
+@pytest.fixture
+def lib10k(tmp_path):
+    """A library (no model) of 10,000 photo rows."""
+    from photoclip.core.library import Library
+    (tmp_path / "p").mkdir()
+    lib = Library(tmp_path / "library")
+    root = lib.add_roots([str(tmp_path / "p")])[0]
+    with lib.catalog.transaction():
+        ids = [lib.catalog.upsert_photo(PhotoRecord(
+            root.id, f"{tmp_path}/p/img{n}.jpg", 100, 10**18 + n, f"h{n}", 800, 600,
+            "2020-01-01T00:00:00")) for n in range(10_000)]
+    yield lib, ids
+    lib.close()
+
+
+def test_bulk_edits_on_ten_thousand_photos_are_undone_exactly(lib10k):
+    lib, ids = lib10k
+    albums = lib.albums
+    albums.rate(ids[:10], 2)
+    edit = albums.rate_edit(ids, 4)
+    assert edit.what == "10,000 photos rated 4★"
+    assert set(albums.marked()) == set(ids)
+    edit.undo()
+    assert albums.marked() == {i: (2, False) for i in ids[:10]}  # the 2 stars came back
+
+    albums.favourite(ids[:1])
+    fav = albums.favourite_edit(ids[:3])
+    assert fav.photo_ids == ids[1:3]
+    fav.undo()
+    assert {i for i, (_, f) in albums.ratings(ids[:3]).items() if f} == {ids[0]}
+
+    albums.create("Holiday")
+    albums.add("Holiday", ids[:5])
+    added = albums.add_edit("Holiday", ids)
+    assert len(added.photo_ids) == 9_995
+    added.undo()
+    assert lib.catalog.album_photo_ids(albums.get("Holiday").id) == ids[:5]
+    out = albums.remove_edit("Holiday", ids[3:8])
+    assert out.photo_ids == ids[3:5]
+    assert albums.get("Holiday").count == 3
+    out.undo()
+    assert albums.get("Holiday").count == 5
+
+
+def test_a_bulk_tag_needs_no_model_and_its_undo_gives_back_earlier_decisions(lib10k):
+    lib, ids = lib10k
+    store = lib.label_sets
+    _, beach = store.manual_label("beach")
+    store.reject(ids[0], beach.id)  # the user had said "no" to beach on this one
+    edit = lib.albums.tag_edit(ids, "beach")
+    assert edit.what == "10,000 photos tagged beach"
+    assert [t.accepted for t in store.photo_tags(ids[0])] == [True]
+    assert store.effective_tags(ids[1:2]) == {ids[1]: [("my tags", "beach")]}
+    edit.undo()
+    assert [(t.source, t.accepted) for t in store.photo_tags(ids[0])] == [("auto", False)]
+    assert store.photo_tags(ids[1]) == []
+    with pytest.raises(PhotoclipError, match="No label"):
+        lib.albums.tag_edit(ids[:1], "nosuchset|x")
