@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -42,9 +41,10 @@ from photoclip.gui.models import (
     browse_results,
     search_results,
 )
-from photoclip.gui.views.grid_widgets import NO_DATE, date_edit, photo_grid
+from photoclip.gui.views.grid_widgets import NO_DATE, ScrollAnchor, date_edit, photo_grid
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.preview import PreviewPane
+from photoclip.gui.views.selection import BulkActions, SelectionBar
 
 # Wait this long after the last keystroke before searching: fast typists send one query.
 SEARCH_DEBOUNCE_MS = 250
@@ -80,6 +80,9 @@ class PhotosPage(QWidget):
         self._build_search_bar()
         self._build_results_bar()
         self._build_grid()
+        self.bulk = BulkActions(library, calls, self.grid, self.grid_model)
+        self.selection_bar = SelectionBar(self.bulk)
+        self.grid.selectionModel().selectionChanged.connect(self.selection_bar.refresh)
         self.preview = PreviewPane()
         self.preview.find_similar.connect(self.find_similar)
         self.preview.tags.attach(library, tagger)
@@ -88,6 +91,7 @@ class PhotosPage(QWidget):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.selection_bar)
         left_layout.addWidget(self.empty_label)
         left_layout.addWidget(self.grid, 1)
         self.splitter.addWidget(left)
@@ -115,9 +119,6 @@ class PhotosPage(QWidget):
         self._debounce.timeout.connect(self.run_search)
         self._landed = QTimer(self, singleShot=True)
         self._landed.timeout.connect(self._refresh)
-        self._anchor: tuple[int, int] | None = None  # (photo kept at the top, tries left)
-        self._anchor_timer = QTimer(self, singleShot=True, interval=10)
-        self._anchor_timer.timeout.connect(self._keep_anchor)
 
         self.folder_filter = QComboBox()
         self.folder_filter.setMinimumWidth(180)
@@ -164,6 +165,7 @@ class PhotosPage(QWidget):
     def _build_grid(self) -> None:
         self.grid_model = PhotoGridModel(thumbnail_for=self.library.thumbnail_path)
         self.grid = photo_grid(self.grid_model)
+        self.anchor = ScrollAnchor(self.grid, self.grid_model)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.grid.activated.connect(lambda _i: self.preview.open_photo())
         self.grid.installEventFilter(self)
@@ -215,7 +217,7 @@ class PhotosPage(QWidget):
 
     def shutdown(self) -> None:
         """Wait for the thumbnails and the preview being read (the window is closing)."""
-        for timer in (self._landed, self._debounce, self._anchor_timer):
+        for timer in (self._landed, self._debounce, self.anchor):
             timer.stop()
         for call in (self._searches, self._roots, self._photo_reads):
             call.drop()
@@ -331,8 +333,9 @@ class PhotosPage(QWidget):
         self._running_fresh = self._in_flight = False
         self._failed = False
         self._results = results
-        anchor = self._first_visible() if keep else None
+        anchor = self.anchor.first_visible() if keep else None
         self.grid_model.set_rows(results.rows, results.photos, keep=keep)
+        self.grid_model.set_marks(results.marks)
         self._show_count()
         self.refresh_empty_state()
         if not keep:
@@ -341,7 +344,7 @@ class PhotosPage(QWidget):
             else:
                 self.preview.show_photo(None)
         elif anchor is not None:
-            self._scroll_to(anchor)
+            self.anchor.scroll_to(anchor)
         self.search_done.emit(len(results.rows))
 
     def _search_failed(self, message: str) -> None:
@@ -383,39 +386,6 @@ class PhotosPage(QWidget):
             f"{top:,} (photoclip search --cutoff {cutoff:g} --top {top})" if searching else "")
         self.more_button.setEnabled(more)
         self.fewer_button.setEnabled(searching and self._step > 0)
-
-    def _first_visible(self) -> int | None:
-        """The photo at the grid's top left when it is scrolled down (None at its top)."""
-        if self.grid.verticalScrollBar().value() == 0:
-            return None
-        step = self.grid.gridSize()
-        for y in (4, step.height() // 2):
-            for x in (4, step.width() // 2):
-                index = self.grid.indexAt(QPoint(x, y))
-                if index.isValid():
-                    return self.grid_model.item(index.row()).photo_id
-        return None
-
-    def _scroll_to(self, photo_id: int) -> None:
-        """Keep `photo_id` at the top of the grid once the view has laid its rows out again
-        (it lays them out in batches, over a few turns of the event loop)."""
-        self._anchor = (photo_id, 20)
-        self._keep_anchor()
-
-    def _keep_anchor(self) -> None:
-        photo_id, tries = self._anchor or (0, 0)
-        row = self.grid_model.row_of(photo_id) if self._anchor else None
-        if row is None:
-            self._anchor = None
-            return
-        index = self.grid_model.index(row)
-        self.grid.scrollTo(index, QListView.ScrollHint.PositionAtTop)
-        rect = self.grid.visualRect(index)
-        if tries and not (rect.isValid() and 0 <= rect.top() < self.grid.gridSize().height() // 2):
-            self._anchor = (photo_id, tries - 1)
-            self._anchor_timer.start()
-        else:
-            self._anchor = None
 
     def refresh_empty_state(self) -> None:
         if self.grid_model.rowCount():
