@@ -3,8 +3,10 @@ at its top as rows come and go) and a date filter."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QDate, QMargins, QObject, QPoint, QTimer
-from PySide6.QtWidgets import QAbstractItemView, QDateEdit, QListView
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractItemModel, QDate, QMargins, QObject, QPoint, Qt, QTimer
+from PySide6.QtWidgets import QAbstractItemView, QComboBox, QDateEdit, QListView
 
 from photoclip.gui.models import PhotoGridModel
 from photoclip.gui.thumbnails import THUMB
@@ -89,3 +91,19 @@ def date_edit(tip: str) -> QDateEdit:
     edit.setDisplayFormat("yyyy-MM-dd")
     edit.setToolTip(tip)
     return edit
+
+
+def fill_folders(combo: QComboBox, roots: list[str]) -> bool:
+    """List the library's folders in the folder filter, keeping the one chosen; False when
+    the folder chosen is gone (the filter is back at "All folders"), without a signal."""
+    current = combo.currentData()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItem("All folders", None)
+    for root in roots:
+        combo.addItem(Path(root).name or root, root)
+        combo.setItemData(combo.count() - 1, root, Qt.ItemDataRole.ToolTipRole)
+    index = combo.findData(current)
+    combo.setCurrentIndex(max(0, index))
+    combo.blockSignals(False)
+    return current is None or index >= 0

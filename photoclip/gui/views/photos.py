@@ -38,10 +38,18 @@ from photoclip.gui.models import (
     LADDER,
     PhotoGridModel,
     Results,
+    album_results,
     browse_results,
     search_results,
 )
-from photoclip.gui.views.grid_widgets import NO_DATE, ScrollAnchor, date_edit, photo_grid
+from photoclip.gui.views.albums import AlbumsPanel
+from photoclip.gui.views.grid_widgets import (
+    NO_DATE,
+    ScrollAnchor,
+    date_edit,
+    fill_folders,
+    photo_grid,
+)
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.preview import PreviewPane
 from photoclip.gui.views.selection import BulkActions, SelectionBar
@@ -70,6 +78,7 @@ class PhotosPage(QWidget):
         self._indexing = False  # the window's indexer is running (see the empty grid's text)
         self._has_roots: bool | None = None  # unknown until the folder list is read
         self._similar_path: str | None = None  # the grid shows photos like this one
+        self._album: str | None = None  # the grid shows this (plain) album
         self._step = DEFAULT_STEP
         self._last_run = 0.0  # time.monotonic() of the last query sent
         self._running_fresh = False  # a new query (not a refresh) is on its way
@@ -82,12 +91,19 @@ class PhotosPage(QWidget):
         self._build_grid()
         self.bulk = BulkActions(library, calls, self.grid, self.grid_model)
         self.selection_bar = SelectionBar(self.bulk)
-        self.grid.selectionModel().selectionChanged.connect(self.selection_bar.refresh)
+        for sig in (self.grid.selectionModel().selectionChanged, self.grid_model.modelReset):
+            sig.connect(self.selection_bar.refresh)
+        self.bulk.edited.connect(self._edited)
+        self.albums = AlbumsPanel(library, calls, lambda: self.search_field.text().strip())
+        self.albums.chosen.connect(self.show_album)
+        self.albums.dropped.connect(lambda name, ids: self.bulk.add_to_album(name, ids))
+        self.albums.names_changed.connect(lambda names: setattr(self.bulk, "album_names", names))
         self.preview = PreviewPane()
         self.preview.find_similar.connect(self.find_similar)
         self.preview.tags.attach(library, tagger)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.albums)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -96,9 +112,9 @@ class PhotosPage(QWidget):
         left_layout.addWidget(self.grid, 1)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.preview)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([880, 400])
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setSizes([180, 760, 340])
 
         layout = QVBoxLayout(self)
         layout.addLayout(self.search_bar)
@@ -221,6 +237,7 @@ class PhotosPage(QWidget):
             timer.stop()
         for call in (self._searches, self._roots, self._photo_reads):
             call.drop()
+        self.albums.shutdown()
         self.grid_model.loader.wait()
         self.preview.wait()
 
@@ -233,6 +250,9 @@ class PhotosPage(QWidget):
     def _query_changed(self) -> None:
         """The query or a filter changed: what was said about the old one goes."""
         self._similar_path = None
+        if self._album is not None:  # a search is of the whole library again
+            self._album = self.bulk.album = None
+            self.albums.select(None)
         self.note.clear()
         if self._failed:  # the error state ends with the query that caused it
             self._failed = False
@@ -259,7 +279,10 @@ class PhotosPage(QWidget):
         query = self.search_field.text().strip()
         folder, after, before = self._filters()
         lib = self.library
-        if self._similar_path is not None:
+        if self._album is not None:
+            name = self._album
+            self._send(lambda: album_results(lib, name), keep)
+        elif self._similar_path is not None:
             path, (cutoff, top) = self._similar_path, self.cutoff
             self._send(lambda: search_results(lib, lambda: lib.searcher().similar(
                 path, top=top, cutoff=cutoff or None)), keep)
@@ -293,6 +316,27 @@ class PhotosPage(QWidget):
                 not self._model_ready):
             return
         self.run_search(keep=True)
+
+    def show_album(self, name: str | None, query: str | None = None) -> None:
+        """The album list was clicked: a plain album's photos, a smart album's search, or
+        (None) the whole library."""
+        if query is not None:
+            self.search_field.setText(query)
+            self.run_search()
+            return
+        self.search_field.blockSignals(True)
+        self.search_field.clear()
+        self.search_field.blockSignals(False)
+        self._similar_path = None
+        self._album = self.bulk.album = name
+        self.run_search()
+
+    def _edited(self, edit: object) -> None:
+        """A change to the selection: the album list's counts, an album shown, the tags."""
+        self.albums.refresh()
+        self.preview.tags.refresh()
+        if self._album is not None:
+            self.run_search(keep=True)
 
     def find_similar(self, photo_id: int) -> None:
         photo = self.preview.photo
@@ -398,6 +442,9 @@ class PhotosPage(QWidget):
                     "photoclip indexes it, then you find any photo by typing what is in it.")
         elif self._has_roots is None:
             text = ""
+        elif self._album is not None:
+            text = (f"No photos in {self._album} yet: select photos under All photos and drag "
+                    "them onto the album, or use Selection ▸ Add to album.")
         elif self._searching():
             text = "No matching photos. Try other words, or clear the filters."
         elif self._indexing:
@@ -414,18 +461,7 @@ class PhotosPage(QWidget):
 
     def _fill_filters(self, roots: list[Root]) -> None:
         self._has_roots = bool(roots)
-        current = self.folder_filter.currentData()
-        self.folder_filter.blockSignals(True)
-        self.folder_filter.clear()
-        self.folder_filter.addItem("All folders", None)
-        for root in roots:
-            self.folder_filter.addItem(Path(root.path).name or root.path, root.path)
-            self.folder_filter.setItemData(self.folder_filter.count() - 1, root.path,
-                                           Qt.ItemDataRole.ToolTipRole)
-        index = self.folder_filter.findData(current)
-        self.folder_filter.setCurrentIndex(max(0, index))
-        self.folder_filter.blockSignals(False)
-        if current is not None and index < 0:
+        if not fill_folders(self.folder_filter, [r.path for r in roots]):
             self._query_changed()  # the folder filtered on was removed: show all again
         self.refresh_empty_state()
 
