@@ -12,10 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -53,6 +51,7 @@ from photoclip.gui.views.grid_widgets import (
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.preview import PreviewPane
 from photoclip.gui.views.selection import BulkActions, SelectionBar
+from photoclip.gui.views.viewer import Viewer
 
 # Wait this long after the last keystroke before searching: fast typists send one query.
 SEARCH_DEBOUNCE_MS = 250
@@ -94,6 +93,11 @@ class PhotosPage(QWidget):
         for sig in (self.grid.selectionModel().selectionChanged, self.grid_model.modelReset):
             sig.connect(self.selection_bar.refresh)
         self.bulk.edited.connect(self._edited)
+        self.bulk.space.connect(self.toggle_preview)
+        self.bulk.delete.connect(lambda: self.message.emit(
+            "photoclip never deletes your photos; to stop showing a folder, use File ▸ Remove "
+            "Folder…."))
+        self.viewer = Viewer(library, calls, self.bulk, self)
         self.albums = AlbumsPanel(library, calls, lambda: self.search_field.text().strip())
         self.albums.chosen.connect(self.show_album)
         self.albums.dropped.connect(lambda name, ids: self.bulk.add_to_album(name, ids))
@@ -183,8 +187,7 @@ class PhotosPage(QWidget):
         self.grid = photo_grid(self.grid_model)
         self.anchor = ScrollAnchor(self.grid, self.grid_model)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
-        self.grid.activated.connect(lambda _i: self.preview.open_photo())
-        self.grid.installEventFilter(self)
+        self.grid.activated.connect(lambda i: self.viewer.open_at(i.row()))
 
         self.empty_label = QLabel()
         self.empty_label.setWordWrap(True)
@@ -238,6 +241,7 @@ class PhotosPage(QWidget):
         for call in (self._searches, self._roots, self._photo_reads):
             call.drop()
         self.albums.shutdown()
+        self.viewer.shutdown()
         self.grid_model.loader.wait()
         self.preview.wait()
 
@@ -485,15 +489,3 @@ class PhotosPage(QWidget):
         if photo is not None:
             self.grid_model.remember(photo)
         self.preview.show_photo(photo, score)
-
-    def eventFilter(self, obj: Any, event: Any) -> bool:
-        if obj is self.grid and isinstance(event, QKeyEvent) and (
-                event.type() == event.Type.KeyPress):
-            if event.key() == Qt.Key.Key_Space:
-                self.toggle_preview()
-                return True
-            if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-                self.message.emit("photoclip never deletes your photos; to stop showing a "
-                                  "folder, use File ▸ Remove Folder….")
-                return True
-        return super().eventFilter(obj, event)

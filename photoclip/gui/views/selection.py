@@ -41,6 +41,8 @@ class BulkActions(QObject):
     done = Signal(str)  # what the change did, in words ("12 photos rated 4★")
     failed = Signal(str)
     edited = Signal(object)  # the Edit (album membership or tags may have changed)
+    space = Signal()  # Space on the grid (the page shows or hides the preview)
+    delete = Signal()  # Delete or Backspace on the grid (photoclip never deletes photos)
 
     def __init__(self, library: Library, calls: Calls, grid: QListView,
                  model: PhotoGridModel) -> None:
@@ -137,9 +139,13 @@ class BulkActions(QObject):
         return super().eventFilter(obj, event)
 
     def key(self, event: QKeyEvent) -> bool:
-        """0-5 rate, F favourite, Ctrl+Z undo, Ctrl+A every photo found."""
+        """0-5 rate, F favourite, Ctrl+Z undo, Ctrl+A every photo found (and Space, Delete)."""
         mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        if event.matches(QKeySequence.StandardKey.Undo):
+        if event.key() == Qt.Key.Key_Space:
+            self.space.emit()
+        elif event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.delete.emit()
+        elif event.matches(QKeySequence.StandardKey.Undo):
             self.undo()
         elif event.matches(QKeySequence.StandardKey.SelectAll):
             self.select_all()
