@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from photoclip.core import storage
 from photoclip.core.catalog.albums import Album
-from photoclip.core.catalog.database import in_chunks
+from photoclip.core.catalog.database import in_chunks, under
+from photoclip.core.catalog.photos import PHOTO_DATE
 from photoclip.core.errors import LabelSetError, PhotoclipError
 from photoclip.core.tagging.guards import printable
 from photoclip.core.tagging.xmp import STYLES, SidecarError, read_rating, sidecar_path
@@ -167,6 +168,24 @@ class LibraryAlbums:
         rows = self.catalog.query("SELECT id, rating, favourite FROM photos "
                                   "WHERE (rating > 0 OR favourite = 1) AND status = 'ok'")
         return {int(i): (int(r), bool(f)) for i, r, f in rows}
+
+    def months(self, folder: str | None = None, after: str | None = None,
+               before: str | None = None) -> list[tuple[str, int]]:
+        """("YYYY-MM", photos) newest first, over the photos `Library.browse` lists with the
+        same filters and in the same order, so each month's photos follow one another there
+        (the window's timeline: a month's first photo is the sum of the counts before it)."""
+        where, params = ["status = 'ok'"], []
+        if folder:
+            where.append("path >= ? AND path < ?")
+            params += list(under(folder))
+        for bound, op in ((after, ">="), (before, "<")):
+            if bound:
+                where.append(f"{PHOTO_DATE} {op} ?")
+                params.append(bound)
+        rows = self.catalog.query(
+            f"SELECT substr({PHOTO_DATE}, 1, 7) AS m, count(*) FROM photos "
+            f"WHERE {' AND '.join(where)} GROUP BY m ORDER BY m DESC", params)
+        return [(str(m or ""), int(n)) for m, n in rows]
 
     # -- changes the window can undo ----------------------------------------------------------
 

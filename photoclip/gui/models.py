@@ -69,6 +69,7 @@ class Results:
     library_size: int
     photos: dict[int, Photo] = field(default_factory=dict)
     marks: Marks = field(default_factory=dict)  # the library's stars and favourites
+    months: list[tuple[str, int]] = field(default_factory=list)  # browsing: ("YYYY-MM", n)
 
 
 def browse_results(library: Library, folder: str | None, after: str | None,
@@ -76,7 +77,9 @@ def browse_results(library: Library, folder: str | None, after: str | None,
     """The library with no query, newest first. Runs off the UI thread."""
     rows = library.browse(folder, after, before)  # as they come: no loop holding the GIL
     first = library.catalog.photos_by_ids(r[0] for r in rows[:CHUNK])
-    return Results(rows, library.catalog.count_photos("ok"), first, library.albums.marked())
+    albums = library.albums
+    return Results(rows, library.catalog.count_photos("ok"), first, albums.marked(),
+                   albums.months(folder, after, before))
 
 
 def album_results(library: Library, name: str) -> Results:

@@ -272,3 +272,25 @@ def test_a_bulk_tag_needs_no_model_and_its_undo_gives_back_earlier_decisions(lib
     assert store.photo_tags(ids[1]) == []
     with pytest.raises(PhotoclipError, match="No label"):
         lib.albums.tag_edit(ids[:1], "nosuchset|x")
+
+
+def test_months_follow_the_browse_order_with_its_filters(tmp_path):
+    from photoclip.core.library import Library
+    (tmp_path / "p" / "x").mkdir(parents=True)
+    lib = Library(tmp_path / "library")
+    root = lib.add_roots([str(tmp_path / "p")])[0]
+    dates = ["2024-03-02", "2024-03-20", "2023-12-31", "2024-01-05", "2024-03-01"]
+    for n, day in enumerate(dates):
+        sub = "x/" if n == 0 else ""
+        lib.catalog.upsert_photo(PhotoRecord(root.id, f"{tmp_path}/p/{sub}{n}.jpg", 100,
+                                             10**18 + n, f"h{n}", 8, 6, f"{day}T10:00:00"))
+    months = lib.albums.months()
+    assert months == [("2024-03", 3), ("2024-01", 1), ("2023-12", 1)]
+    rows = lib.browse()
+    firsts = [sum(n for _, n in months[:i]) for i in range(len(months))]
+    assert [lib.catalog.photo(rows[f][0]).taken_at[:7] for f in firsts] == [
+        "2024-03", "2024-01", "2023-12"]
+    assert lib.albums.months(after="2024-01-01", before="2024-03-02") == [
+        ("2024-03", 1), ("2024-01", 1)]
+    assert lib.albums.months(folder=str(tmp_path / "p" / "x")) == [("2024-03", 1)]
+    lib.close()

@@ -51,6 +51,7 @@ from photoclip.gui.views.grid_widgets import (
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.preview import PreviewPane
 from photoclip.gui.views.selection import BulkActions, SelectionBar
+from photoclip.gui.views.timeline import Timeline
 from photoclip.gui.views.viewer import Viewer
 
 # Wait this long after the last keystroke before searching: fast typists send one query.
@@ -113,7 +114,7 @@ class PhotosPage(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.selection_bar)
         left_layout.addWidget(self.empty_label)
-        left_layout.addWidget(self.grid, 1)
+        left_layout.addWidget(self.timeline.beside(), 1)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.preview)
         self.splitter.setStretchFactor(1, 3)
@@ -186,6 +187,7 @@ class PhotosPage(QWidget):
         self.grid_model = PhotoGridModel(thumbnail_for=self.library.thumbnail_path)
         self.grid = photo_grid(self.grid_model)
         self.anchor = ScrollAnchor(self.grid, self.grid_model)
+        self.timeline = Timeline(self.grid, self.grid_model, self.anchor)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
         self.grid.activated.connect(lambda i: self.viewer.open_at(i.row()))
 
@@ -384,6 +386,7 @@ class PhotosPage(QWidget):
         anchor = self.anchor.first_visible() if keep else None
         self.grid_model.set_rows(results.rows, results.photos, keep=keep)
         self.grid_model.set_marks(results.marks)
+        self.timeline.set_months(results.months)
         self._show_count()
         self.refresh_empty_state()
         if not keep:
