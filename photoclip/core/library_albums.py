@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from photoclip.core import storage
 from photoclip.core.catalog.albums import Album
@@ -226,9 +226,11 @@ class LibraryAlbums:
         return Edit(f"{_photos(len(gone))} taken out of {album.name}", gone,
                     lambda: self.add(album.name, gone))
 
-    def tag_edit(self, photo_ids: Sequence[int], ref: str) -> Edit:
-        """Tag photos by hand (as `tags set`: a user tag auto-tagging never removes) without
-        the model: `LABEL` or `SET|LABEL`; a new name lands in the hand-made tags' set."""
+    def tag_edit(self, photo_ids: Sequence[int], ref: str, on: bool = True) -> Edit:
+        """Tag photos by hand without the model, as `tags set`: a user tag auto-tagging never
+        removes; `LABEL` or `SET|LABEL`, a new name landing in the hand-made tags' set. With
+        on=False take the tag off, as the tag panel does: a hand-made tag is forgotten, an
+        auto tag rejected (a "no" auto-tagging keeps)."""
         store = self.lib.label_sets
         found = store.find_labels(ref)
         if len(found) > 1:
@@ -236,23 +238,32 @@ class LibraryAlbums:
         if len(found) > 1:
             names = ", ".join(f"'{s.name}|{lb.name}'" for s, lb in found)
             raise LabelSetError(f"{ref!r} is a label of several sets ({names}): say which.")
-        if not found and "|" in ref:
+        if not found and ("|" in ref or not on):
             raise LabelSetError(f"No label {ref!r}: see the Label sets page.")
         ls, label = found[0] if found else store.manual_label(ref)
         ids = list(dict.fromkeys(int(i) for i in photo_ids))
-        old: list[tuple[object, ...]] = []
+        old: list[tuple[Any, ...]] = []
         for chunk, marks in in_chunks(ids):
             old += self.catalog.query(
                 "SELECT photo_id, label_id, score, source, accepted, model, updated_at "
                 f"FROM tags WHERE label_id = ? AND photo_id IN ({marks})", [label.id, *chunk])
+        changed = ids if on else [int(r[0]) for r in old if r[4] != 0]
         with self.catalog.transaction() as c:
-            c.executemany(
-                "INSERT INTO tags(photo_id, label_id, score, source, accepted) "
-                "VALUES (?, ?, NULL, 'user', 1) ON CONFLICT(photo_id, label_id) DO UPDATE SET "
-                "score = NULL, source = 'user', accepted = 1, model = NULL, "
-                "updated_at = strftime('%Y-%m-%dT%H:%M:%S', 'now')",
-                [(pid, label.id) for pid in ids])
-        self.lib.sidecar_sync.changed(ids)
+            if on:
+                c.executemany(
+                    "INSERT INTO tags(photo_id, label_id, score, source, accepted) VALUES "
+                    "(?, ?, NULL, 'user', 1) ON CONFLICT(photo_id, label_id) DO UPDATE SET "
+                    "score = NULL, source = 'user', accepted = 1, model = NULL, "
+                    "updated_at = strftime('%Y-%m-%dT%H:%M:%S', 'now')",
+                    [(pid, label.id) for pid in ids])
+            else:
+                for chunk, marks in in_chunks(changed):
+                    c.execute("DELETE FROM tags WHERE source = 'user' AND label_id = ? "
+                              f"AND photo_id IN ({marks})", [label.id, *chunk])
+                    c.execute("UPDATE tags SET accepted = 0, updated_at = strftime("
+                              "'%Y-%m-%dT%H:%M:%S', 'now') WHERE source = 'auto' AND "
+                              f"label_id = ? AND photo_id IN ({marks})", [label.id, *chunk])
+        self.lib.sidecar_sync.changed(changed)
 
         def restore() -> None:
             with self.catalog.transaction() as c:
@@ -261,10 +272,12 @@ class LibraryAlbums:
                               [label.id, *chunk])
                 c.executemany("INSERT INTO tags(photo_id, label_id, score, source, accepted, "
                               "model, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", old)
-            self.lib.sidecar_sync.changed(ids)
+            self.lib.sidecar_sync.changed(changed)
 
         shown = label.name if ls.name == store.manual else f"{ls.name}|{label.name}"
-        return Edit(f"{_photos(len(ids))} tagged {shown}", ids, restore)
+        return Edit(f"{_photos(len(changed))} " + (f"tagged {shown}" if on else
+                                                   f"no longer tagged {shown}"),
+                    changed, restore)
 
     # -- training data ----------------------------------------------------------------------
 

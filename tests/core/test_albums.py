@@ -294,3 +294,23 @@ def test_months_follow_the_browse_order_with_its_filters(tmp_path):
         ("2024-03", 1), ("2024-01", 1)]
     assert lib.albums.months(folder=str(tmp_path / "p" / "x")) == [("2024-03", 1)]
     lib.close()
+
+
+def test_a_bulk_untag_forgets_hand_made_tags_rejects_auto_ones_and_undoes(lib10k):
+    lib, ids = lib10k
+    store = lib.label_sets
+    _, beach = store.manual_label("beach")
+    store.set_user_tag(ids[0], beach.id)
+    with lib.catalog.transaction() as c:
+        c.execute("INSERT INTO tags(photo_id, label_id, score, source) VALUES (?, ?, 0.3, "
+                  "'auto')", (ids[1], beach.id))
+    edit = lib.albums.tag_edit(ids[:5], "beach", on=False)
+    assert edit.what == "2 photos no longer tagged beach"
+    assert store.photo_tags(ids[0]) == []
+    assert [(t.source, t.accepted) for t in store.photo_tags(ids[1])] == [("auto", False)]
+    edit.undo()
+    assert store.effective_tags(ids[:5]) == {ids[0]: [("my tags", "beach")],
+                                             ids[1]: [("my tags", "beach")]}
+    assert store.photo_tags(ids[1])[0].score == pytest.approx(0.3)
+    with pytest.raises(PhotoclipError, match="No label"):
+        lib.albums.tag_edit(ids[:1], "nothing", on=False)

@@ -116,9 +116,13 @@ def test_the_selection_goes_into_an_album_and_gets_a_tag_and_both_undo(qtbot, li
     assert done.args[0].startswith("3 photos tagged beach")
     ids = page.grid_model.ids([0, 2, 4])
     assert lib.label_sets.effective_tags(ids) == {i: [("my tags", "beach")] for i in ids}
-    with qtbot.waitSignal(page.bulk.done, timeout=10_000):
-        page.bulk.undo()  # the tag goes; the album stays (only the last change undoes)
+    with qtbot.waitSignal(page.bulk.done, timeout=10_000) as done:
+        page.bulk.tag("beach", on=False)
+    assert done.args[0].startswith("3 photos no longer tagged beach")
     assert lib.label_sets.effective_tags(ids) == {}
+    with qtbot.waitSignal(page.bulk.done, timeout=10_000):
+        page.bulk.undo()  # the tags are back; the album stays (only the last change undoes)
+    assert lib.label_sets.effective_tags(ids) == {i: [("my tags", "beach")] for i in ids}
     assert lib.albums.get("Holiday").count == 3
 
 
@@ -128,7 +132,8 @@ def test_the_context_menu_offers_what_can_be_done_to_the_selection(qtbot, lib, p
     click(qtbot, page, 0)
     menu = page.bulk.menu()
     titles = [a.text() for a in menu.actions() if a.text()]
-    assert titles[:4] == ["Rate", "Favourite / not   (F)", "Add to album", "Add a tag…"]
+    assert titles[:5] == ["Rate", "Favourite / not   (F)", "Add to album", "Add a tag…",
+                          "Remove a tag…"]
     add = next(a.menu() for a in menu.actions() if a.text() == "Add to album")
     assert [a.text() for a in add.actions() if a.text()] == ["Holiday", "New album…"]
     assert not next(a for a in menu.actions() if a.text().startswith("Undo")).isEnabled()

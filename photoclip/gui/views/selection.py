@@ -85,10 +85,11 @@ class BulkActions(QObject):
     def remove_from_album(self, name: str, ids: list[int] | None = None) -> None:
         self._run(lambda a, ids: a.remove_edit(name, ids), ids)
 
-    def tag(self, label: str, ids: list[int] | None = None) -> None:
+    def tag(self, label: str, ids: list[int] | None = None, on: bool = True) -> None:
+        """Tag the photos by hand (on=False: take the tag off; an auto tag is rejected)."""
         label = " ".join(label.split())
         if label:
-            self._run(lambda a, ids: a.tag_edit(ids, label), ids)
+            self._run(lambda a, ids: a.tag_edit(ids, label, on), ids)
 
     def undo(self) -> None:
         edit = self.last
@@ -174,7 +175,8 @@ class BulkActions(QObject):
             name = self.album
             menu.addAction(f"Take out of {name}").triggered.connect(
                 lambda: self.remove_from_album(name))
-        menu.addAction("Add a tag…").triggered.connect(self._ask_tag)
+        menu.addAction("Add a tag…").triggered.connect(lambda: self._ask_tag(True))
+        menu.addAction("Remove a tag…").triggered.connect(lambda: self._ask_tag(False))
         menu.addSeparator()
         undo = menu.addAction("Undo" + (f": {self.last.what}" if self.last else ""))
         undo.setShortcut(QKeySequence.StandardKey.Undo)
@@ -186,12 +188,14 @@ class BulkActions(QObject):
         if self.selected_ids():
             self.menu().popup(self.grid.viewport().mapToGlobal(pos))
 
-    def _ask_tag(self) -> None:
+    def _ask_tag(self, on: bool) -> None:
         n = len(self.selected_ids())
-        text, ok = QInputDialog.getText(self.grid, "Add a tag",
-                                        f"Tag the {n} selected photos with:")
+        text, ok = QInputDialog.getText(
+            self.grid, "Add a tag" if on else "Remove a tag",
+            f"Tag the {n} selected photos with:" if on else
+            f"Take this tag off the {n} selected photos:")
         if ok:
-            self.tag(text)
+            self.tag(text, on=on)
 
     def _new_album(self) -> None:
         ids = self.selected_ids()
