@@ -137,3 +137,20 @@ def test_the_context_menu_offers_what_can_be_done_to_the_selection(qtbot, lib, p
     add = next(a.menu() for a in menu.actions() if a.text() == "Add to album")
     assert [a.text() for a in add.actions() if a.text()] == ["Holiday", "New album…"]
     assert not next(a for a in menu.actions() if a.text().startswith("Undo")).isEnabled()
+
+
+def test_stars_given_in_the_window_reach_the_sidecars_and_undo_takes_them_back(qtbot, lib,
+                                                                               page):
+    from photoclip.core.tagging.xmp import read_rating, sidecar_path
+
+    lib.set_sidecar_sync(True)
+    qtbot.waitUntil(lambda: page.grid.visualRect(page.grid_model.index(2)).isValid())
+    click(qtbot, page, 0)
+    click(qtbot, page, 2, Qt.KeyboardModifier.ShiftModifier)
+    change(qtbot, page, Qt.Key.Key_4)
+    lib.sidecar_sync.flush()
+    paths = [page.grid_model.item(r).path for r in range(3)]
+    assert [read_rating(sidecar_path(p)) for p in paths] == [4, 4, 4]
+    change(qtbot, page, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    lib.sidecar_sync.flush()
+    assert [read_rating(sidecar_path(p)) for p in paths] == [None, None, None]
