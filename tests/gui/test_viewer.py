@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QPoint, QSize, Qt
 
 from photoclip.core.library import Library
 from photoclip.core.types import PhotoRecord
@@ -124,3 +124,29 @@ def test_a_photo_is_decoded_no_larger_than_the_screen(tmp_path, box):
     Image.new("RGB", (1600, 1200), "red").save(path)
     image = viewer_module.decode(str(path), box)
     assert (image.width(), image.height()) == (min(1600, box.width()), min(1200, box.height()))
+
+
+def test_z_zooms_to_the_photos_own_pixels_and_dragging_pans(qtbot, page):
+    viewer = page.viewer
+    viewer.open_at(0)
+    wait_photo(qtbot, viewer)
+    fitted = viewer.picture.pixmap().width()
+    assert fitted < 1600  # fitted to the screen
+    qtbot.keyClick(viewer, Qt.Key.Key_Z)
+    qtbot.waitUntil(lambda: viewer.image is not None and viewer.picture.pixmap().width() == 1600,
+                    timeout=10_000)
+    h = viewer.area.horizontalScrollBar()
+    qtbot.waitUntil(lambda: h.maximum() > 0, timeout=5000)
+    start = h.value()
+    port = viewer.area.viewport()
+    qtbot.mousePress(port, Qt.MouseButton.LeftButton, pos=QPoint(300, 300))
+    qtbot.mouseMove(port, QPoint(200, 300))
+    qtbot.mouseRelease(port, Qt.MouseButton.LeftButton, pos=QPoint(200, 300))
+    assert h.value() == min(h.maximum(), start + 100)  # dragged left: the photo moves left
+    qtbot.keyClick(viewer, Qt.Key.Key_Right)  # the next photo is zoomed too
+    qtbot.waitUntil(lambda: viewer.image is not None and viewer.picture.pixmap().width() == 1600,
+                    timeout=10_000)
+    qtbot.keyClick(viewer, Qt.Key.Key_Z)
+    qtbot.waitUntil(lambda: viewer.image is not None and viewer.picture.pixmap().width()
+                    == fitted, timeout=10_000)
+    viewer.close()

@@ -1,16 +1,18 @@
 """The full-screen viewer: one photo of the grid's results as large as the screen allows.
 
 Double-click or Enter on the grid opens it; ← → (and Home / End) go through the results, 0-5
-rate the photo, F marks it favourite, Ctrl+Z undoes, Esc closes (the grid then shows the photo
-the viewer was on). Each photo is decoded off the UI thread, already scaled to the screen (a
-JPEG decodes at a fraction of its size); its albums and tags are read off it too.
+rate the photo, F marks it favourite, Z zooms to the photo's own pixels (drag to pan) and back,
+Ctrl+Z undoes, Esc closes (the grid then shows the photo the viewer was on). Each photo is
+decoded off the UI thread, already scaled to the screen (a JPEG decodes at a fraction of its
+size); its albums and tags are read off it too.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QPoint, QSize, Qt
 from PySide6.QtGui import (
     QCloseEvent,
     QImage,
@@ -18,16 +20,21 @@ from PySide6.QtGui import (
     QImageReader,
     QKeyEvent,
     QKeySequence,
+    QMouseEvent,
     QPixmap,
     QResizeEvent,
 )
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from photoclip.core.library import Library
 from photoclip.gui.jobs import Calls, LatestCall
 from photoclip.gui.views.selection import STAR_KEYS, BulkActions, stars_text
 
-HINT = "← →  previous / next    0-5  stars    F  favourite    Ctrl+Z  undo    Esc  close"
+HINT = ("← →  previous / next    0-5  stars    F  favourite    Z  zoom (drag to pan)    "
+        "Ctrl+Z  undo    Esc  close")
+# Zoomed in, a photo is decoded at its own size up to this many pixels a side (a 100-megapixel
+# scan would be 400 MB of pixels): room to pan, not to run out of memory.
+ZOOM_MAX = QSize(8192, 8192)
 
 
 def decode(path: str, box: QSize) -> QImage:
@@ -54,17 +61,25 @@ class Viewer(QWidget):
         self._decodes = LatestCall(calls)
         self._facts = LatestCall(calls)
         self.row = -1
+        self.zoomed = False  # the photo at its own size, panned by dragging
         self.image: QImage | None = None  # the photo shown, as decoded
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.area = QScrollArea()
+        self.area.setWidget(self.picture)
+        self.area.setWidgetResizable(True)
+        self.area.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.area.viewport().installEventFilter(self)
+        self._drag: QPoint | None = None
         self.caption = QLabel()
         self.caption.setStyleSheet("font-size: 15px; color: #eee;")
         self.facts = QLabel()
         self.hint = QLabel(HINT)
         self.hint.setStyleSheet("color: #888;")
         layout = QVBoxLayout(self)
-        layout.addWidget(self.picture, 1)
+        layout.addWidget(self.area, 1)
         for label in (self.caption, self.facts, self.hint):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             layout.addWidget(label)
@@ -90,7 +105,8 @@ class Viewer(QWidget):
         self.picture.setText("Loading…")
         self._caption()
         self.facts.setText("")
-        box = self.picture.size().expandedTo(QSize(640, 480))
+        box = ZOOM_MAX if self.zoomed else self.area.viewport().size().expandedTo(
+            QSize(640, 480))
         path = item.path
         self._decodes.run(lambda: decode(path, box), self._decoded)
         self._read_facts()
@@ -103,10 +119,38 @@ class Viewer(QWidget):
         self._fit()
 
     def _fit(self) -> None:
-        if self.image is not None:
-            self.picture.setPixmap(QPixmap.fromImage(self.image).scaled(
-                self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation))
+        if self.image is None:
+            return
+        if self.zoomed:
+            self.picture.setPixmap(QPixmap.fromImage(self.image))
+            self.picture.adjustSize()
+            return
+        self.picture.setPixmap(QPixmap.fromImage(self.image).scaled(
+            self.area.viewport().size(), Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation))
+
+    def toggle_zoom(self) -> None:
+        """Between the photo fitted to the screen and its own pixels (decoded again)."""
+        self.zoomed = not self.zoomed
+        self.area.setWidgetResizable(not self.zoomed)
+        if self.row >= 0:
+            self.go(self.row)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        """Dragging the zoomed photo pans it."""
+        if obj is self.area.viewport() and isinstance(event, QMouseEvent):
+            kind = event.type()
+            if kind == QEvent.Type.MouseButtonPress:
+                self._drag = event.position().toPoint()
+            elif kind == QEvent.Type.MouseMove and self._drag is not None:
+                pos = event.position().toPoint()
+                delta, self._drag = pos - self._drag, pos
+                h, v = self.area.horizontalScrollBar(), self.area.verticalScrollBar()
+                h.setValue(h.value() - delta.x())
+                v.setValue(v.value() - delta.y())
+            elif kind == QEvent.Type.MouseButtonRelease:
+                self._drag = None
+        return super().eventFilter(obj, event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -148,6 +192,8 @@ class Viewer(QWidget):
             self.go(moves[Qt.Key(key)])
         elif key == Qt.Key.Key_Escape:
             self.close()
+        elif plain and key == Qt.Key.Key_Z:
+            self.toggle_zoom()
         elif event.matches(QKeySequence.StandardKey.Undo):
             self.bulk.undo()
         elif plain and key in STAR_KEYS and pid is not None:
