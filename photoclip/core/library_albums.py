@@ -10,14 +10,16 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from photoclip.core import storage
 from photoclip.core.catalog.albums import Album
-from photoclip.core.errors import PhotoclipError
+from photoclip.core.catalog.database import in_chunks, under
+from photoclip.core.catalog.photos import PHOTO_DATE
+from photoclip.core.errors import LabelSetError, PhotoclipError
 from photoclip.core.tagging.guards import printable
 from photoclip.core.tagging.xmp import STYLES, SidecarError, read_rating, sidecar_path
 from photoclip.core.training.data import Albums, read_catalog_albums
@@ -49,6 +51,23 @@ class RatingReport:
     changed: int = 0  # photos whose rating the sidecar changed
     failed: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)  # (sidecar, reason)
+
+
+@dataclass
+class Edit:
+    """One change to many photos that the window can take back (Ctrl+Z): what it did in
+    words, the photos it changed, and how to put them back as they were."""
+
+    what: str
+    photo_ids: list[int]
+    restore: Callable[[], object] = field(repr=False)
+
+    def undo(self) -> None:
+        self.restore()
+
+
+def _photos(n: int) -> str:
+    return f"{n:,} photo" + ("" if n == 1 else "s")
 
 
 class LibraryAlbums:
@@ -142,6 +161,123 @@ class LibraryAlbums:
         """Stars other apps (digiKam, Lightroom, darktable) wrote to sidecars, into the
         catalog (run() it): `photoclip xmp --read`."""
         return RatingImport(self, folder, cancel)
+
+    def marked(self) -> dict[int, tuple[int, bool]]:
+        """photo id -> (stars, favourite) of every photo rated or marked favourite (few, so
+        the grid can show them beside any list of rows)."""
+        rows = self.catalog.query("SELECT id, rating, favourite FROM photos "
+                                  "WHERE (rating > 0 OR favourite = 1) AND status = 'ok'")
+        return {int(i): (int(r), bool(f)) for i, r, f in rows}
+
+    def months(self, folder: str | None = None, after: str | None = None,
+               before: str | None = None) -> list[tuple[str, int]]:
+        """("YYYY-MM", photos) newest first, over the photos `Library.browse` lists with the
+        same filters and in the same order, so each month's photos follow one another there
+        (the window's timeline: a month's first photo is the sum of the counts before it)."""
+        where, params = ["status = 'ok'"], []
+        if folder:
+            where.append("path >= ? AND path < ?")
+            params += list(under(folder))
+        for bound, op in ((after, ">="), (before, "<")):
+            if bound:
+                where.append(f"{PHOTO_DATE} {op} ?")
+                params.append(bound)
+        rows = self.catalog.query(
+            f"SELECT substr({PHOTO_DATE}, 1, 7) AS m, count(*) FROM photos "
+            f"WHERE {' AND '.join(where)} GROUP BY m ORDER BY m DESC", params)
+        return [(str(m or ""), int(n)) for m, n in rows]
+
+    # -- changes the window can undo ----------------------------------------------------------
+
+    def rate_edit(self, photo_ids: Sequence[int], stars: int) -> Edit:
+        before = self.ratings(photo_ids)
+        changed = self.rate(photo_ids, stars)
+
+        def restore() -> None:
+            by_stars: dict[int, list[int]] = {}
+            for pid in changed:
+                by_stars.setdefault(before.get(pid, (0, False))[0], []).append(pid)
+            for old, ids in by_stars.items():
+                self.rate(ids, old)
+
+        return Edit(f"{_photos(len(changed))} rated {stars}★" if stars else
+                    f"{_photos(len(changed))} unrated", changed, restore)
+
+    def favourite_edit(self, photo_ids: Sequence[int], on: bool = True) -> Edit:
+        changed = self.favourite(photo_ids, on)
+        return Edit(f"{_photos(len(changed))} " + ("marked favourite" if on else
+                                                    "no longer favourite"),
+                    changed, lambda: self.favourite(changed, not on))
+
+    def add_edit(self, name: str, photo_ids: Sequence[int]) -> Edit:
+        """Put photos in a plain album; undo takes out only those that were not in it."""
+        album = self.get(name)
+        had = set(self.catalog.album_photo_ids(album.id)) if not album.smart else set()
+        new = [i for i in dict.fromkeys(photo_ids) if i not in had]
+        self.add(album.name, new)
+        return Edit(f"{_photos(len(new))} added to {album.name}", new,
+                    lambda: self.remove(album.name, new))
+
+    def remove_edit(self, name: str, photo_ids: Sequence[int]) -> Edit:
+        album = self.get(name)
+        had = set(self.catalog.album_photo_ids(album.id)) if not album.smart else set()
+        gone = [i for i in dict.fromkeys(photo_ids) if i in had]
+        self.remove(album.name, gone)
+        return Edit(f"{_photos(len(gone))} taken out of {album.name}", gone,
+                    lambda: self.add(album.name, gone))
+
+    def tag_edit(self, photo_ids: Sequence[int], ref: str, on: bool = True) -> Edit:
+        """Tag photos by hand without the model, as `tags set`: a user tag auto-tagging never
+        removes; `LABEL` or `SET|LABEL`, a new name landing in the hand-made tags' set. With
+        on=False take the tag off, as the tag panel does: a hand-made tag is forgotten, an
+        auto tag rejected (a "no" auto-tagging keeps)."""
+        store = self.lib.label_sets
+        found = store.find_labels(ref)
+        if len(found) > 1:
+            found = [f for f in found if f[0].enabled] or found
+        if len(found) > 1:
+            names = ", ".join(f"'{s.name}|{lb.name}'" for s, lb in found)
+            raise LabelSetError(f"{ref!r} is a label of several sets ({names}): say which.")
+        if not found and ("|" in ref or not on):
+            raise LabelSetError(f"No label {ref!r}: see the Label sets page.")
+        ls, label = found[0] if found else store.manual_label(ref)
+        ids = list(dict.fromkeys(int(i) for i in photo_ids))
+        old: list[tuple[Any, ...]] = []
+        for chunk, marks in in_chunks(ids):
+            old += self.catalog.query(
+                "SELECT photo_id, label_id, score, source, accepted, model, updated_at "
+                f"FROM tags WHERE label_id = ? AND photo_id IN ({marks})", [label.id, *chunk])
+        changed = ids if on else [int(r[0]) for r in old if r[4] != 0]
+        with self.catalog.transaction() as c:
+            if on:
+                c.executemany(
+                    "INSERT INTO tags(photo_id, label_id, score, source, accepted) VALUES "
+                    "(?, ?, NULL, 'user', 1) ON CONFLICT(photo_id, label_id) DO UPDATE SET "
+                    "score = NULL, source = 'user', accepted = 1, model = NULL, "
+                    "updated_at = strftime('%Y-%m-%dT%H:%M:%S', 'now')",
+                    [(pid, label.id) for pid in ids])
+            else:
+                for chunk, marks in in_chunks(changed):
+                    c.execute("DELETE FROM tags WHERE source = 'user' AND label_id = ? "
+                              f"AND photo_id IN ({marks})", [label.id, *chunk])
+                    c.execute("UPDATE tags SET accepted = 0, updated_at = strftime("
+                              "'%Y-%m-%dT%H:%M:%S', 'now') WHERE source = 'auto' AND "
+                              f"label_id = ? AND photo_id IN ({marks})", [label.id, *chunk])
+        self.lib.sidecar_sync.changed(changed)
+
+        def restore() -> None:
+            with self.catalog.transaction() as c:
+                for chunk, marks in in_chunks(ids):
+                    c.execute(f"DELETE FROM tags WHERE label_id = ? AND photo_id IN ({marks})",
+                              [label.id, *chunk])
+                c.executemany("INSERT INTO tags(photo_id, label_id, score, source, accepted, "
+                              "model, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", old)
+            self.lib.sidecar_sync.changed(changed)
+
+        shown = label.name if ls.name == store.manual else f"{ls.name}|{label.name}"
+        return Edit(f"{_photos(len(changed))} " + (f"tagged {shown}" if on else
+                                                   f"no longer tagged {shown}"),
+                    changed, restore)
 
     # -- training data ----------------------------------------------------------------------
 

@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         # preview's accept / reject / add; the preview's rows and completer follow label set
         # edits and re-tag runs.
         self.photos.preview.tags.changed.connect(self.labelsets_page.tags_changed)
+        self.photos.bulk.edited.connect(lambda _edit: self.labelsets_page.tags_changed())
         self.labelsets_page.sets_changed.connect(self._label_sets_changed)
         self.labelsets_page.retag_finished.connect(self._label_sets_changed)
         self._set_model_state(MODEL_LOADING)  # no model until load_model() says so

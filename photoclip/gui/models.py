@@ -10,12 +10,19 @@ hands them to the view a chunk at a time (`fetchMore`), and makes everything els
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+)
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from photoclip.core.library import DEFAULT_CUTOFF, Library
@@ -32,6 +39,9 @@ DEFAULT_STEP = next(n for n, (z, _) in enumerate(LADDER) if z == DEFAULT_CUTOFF)
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
+# Photos dragged from the grid (onto an album): their ids, as JSON.
+PHOTO_IDS_MIME = "application/x-photoclip-photo-ids"
+Marks = dict[int, tuple[int, bool]]  # photo id -> (stars, favourite), rated or favourite only
 
 Index = QModelIndex | QPersistentModelIndex
 # (photo id, path, content hash) when browsing, (..., score) for a search's hits
@@ -58,6 +68,8 @@ class Results:
     rows: list[Row]
     library_size: int
     photos: dict[int, Photo] = field(default_factory=dict)
+    marks: Marks = field(default_factory=dict)  # the library's stars and favourites
+    months: list[tuple[str, int]] = field(default_factory=list)  # browsing: ("YYYY-MM", n)
 
 
 def browse_results(library: Library, folder: str | None, after: str | None,
@@ -65,7 +77,17 @@ def browse_results(library: Library, folder: str | None, after: str | None,
     """The library with no query, newest first. Runs off the UI thread."""
     rows = library.browse(folder, after, before)  # as they come: no loop holding the GIL
     first = library.catalog.photos_by_ids(r[0] for r in rows[:CHUNK])
-    return Results(rows, library.catalog.count_photos("ok"), first)
+    albums = library.albums
+    return Results(rows, library.catalog.count_photos("ok"), first, albums.marked(),
+                   albums.months(folder, after, before))
+
+
+def album_results(library: Library, name: str) -> Results:
+    """A plain album's photos, in the order they were added. Runs off the UI thread."""
+    photos = library.albums.photos(name)
+    rows: list[Row] = [(p.id, p.path, p.hash) for p in photos]
+    return Results(rows, library.catalog.count_photos("ok"), {p.id: p for p in photos[:CHUNK]},
+                   library.albums.marked())
 
 
 def search_results(library: Library, search: Callable[[], list[Any]]) -> Results:
@@ -74,7 +96,7 @@ def search_results(library: Library, search: Callable[[], list[Any]]) -> Results
     photos = library.catalog.photos_by_ids(h.photo_id for h in hits)
     rows: list[Row] = [(h.photo_id, photos[h.photo_id].path, photos[h.photo_id].hash, h.score)
                        for h in hits if h.photo_id in photos]
-    return Results(rows, library.catalog.count_photos("ok"), photos)
+    return Results(rows, library.catalog.count_photos("ok"), photos, library.albums.marked())
 
 
 class PhotoGridModel(QAbstractListModel):
@@ -90,6 +112,7 @@ class PhotoGridModel(QAbstractListModel):
         self._photos: dict[int, Photo] = {}
         self._rows_by_thumb: dict[str, set[int]] = {}
         self._thumbnail_for = thumbnail_for
+        self.marks: Marks = {}
         self.show_scores = False
         self.loader = loader or ThumbnailLoader()
         self.loader.ready.connect(self._thumbnail_ready)
@@ -195,6 +218,34 @@ class PhotoGridModel(QAbstractListModel):
         finally:
             self._changing = False
 
+    def set_marks(self, marks: Marks) -> None:
+        """The stars and favourites to show (the library's, as read with the rows)."""
+        if marks == self.marks:
+            return
+        self.marks = dict(marks)
+        if self._shown:
+            self.dataChanged.emit(self.index(0), self.index(self._shown - 1),
+                                  [Qt.ItemDataRole.DisplayRole])
+
+    def ids(self, rows: Iterable[int] | None = None) -> list[int]:
+        """The photo ids of these rows (all rows found when None, shown or not)."""
+        if rows is None:
+            return [r[0] for r in self._rows]
+        return [self._rows[n][0] for n in rows]
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        return flags | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else flags
+
+    def mimeTypes(self) -> list[str]:
+        return [PHOTO_IDS_MIME]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        mime = QMimeData()
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        mime.setData(PHOTO_IDS_MIME, json.dumps(self.ids(rows)).encode())
+        return mime
+
     def set_show_scores(self, show: bool) -> None:
         self.show_scores = show
         if self._shown:
@@ -241,6 +292,8 @@ class PhotoGridModel(QAbstractListModel):
         photo_id, path, digest, score = r[0], r[1], r[2], r[3] if len(r) > 3 else None
         if role == Qt.ItemDataRole.DisplayRole:
             name = Path(path).name
+            stars, fav = self.marks.get(photo_id, (0, False))
+            name = ("♥ " if fav else "") + ("★" * stars + " " if stars else "") + name
             return f"{score:.3f}  {name}" if self.show_scores and score is not None else name
         if role == Qt.ItemDataRole.DecorationRole:
             thumb = self._thumbnail(digest)

@@ -228,3 +228,105 @@ def test_an_edit_saved_under_a_new_name_keeps_albums_and_stars(cat):
     assert c.photo(ids[0]) is None
     assert c.albums_of([edit]) == {edit: ["Holiday"]}
     assert c.ratings([edit]) == {edit: (3, True)}
+
+
+@pytest.fixture
+def lib10k(tmp_path):
+    """A library (no model) of 10,000 photo rows."""
+    from photoclip.core.library import Library
+    (tmp_path / "p").mkdir()
+    lib = Library(tmp_path / "library")
+    root = lib.add_roots([str(tmp_path / "p")])[0]
+    with lib.catalog.transaction():
+        ids = [lib.catalog.upsert_photo(PhotoRecord(
+            root.id, f"{tmp_path}/p/img{n}.jpg", 100, 10**18 + n, f"h{n}", 800, 600,
+            "2020-01-01T00:00:00")) for n in range(10_000)]
+    yield lib, ids
+    lib.close()
+
+
+def test_bulk_edits_on_ten_thousand_photos_are_undone_exactly(lib10k):
+    lib, ids = lib10k
+    albums = lib.albums
+    albums.rate(ids[:10], 2)
+    edit = albums.rate_edit(ids, 4)
+    assert edit.what == "10,000 photos rated 4★"
+    assert set(albums.marked()) == set(ids)
+    edit.undo()
+    assert albums.marked() == {i: (2, False) for i in ids[:10]}  # the 2 stars came back
+
+    albums.favourite(ids[:1])
+    fav = albums.favourite_edit(ids[:3])
+    assert fav.photo_ids == ids[1:3]
+    fav.undo()
+    assert {i for i, (_, f) in albums.ratings(ids[:3]).items() if f} == {ids[0]}
+
+    albums.create("Holiday")
+    albums.add("Holiday", ids[:5])
+    added = albums.add_edit("Holiday", ids)
+    assert len(added.photo_ids) == 9_995
+    added.undo()
+    assert lib.catalog.album_photo_ids(albums.get("Holiday").id) == ids[:5]
+    out = albums.remove_edit("Holiday", ids[3:8])
+    assert out.photo_ids == ids[3:5]
+    assert albums.get("Holiday").count == 3
+    out.undo()
+    assert albums.get("Holiday").count == 5
+
+
+def test_a_bulk_tag_needs_no_model_and_its_undo_gives_back_earlier_decisions(lib10k):
+    lib, ids = lib10k
+    store = lib.label_sets
+    _, beach = store.manual_label("beach")
+    store.reject(ids[0], beach.id)  # the user had said "no" to beach on this one
+    edit = lib.albums.tag_edit(ids, "beach")
+    assert edit.what == "10,000 photos tagged beach"
+    assert [t.accepted for t in store.photo_tags(ids[0])] == [True]
+    assert store.effective_tags(ids[1:2]) == {ids[1]: [("my tags", "beach")]}
+    edit.undo()
+    assert [(t.source, t.accepted) for t in store.photo_tags(ids[0])] == [("auto", False)]
+    assert store.photo_tags(ids[1]) == []
+    with pytest.raises(PhotoclipError, match="No label"):
+        lib.albums.tag_edit(ids[:1], "nosuchset|x")
+
+
+def test_months_follow_the_browse_order_with_its_filters(tmp_path):
+    from photoclip.core.library import Library
+    (tmp_path / "p" / "x").mkdir(parents=True)
+    lib = Library(tmp_path / "library")
+    root = lib.add_roots([str(tmp_path / "p")])[0]
+    dates = ["2024-03-02", "2024-03-20", "2023-12-31", "2024-01-05", "2024-03-01"]
+    for n, day in enumerate(dates):
+        sub = "x/" if n == 0 else ""
+        lib.catalog.upsert_photo(PhotoRecord(root.id, f"{tmp_path}/p/{sub}{n}.jpg", 100,
+                                             10**18 + n, f"h{n}", 8, 6, f"{day}T10:00:00"))
+    months = lib.albums.months()
+    assert months == [("2024-03", 3), ("2024-01", 1), ("2023-12", 1)]
+    rows = lib.browse()
+    firsts = [sum(n for _, n in months[:i]) for i in range(len(months))]
+    assert [lib.catalog.photo(rows[f][0]).taken_at[:7] for f in firsts] == [
+        "2024-03", "2024-01", "2023-12"]
+    assert lib.albums.months(after="2024-01-01", before="2024-03-02") == [
+        ("2024-03", 1), ("2024-01", 1)]
+    assert lib.albums.months(folder=str(tmp_path / "p" / "x")) == [("2024-03", 1)]
+    lib.close()
+
+
+def test_a_bulk_untag_forgets_hand_made_tags_rejects_auto_ones_and_undoes(lib10k):
+    lib, ids = lib10k
+    store = lib.label_sets
+    _, beach = store.manual_label("beach")
+    store.set_user_tag(ids[0], beach.id)
+    with lib.catalog.transaction() as c:
+        c.execute("INSERT INTO tags(photo_id, label_id, score, source) VALUES (?, ?, 0.3, "
+                  "'auto')", (ids[1], beach.id))
+    edit = lib.albums.tag_edit(ids[:5], "beach", on=False)
+    assert edit.what == "2 photos no longer tagged beach"
+    assert store.photo_tags(ids[0]) == []
+    assert [(t.source, t.accepted) for t in store.photo_tags(ids[1])] == [("auto", False)]
+    edit.undo()
+    assert store.effective_tags(ids[:5]) == {ids[0]: [("my tags", "beach")],
+                                             ids[1]: [("my tags", "beach")]}
+    assert store.photo_tags(ids[1])[0].score == pytest.approx(0.3)
+    with pytest.raises(PhotoclipError, match="No label"):
+        lib.albums.tag_edit(ids[:1], "nothing", on=False)

@@ -12,10 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPoint, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -23,7 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -39,12 +36,23 @@ from photoclip.gui.models import (
     LADDER,
     PhotoGridModel,
     Results,
+    album_results,
     browse_results,
     search_results,
 )
-from photoclip.gui.views.grid_widgets import NO_DATE, date_edit, photo_grid
+from photoclip.gui.views.albums import AlbumsPanel
+from photoclip.gui.views.grid_widgets import (
+    NO_DATE,
+    ScrollAnchor,
+    date_edit,
+    fill_folders,
+    photo_grid,
+)
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.preview import PreviewPane
+from photoclip.gui.views.selection import BulkActions, SelectionBar
+from photoclip.gui.views.timeline import Timeline
+from photoclip.gui.views.viewer import Viewer
 
 # Wait this long after the last keystroke before searching: fast typists send one query.
 SEARCH_DEBOUNCE_MS = 250
@@ -70,6 +78,7 @@ class PhotosPage(QWidget):
         self._indexing = False  # the window's indexer is running (see the empty grid's text)
         self._has_roots: bool | None = None  # unknown until the folder list is read
         self._similar_path: str | None = None  # the grid shows photos like this one
+        self._album: str | None = None  # the grid shows this (plain) album
         self._step = DEFAULT_STEP
         self._last_run = 0.0  # time.monotonic() of the last query sent
         self._running_fresh = False  # a new query (not a refresh) is on its way
@@ -80,21 +89,37 @@ class PhotosPage(QWidget):
         self._build_search_bar()
         self._build_results_bar()
         self._build_grid()
+        self.bulk = BulkActions(library, calls, self.grid, self.grid_model)
+        self.selection_bar = SelectionBar(self.bulk)
+        for sig in (self.grid.selectionModel().selectionChanged, self.grid_model.modelReset):
+            sig.connect(self.selection_bar.refresh)
+        self.bulk.edited.connect(self._edited)
+        self.bulk.space.connect(self.toggle_preview)
+        self.bulk.delete.connect(lambda: self.message.emit(
+            "photoclip never deletes your photos; to stop showing a folder, use File ▸ Remove "
+            "Folder…."))
+        self.viewer = Viewer(library, calls, self.bulk, self)
+        self.albums = AlbumsPanel(library, calls, lambda: self.search_field.text().strip())
+        self.albums.chosen.connect(self.show_album)
+        self.albums.dropped.connect(lambda name, ids: self.bulk.add_to_album(name, ids))
+        self.albums.names_changed.connect(lambda names: setattr(self.bulk, "album_names", names))
         self.preview = PreviewPane()
         self.preview.find_similar.connect(self.find_similar)
         self.preview.tags.attach(library, tagger)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.albums)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.selection_bar)
         left_layout.addWidget(self.empty_label)
-        left_layout.addWidget(self.grid, 1)
+        left_layout.addWidget(self.timeline.beside(), 1)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.preview)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([880, 400])
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setSizes([180, 760, 340])
 
         layout = QVBoxLayout(self)
         layout.addLayout(self.search_bar)
@@ -115,9 +140,6 @@ class PhotosPage(QWidget):
         self._debounce.timeout.connect(self.run_search)
         self._landed = QTimer(self, singleShot=True)
         self._landed.timeout.connect(self._refresh)
-        self._anchor: tuple[int, int] | None = None  # (photo kept at the top, tries left)
-        self._anchor_timer = QTimer(self, singleShot=True, interval=10)
-        self._anchor_timer.timeout.connect(self._keep_anchor)
 
         self.folder_filter = QComboBox()
         self.folder_filter.setMinimumWidth(180)
@@ -164,9 +186,10 @@ class PhotosPage(QWidget):
     def _build_grid(self) -> None:
         self.grid_model = PhotoGridModel(thumbnail_for=self.library.thumbnail_path)
         self.grid = photo_grid(self.grid_model)
+        self.anchor = ScrollAnchor(self.grid, self.grid_model)
+        self.timeline = Timeline(self.grid, self.grid_model, self.anchor)
         self.grid.selectionModel().currentChanged.connect(self._current_changed)
-        self.grid.activated.connect(lambda _i: self.preview.open_photo())
-        self.grid.installEventFilter(self)
+        self.grid.activated.connect(lambda i: self.viewer.open_at(i.row()))
 
         self.empty_label = QLabel()
         self.empty_label.setWordWrap(True)
@@ -215,10 +238,12 @@ class PhotosPage(QWidget):
 
     def shutdown(self) -> None:
         """Wait for the thumbnails and the preview being read (the window is closing)."""
-        for timer in (self._landed, self._debounce, self._anchor_timer):
+        for timer in (self._landed, self._debounce, self.anchor):
             timer.stop()
         for call in (self._searches, self._roots, self._photo_reads):
             call.drop()
+        self.albums.shutdown()
+        self.viewer.shutdown()
         self.grid_model.loader.wait()
         self.preview.wait()
 
@@ -231,6 +256,9 @@ class PhotosPage(QWidget):
     def _query_changed(self) -> None:
         """The query or a filter changed: what was said about the old one goes."""
         self._similar_path = None
+        if self._album is not None:  # a search is of the whole library again
+            self._album = self.bulk.album = None
+            self.albums.select(None)
         self.note.clear()
         if self._failed:  # the error state ends with the query that caused it
             self._failed = False
@@ -257,7 +285,10 @@ class PhotosPage(QWidget):
         query = self.search_field.text().strip()
         folder, after, before = self._filters()
         lib = self.library
-        if self._similar_path is not None:
+        if self._album is not None:
+            name = self._album
+            self._send(lambda: album_results(lib, name), keep)
+        elif self._similar_path is not None:
             path, (cutoff, top) = self._similar_path, self.cutoff
             self._send(lambda: search_results(lib, lambda: lib.searcher().similar(
                 path, top=top, cutoff=cutoff or None)), keep)
@@ -291,6 +322,27 @@ class PhotosPage(QWidget):
                 not self._model_ready):
             return
         self.run_search(keep=True)
+
+    def show_album(self, name: str | None, query: str | None = None) -> None:
+        """The album list was clicked: a plain album's photos, a smart album's search, or
+        (None) the whole library."""
+        if query is not None:
+            self.search_field.setText(query)
+            self.run_search()
+            return
+        self.search_field.blockSignals(True)
+        self.search_field.clear()
+        self.search_field.blockSignals(False)
+        self._similar_path = None
+        self._album = self.bulk.album = name
+        self.run_search()
+
+    def _edited(self, edit: object) -> None:
+        """A change to the selection: the album list's counts, an album shown, the tags."""
+        self.albums.refresh()
+        self.preview.tags.refresh()
+        if self._album is not None:
+            self.run_search(keep=True)
 
     def find_similar(self, photo_id: int) -> None:
         photo = self.preview.photo
@@ -331,8 +383,10 @@ class PhotosPage(QWidget):
         self._running_fresh = self._in_flight = False
         self._failed = False
         self._results = results
-        anchor = self._first_visible() if keep else None
+        anchor = self.anchor.first_visible() if keep else None
         self.grid_model.set_rows(results.rows, results.photos, keep=keep)
+        self.grid_model.set_marks(results.marks)
+        self.timeline.set_months(results.months)
         self._show_count()
         self.refresh_empty_state()
         if not keep:
@@ -341,7 +395,7 @@ class PhotosPage(QWidget):
             else:
                 self.preview.show_photo(None)
         elif anchor is not None:
-            self._scroll_to(anchor)
+            self.anchor.scroll_to(anchor)
         self.search_done.emit(len(results.rows))
 
     def _search_failed(self, message: str) -> None:
@@ -384,39 +438,6 @@ class PhotosPage(QWidget):
         self.more_button.setEnabled(more)
         self.fewer_button.setEnabled(searching and self._step > 0)
 
-    def _first_visible(self) -> int | None:
-        """The photo at the grid's top left when it is scrolled down (None at its top)."""
-        if self.grid.verticalScrollBar().value() == 0:
-            return None
-        step = self.grid.gridSize()
-        for y in (4, step.height() // 2):
-            for x in (4, step.width() // 2):
-                index = self.grid.indexAt(QPoint(x, y))
-                if index.isValid():
-                    return self.grid_model.item(index.row()).photo_id
-        return None
-
-    def _scroll_to(self, photo_id: int) -> None:
-        """Keep `photo_id` at the top of the grid once the view has laid its rows out again
-        (it lays them out in batches, over a few turns of the event loop)."""
-        self._anchor = (photo_id, 20)
-        self._keep_anchor()
-
-    def _keep_anchor(self) -> None:
-        photo_id, tries = self._anchor or (0, 0)
-        row = self.grid_model.row_of(photo_id) if self._anchor else None
-        if row is None:
-            self._anchor = None
-            return
-        index = self.grid_model.index(row)
-        self.grid.scrollTo(index, QListView.ScrollHint.PositionAtTop)
-        rect = self.grid.visualRect(index)
-        if tries and not (rect.isValid() and 0 <= rect.top() < self.grid.gridSize().height() // 2):
-            self._anchor = (photo_id, tries - 1)
-            self._anchor_timer.start()
-        else:
-            self._anchor = None
-
     def refresh_empty_state(self) -> None:
         if self.grid_model.rowCount():
             self.empty_label.setVisible(False)
@@ -428,6 +449,9 @@ class PhotosPage(QWidget):
                     "photoclip indexes it, then you find any photo by typing what is in it.")
         elif self._has_roots is None:
             text = ""
+        elif self._album is not None:
+            text = (f"No photos in {self._album} yet: select photos under All photos and drag "
+                    "them onto the album, or use Selection ▸ Add to album.")
         elif self._searching():
             text = "No matching photos. Try other words, or clear the filters."
         elif self._indexing:
@@ -444,18 +468,7 @@ class PhotosPage(QWidget):
 
     def _fill_filters(self, roots: list[Root]) -> None:
         self._has_roots = bool(roots)
-        current = self.folder_filter.currentData()
-        self.folder_filter.blockSignals(True)
-        self.folder_filter.clear()
-        self.folder_filter.addItem("All folders", None)
-        for root in roots:
-            self.folder_filter.addItem(Path(root.path).name or root.path, root.path)
-            self.folder_filter.setItemData(self.folder_filter.count() - 1, root.path,
-                                           Qt.ItemDataRole.ToolTipRole)
-        index = self.folder_filter.findData(current)
-        self.folder_filter.setCurrentIndex(max(0, index))
-        self.folder_filter.blockSignals(False)
-        if current is not None and index < 0:
+        if not fill_folders(self.folder_filter, [r.path for r in roots]):
             self._query_changed()  # the folder filtered on was removed: show all again
         self.refresh_empty_state()
 
@@ -479,15 +492,3 @@ class PhotosPage(QWidget):
         if photo is not None:
             self.grid_model.remember(photo)
         self.preview.show_photo(photo, score)
-
-    def eventFilter(self, obj: Any, event: Any) -> bool:
-        if obj is self.grid and isinstance(event, QKeyEvent) and (
-                event.type() == event.Type.KeyPress):
-            if event.key() == Qt.Key.Key_Space:
-                self.toggle_preview()
-                return True
-            if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-                self.message.emit("photoclip never deletes your photos; to stop showing a "
-                                  "folder, use File ▸ Remove Folder….")
-                return True
-        return super().eventFilter(obj, event)

@@ -1,5 +1,6 @@
-"""The training page's "Photos to learn from": albums (a folder with one subfolder per label)
-or a label set (the tags the user set or accepted), with a summary of what they hold.
+"""The training page's "Photos to learn from": albums (a folder with one subfolder per label),
+a label set (the tags the user set or accepted), or the library's own albums (ticked, each
+album a label, as `train --album`), with a summary of what they hold.
 
 The albums folder starts empty (the library's photo folders are not albums: their subfolders
 are years and events, not labels); it is typed, dropped, or chosen.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QDir, QMimeData, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -21,6 +22,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -50,12 +53,18 @@ class SourceBox(QGroupBox):
         super().__init__("Photos to learn from", parent)
         self.library = library
         self._summaries = LatestCall(calls)
-        self.albums_radio = QRadioButton("Albums: a folder with one subfolder per label")
+        self.albums_radio = QRadioButton("A folder of albums: one subfolder per label")
         self.albums_radio.setChecked(True)
         self.set_radio = QRadioButton("A label set: the tags you set or accepted")
+        self.library_radio = QRadioButton("Albums in this library: each album you tick a label")
+        self._album_reads = LatestCall(calls)
+        self.album_list = QListWidget()  # the library's albums, ticked to learn from
+        self.album_list.setMaximumHeight(110)
+        self.album_list.itemChanged.connect(self._changed)
         group = QButtonGroup(self)
         group.addButton(self.albums_radio)
         group.addButton(self.set_radio)
+        group.addButton(self.library_radio)
         group.buttonToggled.connect(self._changed)
 
         # Editable: a folder is typed (Enter), dropped, or chosen; earlier ones are listed.
@@ -95,19 +104,49 @@ class SourceBox(QGroupBox):
         layout.addLayout(folder_row)
         layout.addWidget(self.set_radio)
         layout.addLayout(set_row)
+        layout.addWidget(self.library_radio)
+        album_row = QHBoxLayout()
+        album_row.setContentsMargins(20, 0, 0, 0)
+        album_row.addWidget(self.album_list, 1)
+        layout.addLayout(album_row)
         layout.addWidget(self.summary)
 
     def refresh(self) -> None:
         self._refresh_folders()
         self._refresh_sets()
+        albums = self.library.albums
+        self._album_reads.run(albums.all, self._fill_albums)
+
+    def _fill_albums(self, albums: list[Any]) -> None:
+        ticked = set(self.chosen_albums())
+        self.album_list.blockSignals(True)
+        self.album_list.clear()
+        for a in albums:
+            item = QListWidgetItem(f"{a.name}  (smart)" if a.smart else f"{a.name}  ({a.count})")
+            item.setData(Qt.ItemDataRole.UserRole, a.name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if a.name in ticked
+                               else Qt.CheckState.Unchecked)
+            self.album_list.addItem(item)
+        self.album_list.blockSignals(False)
+        self.library_radio.setToolTip("" if albums else "No albums yet: make some on the "
+                                      "Photos page (select photos, Selection ▸ Add to album)")
+
+    def chosen_albums(self) -> list[str]:
+        """The library's albums ticked to learn from."""
+        lst = self.album_list
+        return [str(lst.item(n).data(Qt.ItemDataRole.UserRole)) for n in range(lst.count())
+                if lst.item(n).checkState() == Qt.CheckState.Checked]
 
     def set_busy(self, busy: bool) -> None:
         """Nothing to choose while a job runs."""
         self.albums_radio.setEnabled(not busy)
         self.set_radio.setEnabled(not busy)
+        self.library_radio.setEnabled(not busy)
         self.folder_combo.setEnabled(not busy and self.albums_radio.isChecked())
         self.choose_button.setEnabled(not busy and self.albums_radio.isChecked())
         self.set_combo.setEnabled(not busy and self.set_radio.isChecked())
+        self.album_list.setEnabled(not busy and self.library_radio.isChecked())
         self.setAcceptDrops(not busy)
 
     def _refresh_folders(self) -> None:
@@ -189,6 +228,12 @@ class SourceBox(QGroupBox):
                 raise PhotoclipError("Choose a folder of albums (type it, drop it here, or "
                                      f"use Choose…). {ALBUMS_HELP}")
             return lambda: lib.read_albums(folder)
+        if self.library_radio.isChecked():
+            names = self.chosen_albums()
+            if len(names) < 2:
+                raise PhotoclipError("Tick at least two albums (each becomes a label, and each "
+                                     "needs at least 2 photos).")
+            return lambda: lib.albums.training_data(names)
         name = self.set_combo.currentData()
         if not name:
             raise PhotoclipError("There is no label set to learn from yet: create one on the "
@@ -199,6 +244,8 @@ class SourceBox(QGroupBox):
         """The chosen photos in words: "albums in /x/y" or "label set pets"."""
         if self.albums_radio.isChecked():
             return f"the albums in {self.albums_folder()}"
+        if self.library_radio.isChecked():
+            return "the albums " + ", ".join(self.chosen_albums())
         return f"the label set {self.set_combo.currentData()}"
 
     def summarise(self) -> None:
