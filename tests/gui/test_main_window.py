@@ -3,13 +3,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
 import skimage
 from PIL import Image
-from PySide6.QtCore import QDate, QMimeData, QPoint, Qt, QTimer, QUrl
+from PySide6.QtCore import QDate, QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QDialog
 
@@ -150,7 +150,8 @@ def test_folder_and_date_filters_narrow_the_grid(qtbot, window, album, tmp_path)
     other.mkdir()
     shutil.copy(SKIMAGE_DATA / "camera.png", other / "camera.png")
     _index(qtbot, window, album, other)
-    assert len(_grid_paths(window)) == 5
+    # the second folder's batch may land a moment after the first run's end is signalled
+    qtbot.waitUntil(lambda: len(_grid_paths(window)) == 5, timeout=10_000)
     window.photos.folder_filter.setCurrentIndex(window.photos.folder_filter.findData(str(other)))
     with qtbot.waitSignal(window.photos.search_done, timeout=10_000):
         pass
@@ -263,32 +264,39 @@ def test_the_status_bar_keeps_folder_names_as_they_are(qtbot, tmp_path):
     assert win.state_label.text() == "Watching 2 folders; offline: /Volumes/Photos"
 
 
-def test_ui_thread_stays_responsive_while_indexing(qtbot, window, tmp_path):
-    """The event loop's worst lag during an indexing run (decode + embed in workers)."""
+def test_indexing_decodes_embeds_and_writes_off_the_ui_thread(qtbot, window, tmp_path,
+                                                              monkeypatch):
+    """An indexing run started from the window (a folder dropped on it) reads, decodes,
+    embeds and commits every photo in worker threads: the window stays free to repaint and
+    take clicks. (How long it stalls is measured by `photoclip bench --gui`, not here.)"""
     folder = tmp_path / "big"
     folder.mkdir()
-    src = Image.open(SKIMAGE_DATA / "astronaut.png").convert("RGB").resize((3000, 3000))
-    for i in range(48):
+    src = Image.open(SKIMAGE_DATA / "astronaut.png").convert("RGB").resize((1200, 1200))
+    for i in range(12):
         src.rotate(i * 15).save(folder / f"p{i}.jpg", quality=85)
-    lags: list[float] = []
-    last = [time.perf_counter()]
+    threads: dict[str, set[int]] = {}
 
-    def tick() -> None:
-        now = time.perf_counter()
-        lags.append(now - last[0])
-        last[0] = now
+    def spy(obj: object, name: str) -> None:
+        real = getattr(obj, name)
 
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+        def wrapper(*a, **kw):
+            threads.setdefault(name, set()).add(threading.get_ident())
+            return real(*a, **kw)
+
+        monkeypatch.setattr(obj, name, wrapper)
+
+    import photoclip.core.indexing.pipeline as pipeline
+    lib = window.library
+    spy(pipeline, "prepare")
+    spy(lib.encoder, "encode_images")
+    for name in ("upsert_photo", "put_embeddings"):
+        spy(lib.catalog, name)
+    spy(lib.vectors, "add")
     _index(qtbot, window, folder)
-    timer.stop()
-    assert window.library.catalog.count_photos() == 48
-    assert len(lags) > 10
-    # 10 ms ticks: the worst gap is the longest the window could not repaint or take a click.
-    print(f"max event-loop lag {max(lags) * 1000:.0f} ms over {len(lags)} ticks")
-    assert max(lags) < 0.1, f"event loop blocked for {max(lags) * 1000:.0f} ms"
+    assert lib.catalog.count_photos() == 12
+    assert set(threads) == {"prepare", "encode_images", "upsert_photo", "put_embeddings", "add"}
+    ui = threading.get_ident()
+    assert {name for name, seen in threads.items() if ui in seen} == set()
 
 
 def test_a_paused_job_resumes_and_a_cancelled_one_stops(qtbot):
