@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # the rest is imported where used: no torch for commands with
     from photoclip.core.evaluation import AlbumEvaluation
     from photoclip.core.library_albums import LibraryAlbums
     from photoclip.core.library_models import ModelInfo
-    from photoclip.core.library_probes import ProbeEvaluation
+    from photoclip.core.library_probes import BiasEvaluation, ProbeEvaluation
     from photoclip.core.training.data import Albums
     from photoclip.core.training.trainer import TrainConfig, Trainer
     from photoclip.core.watching import Watcher
@@ -371,6 +371,11 @@ class Library:
             return probe_job(self._new_encoder(source), source, families, items, seed)
         encoder = self._new_encoder(self.model) if self.one_off_model else self.encoder
         return probe_job(encoder, self.model, families, items, seed)
+
+    def bias(self) -> BiasEvaluation:
+        """`eval --bias` (run() it): profession x group prompts on this library's photos."""
+        from photoclip.core.library_probes import bias_job
+        return bias_job(lambda: self.encoder, lambda: self.vectors, self.model)
 
     def apply_settings(self, new: Settings) -> bool:
         """Save new settings; True when the model must be (re)loaded to honour them. A model
