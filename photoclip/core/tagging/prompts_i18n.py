@@ -82,12 +82,15 @@ def family_name(encoder: Any, model_id: str) -> str:
     model): the loaded model's, else a folder's config.json; "" for a hub id not yet loaded."""
     if getattr(encoder, "loaded", False):
         return str(getattr(encoder, "family", "") or "")
-    if model_id and Path(model_id).is_dir():
-        try:
-            return family_of_folder(model_id, model_id).name
-        except (OSError, ValueError, PhotoclipError):
-            return ""
-    return ""
+    return folder_family(model_id) if model_id and Path(model_id).is_dir() else ""
+
+
+@functools.lru_cache(maxsize=32)  # asked for every batch the tagger scores: read it once
+def folder_family(folder: str) -> str:
+    try:
+        return family_of_folder(folder, folder).name
+    except (OSError, ValueError, PhotoclipError):
+        return ""
 
 
 @functools.lru_cache(maxsize=32)  # the tagger asks for every batch: read the catalogue once
