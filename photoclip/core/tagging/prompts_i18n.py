@@ -11,6 +11,7 @@ Templates ship as resources/templates.<language>.txt beside the English template
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -29,20 +30,26 @@ CHINESE_FAMILIES = frozenset({"chinese_clip", "altclip", "metaclip_2", "siglip2"
 CHINESE_FIRST = frozenset({"chinese_clip"})
 
 
-def _in(ch: str, *ranges: tuple[int, int]) -> bool:
-    return any(lo <= ord(ch) <= hi for lo, hi in ranges)
+KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff]")
+HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff]")
+HAN = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
 
 
 def script_language(texts: Iterable[str]) -> str:
     """"zh" when most texts are written with Han characters (and no kana or Hangul, which make
     them Japanese or Korean: "ja", "ko"); "" when most are in another script (Latin ...)."""
+    return _script_language(tuple(texts))
+
+
+@functools.lru_cache(maxsize=256)  # asked for every scored batch, for sets of 1000s of labels
+def _script_language(texts: tuple[str, ...]) -> str:
     votes: dict[str, int] = {}
     for text in texts:
-        if any(_in(c, (0x3040, 0x30FF), (0x31F0, 0x31FF)) for c in text):
+        if KANA.search(text):
             lang = "ja"
-        elif any(_in(c, (0xAC00, 0xD7AF), (0x1100, 0x11FF)) for c in text):
+        elif HANGUL.search(text):
             lang = "ko"
-        elif any(_in(c, (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF)) for c in text):
+        elif HAN.search(text):
             lang = CHINESE
         else:
             lang = ""
