@@ -53,8 +53,9 @@ def test_a_chinese_desktop_is_offered_a_model_that_reads_chinese(qtbot, tmp_path
     assert "Chinese" in panel.suggestion.text()  # why
     assert panel.suggest_button.isEnabled()
     win.first_run.grab().save("/tmp/probe22_panel.png")
-    panel.suggest_button.click()
-    qtbot.waitUntil(lambda: win.library.settings.model == CHINESE, timeout=30_000)
+    with qtbot.waitSignal(win.loader.applied, timeout=30_000):  # saved off the UI thread
+        panel.suggest_button.click()
+    assert win.library.settings.model == CHINESE
     assert Library(tmp_path / "lib").settings.model == CHINESE  # saved: the user's choice
     # Offline, the suggested model cannot be had either: the panel says so, and offers no
     # switch to the model it is already trying.
