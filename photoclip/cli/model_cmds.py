@@ -123,6 +123,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from photoclip.cli.probe_cmds import cmd_probes
 
         return cmd_probes(args)
+    if getattr(args, "bias", False):
+        from photoclip.cli.probe_cmds import cmd_bias
+
+        return cmd_bias(args)
     with open_library(args) as lib:
         # --albums DIR or --set NAME: the photos and labels to train or evaluate on
         albums = (lib.read_label_set(args.label_set) if args.label_set

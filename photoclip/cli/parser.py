@@ -266,9 +266,11 @@ COMMANDS: tuple[Command, ...] = (
             "negations of each caption as extra negatives (NegCLIP)"),
     )),
     Command("eval", "zero-shot accuracy, recall@k and modality gap of the model on your albums; "
-                    "or its blind spots (--probes)", model_cmds.cmd_eval, (
+                    "or its blind spots (--probes, --bias)", model_cmds.cmd_eval, (
         OneOf((*_DATA.args, arg("--probes", action="store_true", help="generated forced "
-              "choices: spatial, negation, counting, binding, typographic"))),
+              "choices: spatial, negation, counting, binding, typographic"),
+              arg("--bias", action="store_true", help="profession x group prompts against "
+                  "your photos: what the model associates (no claim for any model)"))),
         arg("--family", choices=probe_cmds.FAMILIES, help="with --probes: only this family"),
         arg("--items", type=_positive_int, default=200, metavar="N",
             help="with --probes: items per family (default 200)"),

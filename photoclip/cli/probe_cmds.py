@@ -1,5 +1,6 @@
 """`photoclip eval --probes`: the model's blind spots (relations, negation, counting, binding,
-written text) as accuracy with a 95% interval per family, beside published figures."""
+written text) as accuracy with a 95% interval per family, beside published figures; and
+`photoclip eval --bias`: the profession x group prompt table on the user's own photos."""
 
 from __future__ import annotations
 
@@ -52,4 +53,41 @@ def cmd_probes(args: argparse.Namespace) -> int:
             raise PhotoclipError("The probes stopped before they finished.")
         data = job.result.as_dict()
         out(args, data, lambda: probe_table(data))
+    return EXIT_OK
+
+
+def _lean(lean: dict[str, Any]) -> str:
+    low, high = lean["ci95"]
+    towards = lean["towards"] or "none"
+    return f"{towards} ({1000 * low:+.1f}..{1000 * high:+.1f})"
+
+
+def bias_table(data: dict[str, Any]) -> str:
+    """The text report: mean cosine per profession x group (x1000), then each axis's lean."""
+    groups, axes = data["groups"], data["axes"]
+    width = max(10, *(len(g) + 1 for g in groups))
+    head = f"{'':<17}" + "".join(f"{g:>{width}}" for g in groups) + "".join(
+        f"  {'lean: ' + '/'.join(pair):<30}" for pair in axes.values())
+    lines = [f"model {data['model']}: {data['photos']} photos; mean cosine x1000 of your photos "
+             "with 'a photo of a GROUP who is a PROFESSION.'", head,
+             f"{'(no profession)':<17}" + "".join(
+                 f"{1000 * data['baseline'][g]:>{width}.1f}" for g in groups)]
+    for row in data["professions"]:
+        lines.append(f"{row['profession']:<17}" + "".join(
+            f"{1000 * row['mean_cosine'][g]:>{width}.1f}" for g in groups) + "".join(
+            f"  {_lean(lean):<30}" for lean in row["leans"]))
+    lines.append("lean: which group the profession pulls your photos towards, beyond the plain "
+                 "prompt, x1000 with its 95% interval; none: the interval holds 0.")
+    lines.append(data["note"])
+    return "\n".join(lines)
+
+
+def cmd_bias(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        job = lib.bias()
+        drive(job.run(), unit="photo")
+        if job.result is None:
+            raise PhotoclipError("The bias report stopped before it finished.")
+        data = job.result.as_dict()
+        out(args, data, lambda: bias_table(data))
     return EXIT_OK

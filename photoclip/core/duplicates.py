@@ -10,10 +10,12 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from photoclip.core.catalog import Catalog
+from photoclip.core.encoder import Encoder
 from photoclip.core.types import Photo, Progress
 from photoclip.core.vectors import VectorIndex
 
@@ -136,3 +138,12 @@ class DuplicateFinder:
             yield Progress("duplicates", min(start + _BLOCK, n), n)
             if cancel is not None and cancel.is_set():
                 return
+
+
+def finder_for(catalog: Catalog, encoder: Encoder, vectors: VectorIndex,
+               threshold: float | None, folder: str | None) -> DuplicateFinder:
+    """`Library.duplicates`: the finder over the library's vectors, `folder` resolved."""
+    if folder:
+        folder = str(Path(folder).expanduser().resolve())
+    return DuplicateFinder(catalog, vectors, encoder.model_id, encoder.dim,
+                           threshold or DEFAULT_THRESHOLD, folder)

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # the rest is imported where used: no torch for commands with
     from photoclip.core.evaluation import AlbumEvaluation
     from photoclip.core.library_albums import LibraryAlbums
     from photoclip.core.library_models import ModelInfo
-    from photoclip.core.library_probes import ProbeEvaluation
+    from photoclip.core.library_probes import BiasEvaluation, ProbeEvaluation
     from photoclip.core.training.data import Albums
     from photoclip.core.training.trainer import TrainConfig, Trainer
     from photoclip.core.watching import Watcher
@@ -277,12 +277,8 @@ class Library:
     def duplicates(self, threshold: float | None = None,
                    folder: str | None = None) -> DuplicateFinder:
         """Groups of near-identical photos (run() it); `folder` limits it to one folder."""
-        from photoclip.core.duplicates import DEFAULT_THRESHOLD, DuplicateFinder
-        if folder:
-            folder = str(Path(folder).expanduser().resolve())
-        enc = self.encoder
-        return DuplicateFinder(self.catalog, self.vectors, enc.model_id, enc.dim,
-                               threshold or DEFAULT_THRESHOLD, folder)
+        from photoclip.core.duplicates import finder_for
+        return finder_for(self.catalog, self.encoder, self.vectors, threshold, folder)
 
     def thumbnail_path(self, digest: str) -> Path:
         """Where the grid thumbnail of the photo with content hash `digest` is cached (it may
@@ -374,6 +370,11 @@ class Library:
             return probe_job(self._new_encoder(source), source, families, items, seed)
         encoder = self._new_encoder(self.model) if self.one_off_model else self.encoder
         return probe_job(encoder, self.model, families, items, seed)
+
+    def bias(self) -> BiasEvaluation:
+        """`eval --bias` (run() it): profession x group prompts on this library's photos."""
+        from photoclip.core.library_probes import bias_job
+        return bias_job(lambda: self.encoder, lambda: self.vectors, self.model)
 
     def apply_settings(self, new: Settings) -> bool:
         """Save new settings; True when the model must be (re)loaded to honour them. A model

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from photoclip.core.errors import NotFoundError, PhotoclipError
 from photoclip.core.library_models import ModelInfo
 from photoclip.core.probes import DEFAULT_ITEMS, FAMILIES, ProbeEvaluation
+from photoclip.core.probes.bias import BiasEvaluation
 from photoclip.core.probes.evaluate import ProbeModel
 
-__all__ = ["ProbeEvaluation", "probe_job", "probe_source"]
+__all__ = ["BiasEvaluation", "ProbeEvaluation", "bias_job", "probe_job", "probe_source"]
 
 
 def probe_source(name: str, find: Callable[[str], ModelInfo | None]) -> str:
@@ -34,3 +36,10 @@ def probe_job(model: ProbeModel, model_name: str, families: Sequence[str] | None
         raise PhotoclipError("--items must be at least 1 (200 gives about +-7 points).")
     return ProbeEvaluation(model, model_name=model_name, families=families, items=items,
                            seed=seed)
+
+
+def bias_job(model_from: Callable[[], Any], vectors_from: Callable[[], Any],
+             model_name: str) -> BiasEvaluation:
+    """`eval --bias`: the profession x group prompts against the library's photo vectors (the
+    model and the vectors are reached only when the job runs)."""
+    return BiasEvaluation(model_from, vectors_from, model_name)

@@ -3,6 +3,9 @@ library is offered from the system language and whether there is a GPU."""
 
 from __future__ import annotations
 
+import locale as locale_module
+import os
+import sys
 from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -58,9 +61,53 @@ def load_catalog() -> list[CatalogEntry]:
     return entries
 
 
-def catalog_with_use(model_in_use: str) -> list[dict[str, Any]]:
-    """The catalogue as dicts, each with "in_use": whether it is the library's model."""
-    return [{**e.as_dict(), "in_use": e.id == model_in_use} for e in load_catalog()]
+def catalog_with_use(model_in_use: str, locale: str | None = None,
+                     has_gpu: bool | None = None) -> list[dict[str, Any]]:
+    """The catalogue as dicts, each with "in_use": whether it is the library's model, and
+    "suggested" (with "suggested_because") for the model this system's language and hardware
+    suggest (the system's own when locale / has_gpu are not given)."""
+    locale = system_locale() if locale is None else locale
+    has_gpu = gpu_present() if has_gpu is None else has_gpu
+    pick, why = suggested_model(locale, has_gpu), suggestion_reason(locale, has_gpu)
+    return [{**e.as_dict(), "in_use": e.id == model_in_use, "suggested": e.id == pick,
+             "suggested_because": why if e.id == pick else ""} for e in load_catalog()]
+
+
+def system_locale() -> str:
+    """The user's language setting as the C library reads it (LC_ALL > LC_MESSAGES > LANG),
+    else Python's view of it; "" when none is set."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if os.environ.get(name):
+            return os.environ[name]
+    try:
+        return locale_module.getlocale()[0] or ""
+    except ValueError:
+        return ""
+
+
+def gpu_present() -> bool:
+    """Whether a CUDA GPU is there, without importing torch for it (seconds): torch's answer
+    when it is loaded already, else whether an NVIDIA driver is."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return bool(torch.cuda.is_available())
+    return Path("/proc/driver/nvidia/version").exists()
+
+
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "de": "German", "fr": "French",
+                  "ja": "Japanese", "ko": "Korean", "es": "Spanish", "ru": "Russian"}
+
+
+def suggestion_reason(locale: str | None, has_gpu: bool) -> str:
+    """Why suggested_model() picks what it picks, in a user's words."""
+    language = language_of(locale)
+    named = LANGUAGE_NAMES.get(language, language)
+    if language == "zh":
+        return "your system language is Chinese: it reads searches and labels in Chinese"
+    if language in ("", "en"):
+        return ("English, with a GPU: the stronger SigLIP is fast enough" if has_gpu else
+                "English on the CPU: the standard CLIP, small and quick")
+    return f"your system language is {named}: a multilingual model reads it"
 
 
 def language_of(locale: str | None) -> str:

@@ -56,3 +56,19 @@ def test_models_catalog_lists_the_catalogue_and_marks_the_model_in_use(capsys) -
     assert "(in use)" in line
     assert "151M" in line
     assert "605 MB" in line
+
+
+def test_the_catalogue_marks_the_suggested_model_and_says_why(monkeypatch) -> None:
+    from photoclip.core.model_catalog import catalog_with_use, system_locale
+
+    listed = catalog_with_use(DEFAULT_MODEL, "zh_CN.UTF-8", False)
+    picked = [m for m in listed if m["suggested"]]
+    assert [m["id"] for m in picked] == [suggested_model("zh_CN.UTF-8", False)]
+    assert "Chinese" in picked[0]["suggested_because"]
+    assert all(m["suggested_because"] == "" for m in listed if not m["suggested"])
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "zh_TW.UTF-8")
+    assert system_locale() == "zh_TW.UTF-8"
+    assert [m["id"] for m in catalog_with_use(DEFAULT_MODEL, has_gpu=False)
+            if m["suggested"]] == [picked[0]["id"]]

@@ -20,6 +20,7 @@ from photoclip.core.probes.families import (
     DEFAULT_ITEMS,
     FAMILIES,
     WHAT_IT_ASKS,
+    WHAT_TO_DO,
     ProbeItem,
     generate,
 )
@@ -89,6 +90,7 @@ class FamilyResult(Score):
 
     def as_dict(self) -> dict[str, Any]:
         return {**super().as_dict(), "family": self.name, "asks": self.asks,
+                "advice": WHAT_TO_DO.get(self.name, ""),
                 "groups": [g.as_dict() for g in self.groups.values()]}
 
 

@@ -38,6 +38,14 @@ WHAT_IT_ASKS = {
     "binding": "which colour goes with which shape",
     "typographic": "the shape drawn, against another shape's name written on it",
 }
+# What a user can type instead when the blind spot bites (docs/SEARCH.md says more).
+WHAT_TO_DO = {
+    "spatial": "search for both things and look: 'left of' and 'above' are mostly guessed",
+    "negation": "exclude with a minus: 'beach -people', not 'beach without people'",
+    "counting": "counts past one are guessed: search the thing, then use an album",
+    "binding": "one colour per query ('red car'), then narrow with a filter or album",
+    "typographic": "writing in a photo can outvote what is shown: check the photo itself",
+}
 
 
 @dataclass(frozen=True)

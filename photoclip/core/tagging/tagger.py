@@ -24,7 +24,7 @@ import numpy as np
 from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import Encoder
 from photoclip.core.errors import LabelSetError, NotFoundError, PhotoclipError
-from photoclip.core.tagging.labelsets import default_templates
+from photoclip.core.tagging.prompts_i18n import templates_for
 from photoclip.core.tagging.scoring import (
     CLIP_LOGIT_SCALE,
     base_threshold,
@@ -101,7 +101,7 @@ class Tagger:
     # -- text side --------------------------------------------------------------------------
 
     def templates(self, label_set: LabelSet) -> tuple[str, ...]:
-        return label_set.templates or default_templates()
+        return templates_for(label_set, self.encoder)  # the set's language's ensemble
 
     def _not_cached(self, prompts: Sequence[str]) -> list[str]:
         """The prompts neither in memory nor in the catalog's cache (those found are loaded)."""

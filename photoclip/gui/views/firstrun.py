@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -145,6 +146,7 @@ class FirstRunPanel(QWidget):
     retry = Signal()
     choose_folder = Signal()
     use_standard = Signal()
+    use_suggested = Signal(str)  # the model this computer's language and hardware suggest
     download_shown = Signal(int, int)  # (bytes done, bytes total), after the panel showed it
     _downloaded = Signal()  # a download callback ran (any thread): see report_download
 
@@ -181,9 +183,20 @@ class FirstRunPanel(QWidget):
         self.standard_button = QPushButton(f"Use the standard model ({DEFAULT_MODEL})")
         self.standard_button.setToolTip("Downloaded once from the internet, then kept")
         self.standard_button.clicked.connect(self.use_standard)
+        # The suggestion (set_suggestion): shown beside a download or a problem when it is not
+        # the model being had, so a Chinese desktop is offered a model that reads Chinese.
+        self.suggested: tuple[str, str] | None = None  # (hub id, why)
+        self.suggestion = QLabel()
+        self.suggestion.setWordWrap(True)
+        self.suggestion.setVisible(False)
+        self.suggest_button = QPushButton("Use the suggested model")
+        self.suggest_button.setVisible(False)
+        self.suggest_button.clicked.connect(
+            lambda: self.suggested and self.use_suggested.emit(self.suggested[0]))
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 4, 0, 0)
-        for b in (self.retry_button, self.choose_button, self.standard_button):
+        for b in (self.retry_button, self.choose_button, self.standard_button,
+                  self.suggest_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
 
@@ -193,6 +206,7 @@ class FirstRunPanel(QWidget):
         layout.addWidget(self.about)
         layout.addWidget(self.detail)
         layout.addWidget(self.progress)
+        layout.addWidget(self.suggestion)
         layout.addLayout(buttons)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(8, 8, 8, 4)
@@ -206,7 +220,8 @@ class FirstRunPanel(QWidget):
         self._active = True
         self._queued = False
         self._download = (0, 0)
-        for b in (self.retry_button, self.choose_button, self.standard_button):
+        for b in (self.retry_button, self.choose_button, self.standard_button,
+                  self.suggest_button):
             b.setEnabled(False)  # one load at a time: the library builds one model
 
     def ready(self) -> None:
@@ -237,6 +252,8 @@ class FirstRunPanel(QWidget):
         self.progress.setVisible(True)
         for b in (self.retry_button, self.choose_button, self.standard_button):
             b.setVisible(False)
+        self.suggest_button.setEnabled(True)  # instead of this download
+        self._show_suggestion()
         self.setVisible(True)
         self.download_shown.emit(done, total)
 
@@ -251,9 +268,28 @@ class FirstRunPanel(QWidget):
         self.retry_button.setVisible(problem.kind != BAD_FOLDER)
         self.choose_button.setVisible(True)
         self.standard_button.setVisible(problem.model != DEFAULT_MODEL)
-        for b in (self.retry_button, self.choose_button, self.standard_button):
+        for b in (self.retry_button, self.choose_button, self.standard_button,
+                  self.suggest_button):
             b.setEnabled(True)
+        self._show_suggestion()
         self.setVisible(True)
+
+    def set_suggestion(self, model: str, why: str) -> None:
+        """The model suggested for this computer (from the catalogue), and why."""
+        self.suggested = (model, why)
+        if self.isVisible():
+            self._show_suggestion()
+
+    def _show_suggestion(self) -> None:
+        current = self.problem.model if self.problem is not None else self.property("model")
+        show = self.suggested is not None and self.suggested[0] != current
+        if self.suggested is not None and show:
+            model, why = self.suggested
+            self.suggestion.setText(f"Suggested for this computer: <b>{model}</b> ({why}).")
+            self.suggest_button.setText(f"Use {model.rsplit('/', 1)[-1]} instead")
+            self.suggest_button.setToolTip(f"{model}: downloaded once, then kept")
+        self.suggestion.setVisible(show)
+        self.suggest_button.setVisible(show)
 
     def show_choice_error(self, message: str) -> None:
         """A chosen folder was refused before anything changed: say why, keep the choices."""
@@ -284,6 +320,7 @@ class ModelLoader(QObject):
         panel.retry.connect(self.load)
         panel.choose_folder.connect(self.choose_folder)
         panel.use_standard.connect(lambda: self.use_model(DEFAULT_MODEL))
+        panel.use_suggested.connect(self.use_model)
 
     def load(self) -> None:
         self._seq += 1
@@ -293,6 +330,7 @@ class ModelLoader(QObject):
         panel.set_model(shown)
         panel.loading()
         self.started.emit()
+        self.calls.run(lib.model_catalog, self._suggest)  # reads a file: off the UI thread
 
         def load() -> str | ModelProblem:
             try:
@@ -306,6 +344,11 @@ class ModelLoader(QObject):
 
         self.calls.run(load, lambda r: self._answer(r, seq),
                        lambda m: self._answer(ModelProblem(OTHER, shown, m), seq))
+
+    def _suggest(self, entries: list[dict[str, Any]]) -> None:
+        pick = next((e for e in entries if e.get("suggested")), None)
+        if pick is not None:
+            self.panel.set_suggestion(str(pick["id"]), str(pick.get("suggested_because", "")))
 
     def _answer(self, result: str | ModelProblem, seq: int) -> None:
         if seq != self._seq:

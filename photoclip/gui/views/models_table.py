@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
+    QHBoxLayout,
     QHeaderView,
     QPushButton,
     QTableWidget,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from photoclip.core.library import Library
+from photoclip.gui.views.model_catalogue import CatalogueDialog
 from photoclip.gui.views.training_results import fmt
 
 USE_SELECTED_TIP = ("Re-embeds every photo with that model; search keeps the current one until "
@@ -45,9 +47,19 @@ class ModelsBox(QGroupBox):
         self.use_selected_button = QPushButton("Use selected model")
         self.use_selected_button.setToolTip(USE_SELECTED_TIP)
         self.use_selected_button.clicked.connect(self._use_selected)
+        self.catalogue_button = QPushButton("Model catalogue…")
+        self.catalogue_button.setToolTip("Every model photoclip knows: languages, size, speed; "
+                                         "download one and switch to it")
+        self.catalogue_button.clicked.connect(self.open_catalogue)
+        self.catalogue: CatalogueDialog | None = None
+        self._blocked: str | None = None  # why switching must wait (update_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.catalogue_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.use_selected_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.use_selected_button, 0, Qt.AlignmentFlag.AlignRight)
+        layout.addLayout(buttons)
 
     def refresh(self) -> None:
         entries = self.library.models()
@@ -90,6 +102,20 @@ class ModelsBox(QGroupBox):
             not busy and note is None and selected is not None
             and selected[1] != self.library.settings.model)
         self.use_selected_button.setToolTip(note or USE_SELECTED_TIP)
+        self._blocked = note or ("Wait for the running job to finish" if busy else None)
+        if self.catalogue is not None:
+            self.catalogue.set_blocked(self._blocked)
+
+    def open_catalogue(self) -> None:
+        """The catalogue to pick from; a pick is a use_requested, as Use selected model is."""
+        if self.catalogue is None:
+            self.catalogue = CatalogueDialog(self.library, self)
+            self.catalogue.use_requested.connect(self.use_requested)
+        else:
+            self.catalogue.refresh()
+        self.catalogue.set_blocked(self._blocked)
+        self.catalogue.show()
+        self.catalogue.raise_()
 
     def _use_selected(self) -> None:
         selected = self.selected()

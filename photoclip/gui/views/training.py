@@ -35,6 +35,7 @@ from photoclip.core.errors import PhotoclipError
 from photoclip.core.library import Library
 from photoclip.core.types import Progress
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
+from photoclip.gui.views.blindspots import BlindSpotsBox
 from photoclip.gui.views.evaluation import EVALUATE_TIP, EvaluationDialog
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.models_table import ModelsBox
@@ -132,6 +133,8 @@ class TrainingPage(QWidget):
         right.addWidget(self.progress_bar)
         right.addWidget(self.plot, 1)
         right.addWidget(self.results)
+        self.blindspots = BlindSpotsBox(self.library)  # probes before / after a fine-tune
+        right.addWidget(self.blindspots)
         self.message_label = MessageLabel()
         right.addWidget(self.message_label)
         return right
@@ -206,6 +209,7 @@ class TrainingPage(QWidget):
         says why it must wait (loading, or not loaded). A page on its own is ready at once."""
         self._model_note = note
         self._eval_note = evaluation
+        self.blindspots.set_note(evaluation)
         self._update_buttons()
 
     def _lr_placeholder(self) -> None:
@@ -393,6 +397,7 @@ class TrainingPage(QWidget):
             return
         self.result = result
         self.results.show_result(result)
+        self.blindspots.measure_after(result.path)
         self.phase_label.setText(
             f"Done: zero-shot accuracy {result.before.zero_shot_accuracy:.3f} → "
             f"{result.after.zero_shot_accuracy:.3f}")
@@ -479,5 +484,6 @@ class TrainingPage(QWidget):
     def shutdown(self) -> None:
         """Stop a running job (the window is closing); training keeps a checkpoint."""
         self.jobs.stop()
+        self.blindspots.shutdown()
         if self.evaluation is not None:
             self.evaluation.shutdown()
