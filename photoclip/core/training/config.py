@@ -36,6 +36,9 @@ class TrainConfig:
     # Early stopping: epochs without a better held-out score before the run stops (the best
     # epoch's weights are kept). None: a quarter of the epochs, at least 3; 0: never stop early.
     patience: int | None = None
+    # WiSE-FT after a partial fine-tune: blend with the original weights (False: keep the
+    # fine-tuned weights as they are, alpha 1).
+    wise: bool = True
 
     @property
     def learning_rate(self) -> float:

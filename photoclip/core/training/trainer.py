@@ -337,6 +337,8 @@ class Trainer:
         alpha the selection photos like best; returns (alpha or None, score per alpha)."""
         if self.config.from_scratch:
             return None, {}
+        if not self.config.wise:
+            return 1.0, {}
         yield Progress("wise", 0, len(ALPHAS), message="blending with the original weights")
         alpha, scores = blend(opt.original, opt.params, opt.names,
                               lambda: self._accuracy(run, run.select_idx),
