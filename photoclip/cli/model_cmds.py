@@ -135,11 +135,27 @@ def cmd_train(args: argparse.Namespace) -> int:
             lines.append(f"{result.train_photos} training photos, {result.steps} steps, "
                          f"{result.seconds / 60:.1f} min")
             lines.append(_settings_line(result))
+            lines += tradeoff_lines(after)
             lines += _verdict(result)
             return "\n".join(lines)
 
         out(args, data, text)
     return EXIT_OK
+
+
+def tradeoff_lines(ev: dict[str, Any]) -> list[str]:
+    """Auto tags vs the best guess: the precision/coverage trade-off and the default threshold."""
+    curve = ev.get("tradeoff")
+    if not curve or ev.get("tag_threshold") is None:
+        return []
+    lines = ["auto tags (tag only photos whose best label scores at least the threshold):",
+             f"  {'coverage':>10}{'threshold':>11}{'precision':>11}"]
+    lines += [f"  {cov:>10.0%}{t:>11.3f}{p:>11.3f}" for _, t, p, cov in curve]
+    lines.append(
+        f"  default threshold {ev['tag_threshold']:.3f}: tags {ev['tag_coverage']:.0%} of "
+        f"photos at precision {ev['tag_precision']:.3f}, against {ev['tag_accuracy']:.3f} "
+        "for the best guess on every photo (threshold chosen on other photos than these)")
+    return lines
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -164,6 +180,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             lines = [f"model {model}: {result.labels} labels, {result.images} photos"
                      + (f" ({job.excluded} it trained on left out)" if job.excluded else "")]
             lines += _figures([data])
+            lines += tradeoff_lines(data)
             return "\n".join(lines)
 
         out(args, data, text)
