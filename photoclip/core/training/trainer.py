@@ -51,6 +51,7 @@ from photoclip.core.training.data import (
     Split,
     fingerprint,
     load_photos,
+    mirror_safe,
     stratified_split,
 )
 from photoclip.core.training.loss import MAX_LOGIT_SCALE
@@ -392,7 +393,8 @@ class Trainer:
 
         n_templates = len(self.templates)
         labels = run.labels[chosen]
-        pixels = torch.from_numpy(run.photos.train_pixels(chosen, rng))
+        mirror = [mirror_safe(self.albums.labels[int(label)]) for label in labels]
+        pixels = torch.from_numpy(run.photos.train_pixels(chosen, rng, mirror))
         which = torch.from_numpy(labels * n_templates + rng.integers(0, n_templates, len(chosen)))
         batch = (pixels, run.tokens["input_ids"][which], run.tokens["attention_mask"][which],
                  torch.from_numpy(labels))
