@@ -71,6 +71,13 @@ def test_early_stopping_keeps_the_best_epoch_not_the_last():
     assert opt.params["w"].tolist() == [2.0, 2.0]  # epoch 2's weights, not epoch 5's
 
 
+def test_no_early_stop_in_the_first_half_of_the_schedule():
+    opt = _opt()
+    for epoch, score in enumerate([0.6, 0.2, 0.2, 0.2, 0.2, 0.2], 1):
+        assert not note_epoch(opt, epoch, score, patience=2, min_epochs=7)
+    assert note_epoch(opt, 7, 0.2, patience=2, min_epochs=7)
+
+
 def test_train_with_no_settings_says_what_it_picked_and_keeps_its_best_epoch(
         tmp_path, tiny_clip_dir):
     albums = make_albums(tmp_path / "albums", 8, ["red circle", "blue square"])

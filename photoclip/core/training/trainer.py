@@ -319,7 +319,8 @@ class Trainer:
                     and opt.step % opt.steps_per_epoch == 0):
                 score = self._accuracy(run, run.select_idx)
                 extra["accuracy"] = score
-                extra["stop"] = note_epoch(opt, epoch + 1, score, cfg.patience)
+                extra["stop"] = note_epoch(opt, epoch + 1, score, cfg.patience,
+                                           min_epochs=(cfg.epochs or 0) // 2)
             yield Progress("train", opt.step, opt.total,
                            rate=(opt.step - opt.first_step) / elapsed if elapsed > 0 else 0.0,
                            extra=extra)
