@@ -60,6 +60,14 @@ def announce_resume(progress: Iterator[Progress]) -> Iterator[Progress]:
         yield p
 
 
+def announce_settings(progress: Iterator[Progress]) -> Iterator[Progress]:
+    """The job's Progress, saying on stderr which settings the run picked for itself."""
+    for p in progress:
+        if "settings" in p.extra and p.message:
+            print(f"photoclip: {p.message}", file=sys.stderr)
+        yield p
+
+
 def _verdict(result: TrainResult) -> list[str]:
     """Whether switching to the new model is worth it, said plainly."""
     before = result.before.zero_shot_accuracy
@@ -72,6 +80,21 @@ def _verdict(result: TrainResult) -> list[str]:
         return [f"it did not beat the model you have on the held-out photos ({before:.3f} -> "
                 f"{after:.3f}): keep using your current model (switching is not recommended)"]
     return [f"use it: photoclip models use {shlex.quote(result.name)}"]
+
+
+def _settings_line(result: TrainResult) -> str:
+    """What the run used, which of it it picked itself, and the epoch it kept."""
+    s = result.settings
+    if not s:
+        return "settings: as given"
+    line = f"settings: {s.get('epochs')} epochs, batch {s.get('batch_size')}, lr {s.get('lr'):.2g}"
+    if s.get("picked"):
+        line += f" (picked: {', '.join(s['picked'])})"
+    if result.best_epoch is not None:
+        line += f"; kept epoch {result.best_epoch} of {result.epochs_run} (best on held-out photos)"
+        if result.epochs_run < (s.get("epochs") or 0):
+            line += ", stopped early"
+    return line
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -88,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                               eval_split=args.eval_split,
                               hard_negatives=getattr(args, "hard_negatives", False))
         try:
-            drive(announce_resume(trainer.run()), units=_TRAIN_UNITS)
+            drive(announce_settings(announce_resume(trainer.run())), units=_TRAIN_UNITS)
         except KeyboardInterrupt:
             print(f"photoclip: interrupted; training so far is kept in a checkpoint (run the "
                   f"same command with --name {trainer.name} to resume); the library's model is "
@@ -111,11 +134,28 @@ def cmd_train(args: argparse.Namespace) -> int:
                              "(chosen on other held-out photos)")
             lines.append(f"{result.train_photos} training photos, {result.steps} steps, "
                          f"{result.seconds / 60:.1f} min")
+            lines.append(_settings_line(result))
+            lines += tradeoff_lines(after)
             lines += _verdict(result)
             return "\n".join(lines)
 
         out(args, data, text)
     return EXIT_OK
+
+
+def tradeoff_lines(ev: dict[str, Any]) -> list[str]:
+    """Auto tags vs the best guess: the precision/coverage trade-off and the default threshold."""
+    curve = ev.get("tradeoff")
+    if not curve or ev.get("tag_threshold") is None:
+        return []
+    lines = ["auto tags (tag only photos whose best label scores at least the threshold):",
+             f"  {'coverage':>10}{'threshold':>11}{'precision':>11}"]
+    lines += [f"  {cov:>10.0%}{t:>11.3f}{p:>11.3f}" for _, t, p, cov in curve]
+    lines.append(
+        f"  default threshold {ev['tag_threshold']:.3f}: tags {ev['tag_coverage']:.0%} of "
+        f"photos at precision {ev['tag_precision']:.3f}, against {ev['tag_accuracy']:.3f} "
+        "for the best guess on every photo (threshold chosen on other photos than these)")
+    return lines
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -144,6 +184,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             lines = [f"model {model}: {result.labels} labels, {result.images} photos"
                      + (f" ({job.excluded} it trained on left out)" if job.excluded else "")]
             lines += _figures([data])
+            lines += tradeoff_lines(data)
             return "\n".join(lines)
 
         out(args, data, text)

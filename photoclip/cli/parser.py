@@ -248,7 +248,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("train", "fine-tune the model on your albums and report held-out accuracy before "
                      "and after", model_cmds.cmd_train, (
         _TRAIN_DATA,
-        arg("--epochs", type=_positive_int, default=10, metavar="N"),
+        arg("--epochs", type=_positive_int, default=None, metavar="N",
+            help="passes over the photos (default: picked from the data; stops early)"),
         arg("--name", metavar="NAME",
             help="name of the new model (default: the albums folder's name)"),
         arg("--from-scratch", action="store_true",
@@ -256,12 +257,12 @@ COMMANDS: tuple[Command, ...] = (
         arg("--eval-split", type=_open_unit, default=0.2, metavar="F",
             help="share of each album held out for evaluation, never trained on "
                  "(default 0.2)"),
-        arg("--batch-size", type=_positive_int, default=64, metavar="B",
-            help="photos per step (default 64)"),
+        arg("--batch-size", type=_positive_int, default=None, metavar="B",
+            help="photos per step (default: picked from the data and the device)"),
         arg("--micro-batch", type=_positive_int, default=None, metavar="M",
             help="photos per forward pass when a batch does not fit in memory"),
         arg("--lr", type=_positive_float, default=None, metavar="LR",
-            help="peak learning rate (default 1e-5, or 5e-4 with --from-scratch)"),
+            help="peak learning rate (default: picked from the model's size)"),
         arg("--hard-negatives", action="store_true", help="swapped relations, attributes and "
             "negations of each caption as extra negatives (NegCLIP)"),
     )),

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from photoclip.core.tagging.scoring import encoder_scoring, normalise, prompts_for
 from photoclip.core.tagging.scoring import ensemble as prompt_ensemble
-from photoclip.core.tagging.scoring import normalise, prompts_for
 from photoclip.core.training.data import (
     Albums,
     DataError,
@@ -98,9 +98,86 @@ class Evaluation:
     prototype_accuracy: float | None = None
     linear_probe_accuracy: float | None = None
     quick_images: int = 0  # photos the quick-mode figures were measured on
+    # Auto tags vs the single best guess (tag_tradeoff): a threshold on the best label's score
+    # chosen on half the photos for TAG_COVERAGE, its precision and coverage on the other half.
+    tag_threshold: float | None = None
+    tag_precision: float | None = None
+    tag_coverage: float | None = None
+    tag_accuracy: float | None = None  # the best guess's precision on that same half
+    # (coverage asked, threshold, precision, coverage got) on every photo: the trade-off.
+    tradeoff: list[list[float]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+# Auto tags: by default a threshold that tags this share of photos (the most confident ones),
+# which the user may move along the trade-off; the coverage points shown for it.
+TAG_COVERAGE = 0.8
+TRADEOFF_COVERAGES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.3)
+TAG_LOGIT_SCALE = 100.0  # CLIP's; tagging reads the model's own where it has one
+
+
+@dataclass(frozen=True)
+class Tradeoff:
+    threshold: float
+    precision: float  # on the measuring half, among the photos at or above the threshold
+    coverage: float  # on the measuring half, the share of photos tagged
+    accuracy: float  # the best guess's precision on the measuring half (coverage 1)
+    curve: list[list[float]]
+
+
+def best_scores(images: np.ndarray, classifier: np.ndarray,
+                logit_scale: float = TAG_LOGIT_SCALE) -> tuple[np.ndarray, np.ndarray]:
+    """(best label, its softmax score) per photo, scored as tagging scores a label set."""
+    # float64: at CLIP's scale the softmax of a clear winner is 1 - 1e-10, which float32
+    # rounds to 1, and a threshold cannot split photos whose scores are all exactly 1.
+    logits = logit_scale * (normalise(images).astype(np.float64)
+                            @ normalise(classifier).astype(np.float64).T)
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    return probs.argmax(axis=1), probs.max(axis=1)
+
+
+def threshold_for(scores: np.ndarray, coverage: float) -> float:
+    """The score at or above which `coverage` of the photos are."""
+    if not len(scores):
+        return 0.0
+    ranked = np.sort(scores)[::-1]
+    k = max(1, min(len(ranked), int(np.ceil(coverage * len(ranked)))))
+    return float(ranked[k - 1])
+
+
+def tag_tradeoff(images: np.ndarray, labels: np.ndarray, classifier: np.ndarray,
+                 logit_scale: float = TAG_LOGIT_SCALE,
+                 coverage: float = TAG_COVERAGE) -> Tradeoff | None:
+    """Precision vs coverage of tagging only the photos whose best score passes a threshold.
+
+    The threshold is chosen on every other photo and measured on the rest, so the precision
+    reported was not chosen on the photos it is measured on.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) < 4:
+        return None
+    guess, score = best_scores(images, classifier, logit_scale)
+    right = guess == labels
+    choose, measure_ = np.arange(len(labels)) % 2 == 0, np.arange(len(labels)) % 2 == 1
+    threshold = threshold_for(score[choose], coverage)
+    tagged = measure_ & (score >= threshold)
+    curve = []
+    for c in TRADEOFF_COVERAGES:
+        t = threshold_for(score, c)
+        sel = score >= t
+        curve.append([c, round(t, 4), round(float(right[sel].mean()), 4),
+                      round(float(sel.mean()), 4)])
+    return Tradeoff(
+        threshold=threshold,
+        precision=float(right[tagged].mean()) if tagged.any() else 0.0,
+        coverage=float(tagged.sum() / measure_.sum()),
+        accuracy=float(right[measure_].mean()),
+        curve=curve,
+    )
 
 
 # -- metrics on embeddings ---------------------------------------------------------------------
@@ -214,6 +291,7 @@ def evaluate(
     fit_labels: np.ndarray | None = None,
     quick: np.ndarray | None = None,
     quick_labels: np.ndarray | None = None,
+    logit_scale: float = TAG_LOGIT_SCALE,
 ) -> Evaluation:
     """All figures from unit embeddings: `images`/`labels` are the evaluated photos; the quick
     mode fits on `fit` and is measured on `quick` (default: the evaluated photos)."""
@@ -230,6 +308,7 @@ def evaluate(
             proto = prototype_accuracy(fit, fit_l, q, q_l, ensemble)
             probe = linear_probe_accuracy(fit, fit_l, q, q_l, ensemble)
             quick_n = len(q)
+    trade = tag_tradeoff(images, labels, ensemble, logit_scale) if len(images) else None
     return Evaluation(
         labels=len(ensemble),
         images=len(images),
@@ -241,6 +320,11 @@ def evaluate(
         prototype_accuracy=proto,
         linear_probe_accuracy=probe,
         quick_images=quick_n,
+        tag_threshold=None if trade is None else trade.threshold,
+        tag_precision=None if trade is None else trade.precision,
+        tag_coverage=None if trade is None else trade.coverage,
+        tag_accuracy=None if trade is None else trade.accuracy,
+        tradeoff=None if trade is None else trade.curve,
     )
 
 
@@ -335,6 +419,7 @@ class AlbumEvaluation:
             images, labels, ensemble, single,
             fit=images[fit_i], fit_labels=labels[fit_i],
             quick=images[test_i], quick_labels=labels[test_i],
+            logit_scale=encoder_scoring(self.model)[0],
         )
         yield Progress("eval", total, total, finished=True,
                        message=f"zero-shot accuracy {self.result.zero_shot_accuracy:.3f}")

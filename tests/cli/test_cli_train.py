@@ -133,3 +133,15 @@ def test_a_resumed_run_says_so(capsys):
                                              extra={"resumed_from": 12})]
     assert list(announce_resume(iter(steps))) == steps
     assert "resuming the interrupted run from step 12" in capsys.readouterr().err
+
+
+def test_train_with_no_settings_says_what_it_picked(capsys, albums, tiny_clip_dir):
+    code, out, err = run(capsys, "--model", str(tiny_clip_dir), "--device", "cpu", "train",
+                         "--albums", str(albums), "--epochs", "2", "--name", "auto")
+    assert code == 0, err
+    # The batch size and learning rate were not given: the run chose them and says so, on
+    # stderr as it starts and in the summary; the epoch count given is kept.
+    assert "picked: batch size, learning rate" in err
+    assert "settings: 2 epochs" in out
+    assert "picked: batch size, learning rate" in out
+    assert "kept epoch" in out  # early stopping kept the best epoch on held-out photos

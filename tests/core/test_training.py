@@ -284,9 +284,10 @@ def test_held_out_photos_never_reach_a_training_batch(small_albums, tiny_clip_di
     seen: list[str] = []
     real = Photos.train_pixels
 
-    def spy(self: Photos, indices: list[int], rng: np.random.Generator) -> np.ndarray:
+    def spy(self: Photos, indices: list[int], rng: np.random.Generator,
+            *more: object) -> np.ndarray:
         seen.extend(self.hashes[i] for i in indices)
-        return real(self, indices, rng)
+        return real(self, indices, rng, *more)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Photos, "train_pixels", spy)
     trainer = Trainer(read_albums(small_albums), base=str(tiny_clip_dir),

@@ -17,12 +17,13 @@ CHECKPOINT_EVERY_S = 300.0  # a crash costs at most this much training
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 64  # photo-caption pairs per step; more negatives help (seed §3)
+    # None: chosen for the run from the data, the model and the device (autoconfig.py).
+    epochs: int | None = None
+    batch_size: int | None = None  # photo-caption pairs per step; more negatives help (seed §3)
     # Pairs per forward pass; below batch_size the step is split (gradient caching) so the loss
     # still sees the whole batch's negatives. 0 = the whole batch at once.
     micro_batch: int = 0
-    lr: float | None = None  # None: FINETUNE_LR, or SCRATCH_LR with from_scratch
+    lr: float | None = None  # None: chosen by model size (autoconfig.py)
     weight_decay: float = 0.2
     from_scratch: bool = False
     blocks: int = FINETUNE_BLOCKS
@@ -32,6 +33,12 @@ class TrainConfig:
     eval_every_epoch: bool = True
     # NegCLIP: each caption's swapped relations/attributes and negations as extra negatives.
     hard_negatives: bool = False
+    # Early stopping: epochs without a better held-out score before the run stops (the best
+    # epoch's weights are kept). None: a quarter of the epochs, at least 3; 0: never stop early.
+    patience: int | None = None
+    # WiSE-FT after a partial fine-tune: blend with the original weights (False: keep the
+    # fine-tuned weights as they are, alpha 1).
+    wise: bool = True
 
     @property
     def learning_rate(self) -> float:
@@ -53,7 +60,10 @@ class TrainResult:
     steps: int = 0
     train_photos: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
-
+    # The settings the run used (epochs, batch_size, lr, patience, picked: those it chose).
+    settings: dict[str, Any] = field(default_factory=dict)
+    best_epoch: int | None = None  # the epoch whose weights were kept (early stopping)
+    epochs_run: int = 0
     @property
     def unchanged(self) -> bool:
         """The blend chose the original weights (alpha 0): the saved model is its base."""
@@ -73,5 +83,6 @@ class TrainResult:
             "seconds": round(self.seconds, 2), "wise_alpha": self.wise_alpha,
             "alpha_scores": self.alpha_scores, "steps": self.steps,
             "train_photos": self.train_photos, "failed": len(self.failures),
-            "helped": self.helped,
+            "helped": self.helped, "settings": self.settings,
+            "best_epoch": self.best_epoch, "epochs_run": self.epochs_run,
         }

@@ -170,6 +170,14 @@ def _check_enough(labels: Sequence[str], where: str) -> None:
         )
 
 
+_SIDES = re.compile(r"\b(left|right)\b", re.IGNORECASE)
+
+
+def mirror_safe(text: str) -> bool:
+    """Whether a caption stays true of the photo mirrored left to right."""
+    return _SIDES.search(text) is None
+
+
 # -- the held-out split ------------------------------------------------------------------------
 
 
@@ -270,8 +278,10 @@ class Photos:
             crops.append(_crop_padded(img, top, left, side, side))
         return self.prep.normalise(np.stack(crops))
 
-    def train_pixels(self, indices: Sequence[int], rng: np.random.Generator) -> np.ndarray:
-        """Augmented model input: random resized crop (scale 0.9-1), random horizontal flip."""
+    def train_pixels(self, indices: Sequence[int], rng: np.random.Generator,
+                     mirror: Sequence[bool] | None = None) -> np.ndarray:
+        """Augmented model input: random resized crop (scale 0.9-1), random horizontal flip
+        (only where `mirror[n]` allows it: a caption saying "left" or "right" would lie)."""
         side = self.prep.side
         out = np.empty((len(indices), side, side, 3), dtype=np.uint8)
         for n, i in enumerate(indices):
@@ -281,7 +291,8 @@ class Photos:
                 (side, side), resample=self.prep.resample, box=(left, top, left + w, top + h)
             )
             arr = np.asarray(crop)
-            out[n] = arr[:, ::-1] if rng.random() < 0.5 else arr
+            flip = rng.random() < 0.5  # drawn either way: the same seed, the same crops
+            out[n] = arr[:, ::-1] if flip and (mirror is None or mirror[n]) else arr
         return self.prep.normalise(out)
 
 

@@ -79,6 +79,35 @@ class Optimisation:
     first_step: int = 0  # where this run started (a resumed one starts past 0)
     started: float = 0.0
     last_save: float = 0.0
+    # Early stopping: the best epoch so far, {"epoch", "score", "params"} (CPU copies).
+    best: dict[str, Any] | None = None
+    stopped_early: bool = False
+
+
+def note_epoch(opt: Optimisation, epoch: int, score: float, patience: int | None,
+               min_epochs: int = 0) -> bool:
+    """Record an epoch's held-out score: keep its weights if it is the best so far (ties go to
+    the later epoch: more training at an equal score); stop once `patience` epochs have
+    passed without a better one, but not before `min_epochs`. Returns whether the run stops.
+
+    Measured (issue 18): with a few dozen selection photos the score jumps by +-0.1 between
+    epochs at the peak learning rate, and stopping on an early lucky epoch lost 0.1 of held-out
+    accuracy; the schedule's low-rate half is where a run from scratch gains most.
+    """
+    if opt.best is None or score >= opt.best["score"]:
+        opt.best = {"epoch": epoch, "score": score,
+                    "params": {n: opt.params[n].detach().cpu().clone() for n in opt.names}}
+    elif patience and epoch >= min_epochs and epoch - int(opt.best["epoch"]) >= patience:
+        opt.stopped_early = True
+    return opt.stopped_early
+
+
+def keep_best(opt: Optimisation) -> None:
+    """Put the best epoch's weights back (the last epoch is not always the best)."""
+    if opt.best is None:
+        return
+    for name, value in opt.best["params"].items():
+        opt.params[name].data.copy_(value.to(opt.params[name].device))
 
 
 # -- schedule and parameters -------------------------------------------------------------------

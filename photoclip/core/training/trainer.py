@@ -32,6 +32,7 @@ from photoclip.core.evaluation import Evaluation, default_templates
 from photoclip.core.probes.negatives import HardNegatives
 from photoclip.core.tagging.scoring import prompts_for
 from photoclip.core.training import registry
+from photoclip.core.training.autoconfig import Picked, pick
 from photoclip.core.training.checkpoint import (
     PARTIAL_PREFIX,
     load_partial,
@@ -47,8 +48,10 @@ from photoclip.core.training.data import (
     DataError,
     Photos,
     Preprocessing,
+    Split,
     fingerprint,
     load_photos,
+    mirror_safe,
     stratified_split,
 )
 from photoclip.core.training.loss import MAX_LOGIT_SCALE
@@ -60,8 +63,10 @@ from photoclip.core.training.steps import (
     blend,
     grad_scaler_for,
     held_out_accuracy,
+    keep_best,
     learning_rate,
     measure,
+    note_epoch,
     optimiser_step,
     parameter_groups,
     reinitialise,
@@ -76,6 +81,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# From scratch, the share of each label's training photos set aside to choose the epoch kept.
+SELECT_SHARE = 0.1
 # A step of the run: yields Progress, returns its outcome.
 Step = Generator[Progress, None, Any]
 
@@ -105,7 +112,7 @@ class Trainer:
         self.checkpoints = Path(checkpoints)
         self.catalog = catalog
         self.config = config or TrainConfig()
-        if self.config.epochs < 1:
+        if self.config.epochs is not None and self.config.epochs < 1:
             raise PhotoclipError("--epochs must be at least 1.")
         if not 0.0 < self.config.eval_split < 1.0:
             raise PhotoclipError(
@@ -119,6 +126,7 @@ class Trainer:
                 f"A model named {self.name!r} already exists: choose another --name."
             )
         self.result: TrainResult | None = None
+        self.picked: Picked | None = None  # the settings the run uses, once prepare() chose
         self._cancelled: Callable[[], bool] = lambda: False
 
     def _taken(self, name: str) -> bool:
@@ -161,8 +169,11 @@ class Trainer:
         result = TrainResult(
             name=self.name, path=str(self.checkpoints / self.name), base=self.base,
             before=before, after=after, seconds=time.monotonic() - started, wise_alpha=alpha,
-            alpha_scores=alpha_scores, steps=opt.total, train_photos=len(run.train_idx),
+            alpha_scores=alpha_scores, steps=opt.step, train_photos=len(run.train_idx),
             failures=run.photos.failures,
+            settings=self.picked.as_dict() if self.picked is not None else {},
+            best_epoch=None if opt.best is None else int(opt.best["epoch"]),
+            epochs_run=-(-opt.step // opt.steps_per_epoch),
         )
         yield from self.save(run, result)
 
@@ -178,9 +189,6 @@ class Trainer:
         device = resolve_device(self.requested_device)
         model.float().to(device)
         yield Progress("load", 1, 1, message=f"{self.base} on {device}")
-        live = LiveModel(model, tokenizer, device, autocast_for(device),
-                         batch_size=max(cfg.batch_size, 32))
-
         photos = Photos(Preprocessing.of(encoder))
         yield from load_photos(self.albums.samples, photos, cancel=self._cancelled)
         if self._cancelled():
@@ -191,14 +199,22 @@ class Trainer:
                 f"{self.albums.source} has too few readable photos to train and evaluate: put at "
                 "least 2 photos in each of at least 2 albums."
             )
-        select_idx, test_idx = self._selection_split(photos, split.held_out)
+        train_idx, select_idx, test_idx = self._selection_split(photos, split)
+        picked = pick(cfg, train_photos=len(train_idx), device=device,
+                      weights=sum(int(p.numel()) for p in model.parameters()))
+        self.config, self.picked, cfg = picked.config, picked, picked.config
+        yield Progress("load", 1, 1, message=f"settings: {picked.describe()}",
+                       extra={"settings": picked.as_dict()})
+        assert cfg.batch_size is not None
+        live = LiveModel(model, tokenizer, device, autocast_for(device),
+                         batch_size=max(cfg.batch_size, 32))
         flat = prompts_for(self.albums.labels, self.templates)
         fp = fingerprint(self.base, asdict(replace(cfg, checkpoint_every_s=0)),
                          self.albums.labels, self.templates,
                          sorted(zip(photos.hashes, photos.labels, strict=True)))
         return PreparedRun(
             encoder=encoder, model=model, tokenizer=tokenizer, device=device, live=live,
-            photos=photos, held_out=split.held_out, train_idx=list(split.train),
+            photos=photos, held_out=split.held_out, train_idx=train_idx,
             select_idx=select_idx, test_idx=test_idx,
             labels=np.asarray(photos.labels, dtype=np.int64),
             tokens=tokenizer(flat, padding=True, truncation=True, return_tensors="pt"),
@@ -239,6 +255,8 @@ class Trainer:
             parameter_groups(model, names, cfg.weight_decay),
             lr=cfg.learning_rate, betas=(0.9, 0.98), eps=1e-6,
         )
+        assert cfg.batch_size is not None
+        assert cfg.epochs is not None
         batch = min(cfg.batch_size, len(run.train_idx))
         steps_per_epoch = max(1, len(run.train_idx) // batch)  # the ragged end is dropped
         total = steps_per_epoch * cfg.epochs
@@ -254,6 +272,7 @@ class Trainer:
                 params[pname].data.copy_(value.to(run.device))
             optimizer.load_state_dict(state["optimizer"])
             opt.step = int(state["step"])
+            opt.best = state.get("best")
         return opt
 
     def train(self, run: PreparedRun, opt: Optimisation, before: Evaluation) -> Step:
@@ -265,7 +284,7 @@ class Trainer:
         opt.first_step = opt.step
         opt.started = opt.last_save = time.monotonic()
         try:
-            while opt.step < opt.total:
+            while opt.step < opt.total and not opt.stopped_early:
                 if not (yield from self.train_one_epoch(run, opt, before)):
                     return False
         finally:
@@ -276,6 +295,7 @@ class Trainer:
                     log.warning("could not save a training checkpoint", exc_info=True)
         for param in opt.params.values():
             param.requires_grad_(False)
+        keep_best(opt)
         return True
 
     def train_one_epoch(self, run: PreparedRun, opt: Optimisation, before: Evaluation) -> Step:
@@ -293,13 +313,21 @@ class Trainer:
                 "step": opt.step, "epoch": epoch + 1, "loss": loss, "lr": lr,
                 "temperature": 1.0 / scale, "logit_scale": scale,
             }
-            if cfg.eval_every_epoch and opt.step % opt.steps_per_epoch == 0:
-                extra["accuracy"] = self._accuracy(run, run.select_idx or run.test_idx)
+            # Scored on the selection photos, never on those the figures are measured on: this
+            # score chooses the epoch that is kept.
+            if (cfg.eval_every_epoch and run.select_idx
+                    and opt.step % opt.steps_per_epoch == 0):
+                score = self._accuracy(run, run.select_idx)
+                extra["accuracy"] = score
+                extra["stop"] = note_epoch(opt, epoch + 1, score, cfg.patience,
+                                           min_epochs=(cfg.epochs or 0) // 2)
             yield Progress("train", opt.step, opt.total,
                            rate=(opt.step - opt.first_step) / elapsed if elapsed > 0 else 0.0,
                            extra=extra)
             if self._cancelled():
                 return False
+            if opt.stopped_early:
+                return True
             if (time.monotonic() - opt.last_save > cfg.checkpoint_every_s
                     and opt.step < opt.total):
                 self._save_partial(run, opt, before)
@@ -311,6 +339,8 @@ class Trainer:
         alpha the selection photos like best; returns (alpha or None, score per alpha)."""
         if self.config.from_scratch:
             return None, {}
+        if not self.config.wise:
+            return 1.0, {}
         yield Progress("wise", 0, len(ALPHAS), message="blending with the original weights")
         alpha, scores = blend(opt.original, opt.params, opt.names,
                               lambda: self._accuracy(run, run.select_idx),
@@ -364,7 +394,8 @@ class Trainer:
 
         n_templates = len(self.templates)
         labels = run.labels[chosen]
-        pixels = torch.from_numpy(run.photos.train_pixels(chosen, rng))
+        mirror = [mirror_safe(self.albums.labels[int(label)]) for label in labels]
+        pixels = torch.from_numpy(run.photos.train_pixels(chosen, rng, mirror))
         which = torch.from_numpy(labels * n_templates + rng.integers(0, n_templates, len(chosen)))
         batch = (pixels, run.tokens["input_ids"][which], run.tokens["attention_mask"][which],
                  torch.from_numpy(labels))
@@ -380,19 +411,27 @@ class Trainer:
         opt.step += 1
         return lr, float(loss)
 
-    def _selection_split(self, photos: Photos, held: Sequence[int]) -> tuple[list[int], list[int]]:
-        """Held-out photos -> (for choosing the WiSE alpha, for the before/after figures).
+    def _selection_split(self, photos: Photos,
+                         split: Split) -> tuple[list[int], list[int], list[int]]:
+        """The split -> (photos that train, that choose, that measure).
 
-        Choosing alpha on the photos the figures are measured on would flatter the result, so
-        with WiSE-FT half of each label's held-out photos choose and the other half measure.
+        Choosing (the WiSE alpha, the epoch kept by early stopping) on the photos the figures
+        are measured on would flatter the result. With WiSE-FT half of each label's held-out
+        photos choose and the other half measure; from scratch, where every held-out photo
+        measures, a share of each label's training photos is set aside to choose instead.
         """
-        held = list(held)
+        held, train = list(split.held_out), list(split.train)
         if self.config.from_scratch:
-            return [], held
+            if self.config.patience == 0 or not self.config.eval_every_epoch:
+                return train, [], held
+            sub = stratified_split([photos.labels[i] for i in train],
+                                   [photos.hashes[i] for i in train], SELECT_SHARE,
+                                   self.config.seed + 1)
+            return [train[i] for i in sub.train], [train[i] for i in sub.held_out], held
         sub = stratified_split([photos.labels[i] for i in held],
                                [photos.hashes[i] for i in held], 0.5, self.config.seed + 1)
         # A label with a single held-out photo keeps it for measuring (the split's train side).
-        return [held[i] for i in sub.held_out], [held[i] for i in sub.train]
+        return train, [held[i] for i in sub.held_out], [held[i] for i in sub.train]
 
     def _measure(self, run: PreparedRun) -> Evaluation:
         return measure(run.live, run.photos, run.labels, self.albums.labels, self.templates,
@@ -407,7 +446,7 @@ class Trainer:
             "fingerprint": run.fingerprint, "step": opt.step,
             "params": {n: opt.params[n].detach().cpu() for n in opt.names},
             "optimizer": opt.optimizer.state_dict(),
-            "before": asdict(before),
+            "before": asdict(before), "best": opt.best,
         })
         log.info("checkpoint at step %d saved to %s", opt.step, self.partial_dir)
 

@@ -143,12 +143,15 @@ class TrainingPage(QWidget):
         box = QGroupBox("Settings")
         defaults = TrainConfig()
         self.epochs = QSpinBox()
-        self.epochs.setRange(1, 1000)
-        self.epochs.setValue(defaults.epochs)
-        self.epochs.setToolTip("Passes over the training photos")
+        self.epochs.setRange(0, 1000)  # 0: picked from the photos, the model and the device
+        self.epochs.setSpecialValueText("auto")
+        self.epochs.setValue(defaults.epochs or 0)
+        self.epochs.setToolTip("Passes over the training photos; auto: picked from the photos, the "
+                               "model and the device, with early stopping")
         self.batch_size = QSpinBox()
-        self.batch_size.setRange(2, 4096)
-        self.batch_size.setValue(defaults.batch_size)
+        self.batch_size.setRange(1, 4096)  # 1 (no contrast to learn from): "auto"
+        self.batch_size.setSpecialValueText("auto")
+        self.batch_size.setValue(defaults.batch_size or 1)
         self.batch_size.setToolTip("Photos per step; more compare each photo with more others")
         self.lr_edit = QLineEdit()
         self.lr_edit.setToolTip("Peak learning rate (warm-up, then cosine decay). Empty: the "
@@ -234,7 +237,9 @@ class TrainingPage(QWidget):
             if not 0 < lr < 1:
                 raise PhotoclipError(f"A learning rate of {lr:g} would not train: use a small "
                                      "positive number such as 1e-5 (empty: the default).")
-        return TrainConfig(epochs=self.epochs.value(), batch_size=self.batch_size.value(),
+        batch = self.batch_size.value()
+        return TrainConfig(epochs=self.epochs.value() or None,
+                           batch_size=None if batch == 1 else batch,
                            lr=lr, from_scratch=self.scratch_check.isChecked(),
                            eval_split=self.eval_split.value() / 100)
 
