@@ -321,11 +321,11 @@ class MainWindow(QMainWindow):
         self.photos.run_search()
 
     def add_folders(self, folders: list[str]) -> None:
-        try:
-            roots = self.library.add_roots(folders)
-        except Exception as exc:
-            self.show_message(str(exc))
-            return
+        """Add folders (off the UI thread: a catalog write and a look at each folder)."""
+        self.calls.run(lambda: self.library.add_roots(folders), self._folders_added,
+                       self.show_message)
+
+    def _folders_added(self, roots: list[Any]) -> None:
         self.photos.refresh_filters()
         self.photos.refresh_empty_state()
         self.state_label.setText(f"Added {_folders(len(roots))}" + (

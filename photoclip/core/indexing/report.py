@@ -57,7 +57,8 @@ class IndexReport:
             parts.append(f"{n} edited photo{'s' if n != 1 else ''} kept "
                          f"{'their' if n != 1 else 'its'} tags")
         if n := len(self.suggested_carry):
-            parts.append(f"{n} possible edit{'s' if n != 1 else ''} of tagged photos to review")
+            parts.append(f"{n} possible edit{'s' if n != 1 else ''} of tagged photos to review "
+                         "(photoclip edits)")
         if self.offline_roots:
             parts.append(f"offline: {', '.join(self.offline_roots)}")
         if self.skipped:
