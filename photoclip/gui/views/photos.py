@@ -51,6 +51,7 @@ from photoclip.gui.views.grid_widgets import (
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.preview import PreviewPane
 from photoclip.gui.views.selection import BulkActions, SelectionBar
+from photoclip.gui.views.sorting import SortBox, empty_text
 from photoclip.gui.views.timeline import Timeline
 from photoclip.gui.views.viewer import Viewer
 
@@ -177,9 +178,12 @@ class PhotosPage(QWidget):
         self.scores_box = QCheckBox("Scores")
         self.scores_box.setToolTip("Show each photo's similarity to the search on the grid")
         self.scores_box.toggled.connect(lambda on: self.grid_model.set_show_scores(on))
+        self.sort_box = SortBox()
+        self.sort_box.changed.connect(lambda _order: self.run_search())
         self.results_bar = QHBoxLayout()
         self.results_bar.addWidget(self.note, 1)
-        for w in (self.count_label, self.fewer_button, self.more_button, self.scores_box):
+        for w in (self.count_label, self.fewer_button, self.more_button, self.scores_box,
+                  self.sort_box):
             self.results_bar.addWidget(w)
         self._show_search_controls(False)
 
@@ -229,9 +233,11 @@ class PhotosPage(QWidget):
         sizes = qs.value("window/splitter")
         if sizes is not None:
             self.splitter.restoreState(sizes)
+        self.sort_box.restore(qs)
 
     def save_state(self, qs: QSettings) -> None:
         qs.setValue("window/splitter", self.splitter.saveState())
+        self.sort_box.save(qs)
 
     def toggle_preview(self) -> None:
         self.preview.setVisible(not self.preview.isVisible())
@@ -285,15 +291,18 @@ class PhotosPage(QWidget):
         query = self.search_field.text().strip()
         folder, after, before = self._filters()
         lib = self.library
+        self.sort_box.set_mode("album" if self._album is not None else
+                               "search" if self._searching() else "browse")
+        order = self.sort_box.order
         if self._album is not None:
             name = self._album
-            self._send(lambda: album_results(lib, name), keep)
+            self._send(lambda: album_results(lib, name, order), keep)
         elif self._similar_path is not None:
             path, (cutoff, top) = self._similar_path, self.cutoff
             self._send(lambda: search_results(lib, lambda: lib.searcher().similar(
-                path, top=top, cutoff=cutoff or None)), keep)
+                path, top=top, cutoff=cutoff or None), order), keep)
         elif not query:
-            self._send(lambda: browse_results(lib, folder, after, before), keep)
+            self._send(lambda: browse_results(lib, folder, after, before, order), keep)
         elif not self._model_ready and lib.searcher().needs_model(query):  # filters alone don't
             self._searches.drop()
             self._running_fresh = self._in_flight = False
@@ -305,7 +314,7 @@ class PhotosPage(QWidget):
             cutoff, top = self.cutoff
             self._send(lambda: search_results(lib, lambda: lib.searcher().search(
                 query, top=top, folder=folder, after=after, before=before,
-                cutoff=cutoff or None)), keep)
+                cutoff=cutoff or None), order), keep)
 
     def _send(self, fetch: Callable[[], Results], keep: bool) -> None:
         self._last_run = time.monotonic()
@@ -439,25 +448,9 @@ class PhotosPage(QWidget):
         self.fewer_button.setEnabled(searching and self._step > 0)
 
     def refresh_empty_state(self) -> None:
-        if self.grid_model.rowCount():
-            self.empty_label.setVisible(False)
-            return
-        if self._failed:
-            text = "Nothing to show for this search: see the message above."
-        elif self._has_roots is False:
-            text = ("Drop a folder of photos here (or File ▸ Add Folder…).\n"
-                    "photoclip indexes it, then you find any photo by typing what is in it.")
-        elif self._has_roots is None:
-            text = ""
-        elif self._album is not None:
-            text = (f"No photos in {self._album} yet: select photos under All photos and drag "
-                    "them onto the album, or use Selection ▸ Add to album.")
-        elif self._searching():
-            text = "No matching photos. Try other words, or clear the filters."
-        elif self._indexing:
-            text = "Indexing… photos appear here as they are added."
-        else:
-            text = "No photos yet in these folders."
+        text = "" if self.grid_model.rowCount() else empty_text(
+            failed=self._failed, has_roots=self._has_roots, album=self._album,
+            searching=self._searching(), indexing=self._indexing)
         self.empty_label.setText(text)
         self.empty_label.setVisible(bool(text))
 
