@@ -109,6 +109,19 @@ def search_results(library: Library, search: Callable[[], list[Any]],
     return Results(rows, library.catalog.count_photos("ok"), photos, library.albums.marked())
 
 
+def similar_results(library: Library, like: str | list[int], top: int, cutoff: float | None,
+                    order: str = "score") -> Results:
+    """Photos like the photo at a path, or like several library photos at once (the mean of
+    their vectors). Runs off the UI thread."""
+    def hits() -> list[Any]:
+        s = library.searcher()
+        if isinstance(like, str):
+            return s.similar(like, top=top, cutoff=cutoff)
+        return s.similar_to_photos(like, top=top, cutoff=cutoff)
+
+    return search_results(library, hits, order)
+
+
 class PhotoGridModel(QAbstractListModel):
     """Holds plain tuples only; names, thumbnail paths and pixmaps are made for the rows the
     view paints, so 100,000 photos cost a list, not 100,000 images."""

@@ -39,6 +39,7 @@ from photoclip.gui.models import (
     album_results,
     browse_results,
     search_results,
+    similar_results,
 )
 from photoclip.gui.views.albums import AlbumsPanel
 from photoclip.gui.views.grid_widgets import (
@@ -51,7 +52,7 @@ from photoclip.gui.views.grid_widgets import (
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.preview import PreviewPane
 from photoclip.gui.views.selection import BulkActions, SelectionBar
-from photoclip.gui.views.sorting import SortBox, empty_text
+from photoclip.gui.views.sorting import SortBox, count_text, empty_text
 from photoclip.gui.views.timeline import Timeline
 from photoclip.gui.views.viewer import Viewer
 
@@ -78,7 +79,8 @@ class PhotosPage(QWidget):
         self._model_problem: str | None = None  # why a search cannot run (the window says)
         self._indexing = False  # the window's indexer is running (see the empty grid's text)
         self._has_roots: bool | None = None  # unknown until the folder list is read
-        self._similar_path: str | None = None  # the grid shows photos like this one
+        # The grid shows photos like this one (a path) or these (photo ids, a selection).
+        self._similar_path: str | list[int] | None = None
         self._album: str | None = None  # the grid shows this (plain) album
         self._step = DEFAULT_STEP
         self._last_run = 0.0  # time.monotonic() of the last query sent
@@ -95,6 +97,7 @@ class PhotosPage(QWidget):
         for sig in (self.grid.selectionModel().selectionChanged, self.grid_model.modelReset):
             sig.connect(self.selection_bar.refresh)
         self.bulk.edited.connect(self._edited)
+        self.bulk.similar.connect(self.find_similar_to)
         self.bulk.space.connect(self.toggle_preview)
         self.bulk.delete.connect(lambda: self.message.emit(
             "photoclip never deletes your photos; to stop showing a folder, use File ▸ Remove "
@@ -298,9 +301,8 @@ class PhotosPage(QWidget):
             name = self._album
             self._send(lambda: album_results(lib, name, order), keep)
         elif self._similar_path is not None:
-            path, (cutoff, top) = self._similar_path, self.cutoff
-            self._send(lambda: search_results(lib, lambda: lib.searcher().similar(
-                path, top=top, cutoff=cutoff or None), order), keep)
+            like, (cutoff, top) = self._similar_path, self.cutoff
+            self._send(lambda: similar_results(lib, like, top, cutoff or None, order), keep)
         elif not query:
             self._send(lambda: browse_results(lib, folder, after, before, order), keep)
         elif not self._model_ready and lib.searcher().needs_model(query):  # filters alone don't
@@ -355,13 +357,24 @@ class PhotosPage(QWidget):
 
     def find_similar(self, photo_id: int) -> None:
         photo = self.preview.photo
-        if photo is None or photo.id != photo_id or not self._model_ready:
+        if photo is not None and photo.id == photo_id:
+            self._show_similar(f"similar to {Path(photo.path).name}", photo.path)
+
+    def find_similar_to(self, photo_ids: list[int]) -> None:
+        """Photos like all of the selected ones at once (the selection menu)."""
+        self._show_similar(f"similar to {len(photo_ids):,} selected photos", list(photo_ids))
+
+    def _show_similar(self, text: str, like: str | list[int]) -> None:
+        if not self._model_ready:
+            self.note.show_info("Find similar starts when the model is ready…")
             return
         self.search_field.blockSignals(True)
-        self.search_field.setText(f"similar to {Path(photo.path).name}")
+        self.search_field.setText(text)
         self.search_field.blockSignals(False)
         self.note.clear()
-        self._similar_path = photo.path
+        self._album = self.bulk.album = None  # the whole library's photos like these
+        self.albums.select(None)
+        self._similar_path = like
         self.run_search()
 
     def find_like_files(self, paths: Sequence[str]) -> None:
@@ -438,12 +451,9 @@ class PhotosPage(QWidget):
         cutoff, top = self.cutoff
         more = searching and self._step < len(LADDER) - 1 and found < size and (
             cutoff > 0 or found >= top)
-        self.count_label.setText((f"{found:,} photos" if found == size else
-                                  f"{found:,} of {size:,} photos")
-                                 + (' — <a href="more">show more</a>' if more else ""))
-        self.count_label.setToolTip(
-            f"Shown: photos scoring {cutoff:g} standard deviations above the library, at most "
-            f"{top:,} (photoclip search --cutoff {cutoff:g} --top {top})" if searching else "")
+        text, tip = count_text(found, size, cutoff, top, searching=searching, more=more)
+        self.count_label.setText(text)
+        self.count_label.setToolTip(tip)
         self.more_button.setEnabled(more)
         self.fewer_button.setEnabled(searching and self._step > 0)
 

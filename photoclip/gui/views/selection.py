@@ -49,6 +49,7 @@ class BulkActions(QObject):
     edited = Signal(object)  # the Edit (album membership or tags may have changed)
     space = Signal()  # Space on the grid (the page shows or hides the preview)
     delete = Signal()  # Delete or Backspace on the grid (photoclip never deletes photos)
+    similar = Signal(list)  # "Find similar": photos like all of these ids
 
     def __init__(self, library: Library, calls: Calls, grid: QListView,
                  model: PhotoGridModel) -> None:
@@ -225,6 +226,8 @@ class BulkActions(QObject):
                 lambda: self.remove_from_album(name))
         menu.addAction("Add a tag…").triggered.connect(lambda: self._ask_tag(True))
         menu.addAction("Remove a tag…").triggered.connect(lambda: self._ask_tag(False))
+        menu.addAction("Find similar to these").triggered.connect(
+            lambda: self.similar.emit(self.selected_ids()))
         menu.addSeparator()
         undo = menu.addAction("Undo" + (f": {self.last.what}" if self.last else ""))
         undo.setShortcut(QKeySequence.StandardKey.Undo)

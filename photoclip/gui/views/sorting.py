@@ -1,4 +1,5 @@
-"""The grid's sort order, a choice beside the results' count, and what an empty grid says.
+"""The grid's sort order (a choice beside the results' count), that count, and what an
+empty grid says.
 
 Browsing (the library, a folder) sorts by date taken (newest first, the default), date added,
 name, file size or rating; an album by the order its photos were put in (the default) or any
@@ -89,3 +90,13 @@ def empty_text(*, failed: bool, has_roots: bool | None, album: str | None, searc
     if indexing:
         return "Indexing… photos appear here as they are added."
     return "No photos yet in these folders."
+
+
+def count_text(found: int, size: int, cutoff: float, top: int, *, searching: bool,
+               more: bool) -> tuple[str, str]:
+    """The count over the grid ("12 of 3,400 photos — show more") and its tooltip."""
+    text = (f"{found:,} photos" if found == size else f"{found:,} of {size:,} photos") + (
+        ' — <a href="more">show more</a>' if more else "")
+    tip = (f"Shown: photos scoring {cutoff:g} standard deviations above the library, at most "
+           f"{top:,} (photoclip search --cutoff {cutoff:g} --top {top})" if searching else "")
+    return text, tip
