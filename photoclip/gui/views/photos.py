@@ -253,6 +253,7 @@ class PhotosPage(QWidget):
             call.drop()
         self.albums.shutdown()
         self.viewer.shutdown()
+        self.preview.tags.shutdown()
         self.grid_model.loader.wait()
         self.preview.wait()
 
