@@ -109,6 +109,12 @@ class BulkActions(QObject):
         if label:
             self._run(lambda a, ids: a.tag_edit(ids, label, on), ids)
 
+    def decide(self, label: str, accept: bool = True, ids: list[int] | None = None) -> None:
+        """Accept (or reject) a label's auto tags on the photos, as the tag panel does for one."""
+        label = " ".join(label.split())
+        if label:
+            self._run(lambda a, ids: a.decide_edit(ids, label, accept), ids)
+
     def undo(self) -> None:
         """Take back the newest change not yet undone (Ctrl+Z); it can be redone."""
         if not self.undo_stack or self.busy:
@@ -226,6 +232,10 @@ class BulkActions(QObject):
                 lambda: self.remove_from_album(name))
         menu.addAction("Add a tag…").triggered.connect(lambda: self._ask_tag(True))
         menu.addAction("Remove a tag…").triggered.connect(lambda: self._ask_tag(False))
+        menu.addAction("Accept a label's auto tags…").triggered.connect(
+            lambda: self._ask_decide(True))
+        menu.addAction("Reject a label's auto tags…").triggered.connect(
+            lambda: self._ask_decide(False))
         menu.addAction("Find similar to these").triggered.connect(
             lambda: self.similar.emit(self.selected_ids()))
         menu.addSeparator()
@@ -251,6 +261,15 @@ class BulkActions(QObject):
             f"Take this tag off the {n} selected photos:")
         if ok:
             self.tag(text, on=on)
+
+    def _ask_decide(self, accept: bool) -> None:
+        n = len(self.selected_ids())
+        text, ok = QInputDialog.getText(
+            self.grid, "Accept auto tags" if accept else "Reject auto tags",
+            f"{'Accept' if accept else 'Reject'} this label's auto tags on the {n} selected "
+            "photos (LABEL or SET|LABEL):")
+        if ok:
+            self.decide(text, accept)
 
     def _new_album(self) -> None:
         ids = self.selected_ids()
