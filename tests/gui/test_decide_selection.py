@@ -55,7 +55,8 @@ def test_accepting_a_labels_auto_tags_on_the_selection_and_undoing_it(
         action.trigger()
     assert done.args[0] == "scenes|beach accepted on 3 photos  (Ctrl+Z undoes)"
     assert page.selection_bar.note.text() == done.args[0]
-    assert threads and threading.get_ident() not in threads
+    assert threads
+    assert threading.get_ident() not in threads
     assert panel_states(qtbot, page) == ["auto · accepted"]
     page.grab().save("/tmp/g21/decide.png")
     assert change(qtbot, page, Qt.Key.Key_Z, CTRL) == "Undone: scenes|beach accepted on 3 photos"
