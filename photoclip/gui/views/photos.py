@@ -41,7 +41,7 @@ from photoclip.gui.models import (
     search_results,
     similar_results,
 )
-from photoclip.gui.views.albums import AlbumsPanel
+from photoclip.gui.views.albums import AlbumsPanel, query_with_filters
 from photoclip.gui.views.grid_widgets import (
     NO_DATE,
     ScrollAnchor,
@@ -103,7 +103,8 @@ class PhotosPage(QWidget):
             "photoclip never deletes your photos; to stop showing a folder, use File ▸ Remove "
             "Folder…."))
         self.viewer = Viewer(library, calls, self.bulk, self)
-        self.albums = AlbumsPanel(library, calls, lambda: self.search_field.text().strip())
+        self.albums = AlbumsPanel(library, calls, lambda: query_with_filters(  # a smart album's
+            "" if self._similar_path else self.search_field.text(), *self._filters()))
         self.albums.chosen.connect(self.show_album)
         self.albums.dropped.connect(lambda name, ids: self.bulk.add_to_album(name, ids))
         self.albums.names_changed.connect(lambda names: setattr(self.bulk, "album_names", names))
