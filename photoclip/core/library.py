@@ -286,11 +286,11 @@ class Library:
         return thumbnail_path(self.paths.thumbnails, digest)
 
     def browse(self, folder: str | None = None, after: str | None = None,
-               before: str | None = None) -> list[tuple[Any, ...]]:
-        """The library with no query: (id, path, content hash) of its photos, newest first,
-        within a folder and dates [after, before). Light rows for a grid to page through;
-        a catalog read, so a window calls it off its UI thread."""
-        return self.catalog.browse_rows(folder, after, before)
+               before: str | None = None, order: str = "taken") -> list[tuple[Any, ...]]:
+        """The library with no query: (id, path, content hash) of its photos, newest taken
+        first (or in another of catalog.photos.ORDERS), within a folder and dates [after,
+        before). Light rows for a grid to page through; a catalog read: off the UI thread."""
+        return self.catalog.browse_rows(folder, after, before, order)
 
     def failures(self, examples: int = 3) -> list[FailureGroup]:
         """Files that failed to index, grouped by kind of reason, most common first."""

@@ -232,21 +232,9 @@ class LibraryAlbums:
         on=False take the tag off, as the tag panel does: a hand-made tag is forgotten, an
         auto tag rejected (a "no" auto-tagging keeps)."""
         store = self.lib.label_sets
-        found = store.find_labels(ref)
-        if len(found) > 1:
-            found = [f for f in found if f[0].enabled] or found
-        if len(found) > 1:
-            names = ", ".join(f"'{s.name}|{lb.name}'" for s, lb in found)
-            raise LabelSetError(f"{ref!r} is a label of several sets ({names}): say which.")
-        if not found and ("|" in ref or not on):
-            raise LabelSetError(f"No label {ref!r}: see the Label sets page.")
-        ls, label = found[0] if found else store.manual_label(ref)
+        ls, label = self._label(ref, create=on)
         ids = list(dict.fromkeys(int(i) for i in photo_ids))
-        old: list[tuple[Any, ...]] = []
-        for chunk, marks in in_chunks(ids):
-            old += self.catalog.query(
-                "SELECT photo_id, label_id, score, source, accepted, model, updated_at "
-                f"FROM tags WHERE label_id = ? AND photo_id IN ({marks})", [label.id, *chunk])
+        old = self._tag_rows(label.id, ids)
         changed = ids if on else [int(r[0]) for r in old if r[4] != 0]
         with self.catalog.transaction() as c:
             if on:
@@ -265,19 +253,63 @@ class LibraryAlbums:
                               f"label_id = ? AND photo_id IN ({marks})", [label.id, *chunk])
         self.lib.sidecar_sync.changed(changed)
 
-        def restore() -> None:
-            with self.catalog.transaction() as c:
-                for chunk, marks in in_chunks(ids):
-                    c.execute(f"DELETE FROM tags WHERE label_id = ? AND photo_id IN ({marks})",
-                              [label.id, *chunk])
-                c.executemany("INSERT INTO tags(photo_id, label_id, score, source, accepted, "
-                              "model, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", old)
-            self.lib.sidecar_sync.changed(changed)
-
         shown = label.name if ls.name == store.manual else f"{ls.name}|{label.name}"
         return Edit(f"{_photos(len(changed))} " + (f"tagged {shown}" if on else
                                                    f"no longer tagged {shown}"),
-                    changed, restore)
+                    changed, lambda: self._put_back(label.id, ids, old, changed))
+
+    def decide_edit(self, photo_ids: Sequence[int], ref: str, accept: bool = True) -> Edit:
+        """Accept (or reject) the auto tags of one label (`LABEL` or `SET|LABEL`) on these
+        photos, as the tag panel does one photo at a time: accept confirms the suggestions not
+        yet decided; reject says no to those and to the accepted ones. Hand-made tags, and
+        photos without the auto tag, are left as they are."""
+        ls, label = self._label(ref, create=False)
+        ids = list(dict.fromkeys(int(i) for i in photo_ids))
+        old = self._tag_rows(label.id, ids)
+        changed = [int(r[0]) for r in old if r[3] == "auto" and (
+            r[4] is None or (not accept and r[4] == 1))]
+        with self.catalog.transaction() as c:
+            for chunk, marks in in_chunks(changed):
+                c.execute(f"UPDATE tags SET accepted = ?, updated_at = strftime("
+                          f"'%Y-%m-%dT%H:%M:%S', 'now') WHERE label_id = ? AND photo_id IN "
+                          f"({marks})", [int(accept), label.id, *chunk])
+        self.lib.sidecar_sync.changed(changed)
+        verb = "accepted" if accept else "rejected"
+        return Edit(f"{ls.name}|{label.name} {verb} on {_photos(len(changed))}", changed,
+                    lambda: self._put_back(label.id, ids, old, changed))
+
+    def _label(self, ref: str, create: bool) -> tuple[Any, Any]:
+        """(set, label) named `ref`; with create, a new name is a hand-made tags' label."""
+        store = self.lib.label_sets
+        found = store.find_labels(ref)
+        if len(found) > 1:
+            found = [f for f in found if f[0].enabled] or found
+        if len(found) > 1:
+            names = ", ".join(f"'{s.name}|{lb.name}'" for s, lb in found)
+            raise LabelSetError(f"{ref!r} is a label of several sets ({names}): say which.")
+        if not found and ("|" in ref or not create):
+            raise LabelSetError(f"No label {ref!r}: see the Label sets page.")
+        return found[0] if found else store.manual_label(ref)
+
+    def _tag_rows(self, label_id: int, ids: Sequence[int]) -> list[tuple[Any, ...]]:
+        """The tags rows of one label on these photos, whole (to put back on undo)."""
+        old: list[tuple[Any, ...]] = []
+        for chunk, marks in in_chunks(ids):
+            old += self.catalog.query(
+                "SELECT photo_id, label_id, score, source, accepted, model, updated_at "
+                f"FROM tags WHERE label_id = ? AND photo_id IN ({marks})", [label_id, *chunk])
+        return old
+
+    def _put_back(self, label_id: int, ids: Sequence[int], old: list[tuple[Any, ...]],
+                  changed: Sequence[int]) -> None:
+        """One label's tags on these photos as they were (`old` rows), for undo."""
+        with self.catalog.transaction() as c:
+            for chunk, marks in in_chunks(ids):
+                c.execute(f"DELETE FROM tags WHERE label_id = ? AND photo_id IN ({marks})",
+                          [label_id, *chunk])
+            c.executemany("INSERT INTO tags(photo_id, label_id, score, source, accepted, "
+                          "model, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)", old)
+        self.lib.sidecar_sync.changed(changed)
 
     # -- training data ----------------------------------------------------------------------
 

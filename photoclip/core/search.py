@@ -306,6 +306,18 @@ class Searcher:
             raise NotFoundError(f"{problem}: {path} (and it is not in the library)")
         return self.by_vector(self.photo_vector(path), top, cutoff=cutoff)
 
+    def similar_to_photos(self, photo_ids: Sequence[int], top: int = 20,
+                          cutoff: float | None = None) -> list[SearchHit]:
+        """Photos like all of these library photos at once: the mean of their stored
+        embeddings, normalised (the window's "Find similar" on a selection)."""
+        found = self.catalog.embeddings_of(self.encoder.model_id, photo_ids)
+        if not found:
+            raise NotFoundError("None of these photos is indexed with the current model yet: "
+                                "wait for indexing to finish, then try again.")
+        mean = np.mean(np.stack(list(found.values())), axis=0).astype(np.float32)
+        norm = float(np.linalg.norm(mean))
+        return self.by_vector(mean / norm if norm > 0 else mean, top, cutoff=cutoff)
+
     def by_filters(self, filters: Filters, top: int = 20) -> list[SearchHit]:
         """Every photo that passes `filters`, best `top` first, without the model: by the tag's
         score when the filters name tags (the lowest of several; a tag the user set or accepted

@@ -73,30 +73,53 @@ class Results:
 
 
 def browse_results(library: Library, folder: str | None, after: str | None,
-                   before: str | None) -> Results:
-    """The library with no query, newest first. Runs off the UI thread."""
-    rows = library.browse(folder, after, before)  # as they come: no loop holding the GIL
+                   before: str | None, order: str = "taken") -> Results:
+    """The library with no query, newest taken first (or in another order: then no months,
+    the timeline being by date taken). Runs off the UI thread."""
+    rows = library.browse(folder, after, before, order)  # as they come: no loop holding the GIL
     first = library.catalog.photos_by_ids(r[0] for r in rows[:CHUNK])
     albums = library.albums
     return Results(rows, library.catalog.count_photos("ok"), first, albums.marked(),
-                   albums.months(folder, after, before))
+                   albums.months(folder, after, before) if order == "taken" else [])
 
 
-def album_results(library: Library, name: str) -> Results:
-    """A plain album's photos, in the order they were added. Runs off the UI thread."""
+def album_results(library: Library, name: str, order: str | None = None) -> Results:
+    """A plain album's photos, in the order they were added or (`order`) as the library is
+    browsed. Runs off the UI thread."""
     photos = library.albums.photos(name)
+    if order not in (None, "album"):
+        by_id = {p.id: p for p in photos}
+        photos = [by_id[i] for i in library.catalog.ordered_ids(by_id, order)]
     rows: list[Row] = [(p.id, p.path, p.hash) for p in photos]
     return Results(rows, library.catalog.count_photos("ok"), {p.id: p for p in photos[:CHUNK]},
                    library.albums.marked())
 
 
-def search_results(library: Library, search: Callable[[], list[Any]]) -> Results:
-    """The hits of `search()` (a Searcher call) with their photos. Runs off the UI thread."""
+def search_results(library: Library, search: Callable[[], list[Any]],
+                   order: str = "score") -> Results:
+    """The hits of `search()` (a Searcher call) with their photos, best first or in another
+    order of the library's. Runs off the UI thread."""
     hits = search()
     photos = library.catalog.photos_by_ids(h.photo_id for h in hits)
+    if order != "score":
+        by_id = {h.photo_id: h for h in hits}
+        hits = [by_id[i] for i in library.catalog.ordered_ids(by_id, order)]
     rows: list[Row] = [(h.photo_id, photos[h.photo_id].path, photos[h.photo_id].hash, h.score)
                        for h in hits if h.photo_id in photos]
     return Results(rows, library.catalog.count_photos("ok"), photos, library.albums.marked())
+
+
+def similar_results(library: Library, like: str | list[int], top: int, cutoff: float | None,
+                    order: str = "score") -> Results:
+    """Photos like the photo at a path, or like several library photos at once (the mean of
+    their vectors). Runs off the UI thread."""
+    def hits() -> list[Any]:
+        s = library.searcher()
+        if isinstance(like, str):
+            return s.similar(like, top=top, cutoff=cutoff)
+        return s.similar_to_photos(like, top=top, cutoff=cutoff)
+
+    return search_results(library, hits, order)
 
 
 class PhotoGridModel(QAbstractListModel):

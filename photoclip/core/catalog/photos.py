@@ -3,6 +3,7 @@ filters search uses, and the files it could not read."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -19,6 +20,18 @@ _PHOTO_COLUMNS = ", ".join(f.name for f in fields(Photo))
 PHOTO_DATE = (
     "coalesce(taken_at, strftime('%Y-%m-%dT%H:%M:%S', mtime_ns / 1000000000, 'unixepoch'))"
 )
+# A photo's file name (the path after its last / or \\), for sorting by name.
+_NAME = "substr(path, length(rtrim(path, replace(replace(path, '/', ''), '\\', ''))) + 1)"
+# The orders the window's grid can show a list of photos in (ORDER BY clauses): date taken
+# (newest first), date added to the library (its id: newest first), file name (A-Z), file
+# size (largest first), rating (most stars first); ties newest first.
+ORDERS = {
+    "taken": f"{PHOTO_DATE} DESC, id DESC",
+    "added": "id DESC",
+    "name": f"{_NAME} COLLATE NOCASE, path, id",
+    "size": f"size DESC, {PHOTO_DATE} DESC, id DESC",
+    "rating": f"rating DESC, {PHOTO_DATE} DESC, id DESC",
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,13 @@ def _states(rows: Iterable[tuple[Any, ...]]) -> dict[str, FileState]:
                              (int(dev), int(ino)) if dev is not None and ino else None)
         for i, path, s, m, h, st, e, dev, ino in rows
     }
+
+
+def order_by(order: str) -> str:
+    """The ORDER BY clause of one of ORDERS (ValueError for another name)."""
+    if order not in ORDERS:
+        raise ValueError(f"sort by {' | '.join(ORDERS)}, not {order!r}")
+    return ORDERS[order]
 
 
 def _photo(row: tuple[Any, ...]) -> Photo:
@@ -304,10 +324,11 @@ class Photos(Database):
         return [_photo(r) for r in rows]
 
     def browse_rows(self, folder: str | None = None, after: str | None = None,
-                    before: str | None = None) -> list[tuple[Any, ...]]:
+                    before: str | None = None, order: str = "taken") -> list[tuple[Any, ...]]:
         """(id, path, content hash) of every indexed photo in `folder` taken in [after, before)
-        (ISO dates; EXIF date, else file time), newest first: what the window's grid lists
-        with no query. Three columns and no Photo objects, so 100,000 rows take ~0.15 s."""
+        (ISO dates; EXIF date, else file time), in `order` (ORDERS; newest taken first by
+        default): what the window's grid lists with no query. Three columns and no Photo
+        objects, so 100,000 rows take ~0.15 s."""
         where, params = ["status = 'ok'"], []
         if folder:
             lo, hi = under(folder)
@@ -323,7 +344,15 @@ class Photos(Database):
         # hold the interpreter lock against the window's UI thread.
         return self.query(
             f"SELECT id, path, hash FROM photos WHERE {' AND '.join(where)} "
-            f"ORDER BY {PHOTO_DATE} DESC, id DESC", params)
+            f"ORDER BY {order_by(order)}", params)
+
+    def ordered_ids(self, photo_ids: Iterable[int], order: str) -> list[int]:
+        """These photos' ids in `order` (ORDERS): an album's or a search's photos sorted as
+        the grid shows the library. Ids the catalog has no indexed photo for are left out."""
+        ids = json.dumps([int(i) for i in photo_ids])
+        return [int(r[0]) for r in self.query(
+            "SELECT id FROM photos WHERE status = 'ok' AND id IN (SELECT value FROM "
+            f"json_each(?)) ORDER BY {order_by(order)}", (ids,))]
 
     # -- failures (issue 8: the indexer's bookkeeping of files it could not read) -----------
 

@@ -8,6 +8,7 @@ are buttons under the list; every read and change of the catalog runs off the UI
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,20 @@ from photoclip.gui.views.messages import ERROR_STYLE
 NAME = Qt.ItemDataRole.UserRole + 1  # the album's name (None: all photos)
 QUERY = Qt.ItemDataRole.UserRole + 2  # a smart album's query (None: a plain album)
 ALL_PHOTOS = "All photos"
+
+
+def query_with_filters(query: str, folder: str | None, after: str | None,
+                       before: str | None) -> str:
+    """The search shown as one query of the search language (docs/SEARCH.md), the folder and
+    date filters chosen beside the field written into it (`folder:"…" after:… before:…`), so
+    a smart album made from it keeps them; a filter the query already has is left to it."""
+    query = " ".join(query.split())
+    parts = [query]
+    for key, value in (("folder", folder), ("after", after), ("before", before)):
+        if value and not re.search(rf"(^|\s)-?{key}:", query):
+            quote = any(ch.isspace() for ch in value) and '"' not in value
+            parts.append(f'{key}:"{value}"' if quote else f"{key}:{value}")
+    return " ".join(p for p in parts if p)
 
 
 class AlbumList(QListWidget):

@@ -39,8 +39,9 @@ from photoclip.gui.models import (
     album_results,
     browse_results,
     search_results,
+    similar_results,
 )
-from photoclip.gui.views.albums import AlbumsPanel
+from photoclip.gui.views.albums import AlbumsPanel, query_with_filters
 from photoclip.gui.views.grid_widgets import (
     NO_DATE,
     ScrollAnchor,
@@ -51,6 +52,7 @@ from photoclip.gui.views.grid_widgets import (
 from photoclip.gui.views.messages import MessageLabel
 from photoclip.gui.views.preview import PreviewPane
 from photoclip.gui.views.selection import BulkActions, SelectionBar
+from photoclip.gui.views.sorting import SortBox, count_text, empty_text
 from photoclip.gui.views.timeline import Timeline
 from photoclip.gui.views.viewer import Viewer
 
@@ -77,7 +79,8 @@ class PhotosPage(QWidget):
         self._model_problem: str | None = None  # why a search cannot run (the window says)
         self._indexing = False  # the window's indexer is running (see the empty grid's text)
         self._has_roots: bool | None = None  # unknown until the folder list is read
-        self._similar_path: str | None = None  # the grid shows photos like this one
+        # The grid shows photos like this one (a path) or these (photo ids, a selection).
+        self._similar_path: str | list[int] | None = None
         self._album: str | None = None  # the grid shows this (plain) album
         self._step = DEFAULT_STEP
         self._last_run = 0.0  # time.monotonic() of the last query sent
@@ -94,12 +97,14 @@ class PhotosPage(QWidget):
         for sig in (self.grid.selectionModel().selectionChanged, self.grid_model.modelReset):
             sig.connect(self.selection_bar.refresh)
         self.bulk.edited.connect(self._edited)
+        self.bulk.similar.connect(self.find_similar_to)
         self.bulk.space.connect(self.toggle_preview)
         self.bulk.delete.connect(lambda: self.message.emit(
             "photoclip never deletes your photos; to stop showing a folder, use File ▸ Remove "
             "Folder…."))
         self.viewer = Viewer(library, calls, self.bulk, self)
-        self.albums = AlbumsPanel(library, calls, lambda: self.search_field.text().strip())
+        self.albums = AlbumsPanel(library, calls, lambda: query_with_filters(  # a smart album's
+            "" if self._similar_path else self.search_field.text(), *self._filters()))
         self.albums.chosen.connect(self.show_album)
         self.albums.dropped.connect(lambda name, ids: self.bulk.add_to_album(name, ids))
         self.albums.names_changed.connect(lambda names: setattr(self.bulk, "album_names", names))
@@ -177,9 +182,12 @@ class PhotosPage(QWidget):
         self.scores_box = QCheckBox("Scores")
         self.scores_box.setToolTip("Show each photo's similarity to the search on the grid")
         self.scores_box.toggled.connect(lambda on: self.grid_model.set_show_scores(on))
+        self.sort_box = SortBox()
+        self.sort_box.changed.connect(lambda _order: self.run_search())
         self.results_bar = QHBoxLayout()
         self.results_bar.addWidget(self.note, 1)
-        for w in (self.count_label, self.fewer_button, self.more_button, self.scores_box):
+        for w in (self.count_label, self.fewer_button, self.more_button, self.scores_box,
+                  self.sort_box):
             self.results_bar.addWidget(w)
         self._show_search_controls(False)
 
@@ -229,9 +237,11 @@ class PhotosPage(QWidget):
         sizes = qs.value("window/splitter")
         if sizes is not None:
             self.splitter.restoreState(sizes)
+        self.sort_box.restore(qs)
 
     def save_state(self, qs: QSettings) -> None:
         qs.setValue("window/splitter", self.splitter.saveState())
+        self.sort_box.save(qs)
 
     def toggle_preview(self) -> None:
         self.preview.setVisible(not self.preview.isVisible())
@@ -244,6 +254,7 @@ class PhotosPage(QWidget):
             call.drop()
         self.albums.shutdown()
         self.viewer.shutdown()
+        self.preview.tags.shutdown()
         self.grid_model.loader.wait()
         self.preview.wait()
 
@@ -285,15 +296,17 @@ class PhotosPage(QWidget):
         query = self.search_field.text().strip()
         folder, after, before = self._filters()
         lib = self.library
+        self.sort_box.set_mode("album" if self._album is not None else
+                               "search" if self._searching() else "browse")
+        order = self.sort_box.order
         if self._album is not None:
             name = self._album
-            self._send(lambda: album_results(lib, name), keep)
+            self._send(lambda: album_results(lib, name, order), keep)
         elif self._similar_path is not None:
-            path, (cutoff, top) = self._similar_path, self.cutoff
-            self._send(lambda: search_results(lib, lambda: lib.searcher().similar(
-                path, top=top, cutoff=cutoff or None)), keep)
+            like, (cutoff, top) = self._similar_path, self.cutoff
+            self._send(lambda: similar_results(lib, like, top, cutoff or None, order), keep)
         elif not query:
-            self._send(lambda: browse_results(lib, folder, after, before), keep)
+            self._send(lambda: browse_results(lib, folder, after, before, order), keep)
         elif not self._model_ready and lib.searcher().needs_model(query):  # filters alone don't
             self._searches.drop()
             self._running_fresh = self._in_flight = False
@@ -305,7 +318,7 @@ class PhotosPage(QWidget):
             cutoff, top = self.cutoff
             self._send(lambda: search_results(lib, lambda: lib.searcher().search(
                 query, top=top, folder=folder, after=after, before=before,
-                cutoff=cutoff or None)), keep)
+                cutoff=cutoff or None), order), keep)
 
     def _send(self, fetch: Callable[[], Results], keep: bool) -> None:
         self._last_run = time.monotonic()
@@ -346,13 +359,24 @@ class PhotosPage(QWidget):
 
     def find_similar(self, photo_id: int) -> None:
         photo = self.preview.photo
-        if photo is None or photo.id != photo_id or not self._model_ready:
+        if photo is not None and photo.id == photo_id:
+            self._show_similar(f"similar to {Path(photo.path).name}", photo.path)
+
+    def find_similar_to(self, photo_ids: list[int]) -> None:
+        """Photos like all of the selected ones at once (the selection menu)."""
+        self._show_similar(f"similar to {len(photo_ids):,} selected photos", list(photo_ids))
+
+    def _show_similar(self, text: str, like: str | list[int]) -> None:
+        if not self._model_ready:
+            self.note.show_info("Find similar starts when the model is ready…")
             return
         self.search_field.blockSignals(True)
-        self.search_field.setText(f"similar to {Path(photo.path).name}")
+        self.search_field.setText(text)
         self.search_field.blockSignals(False)
         self.note.clear()
-        self._similar_path = photo.path
+        self._album = self.bulk.album = None  # the whole library's photos like these
+        self.albums.select(None)
+        self._similar_path = like
         self.run_search()
 
     def find_like_files(self, paths: Sequence[str]) -> None:
@@ -429,35 +453,16 @@ class PhotosPage(QWidget):
         cutoff, top = self.cutoff
         more = searching and self._step < len(LADDER) - 1 and found < size and (
             cutoff > 0 or found >= top)
-        self.count_label.setText((f"{found:,} photos" if found == size else
-                                  f"{found:,} of {size:,} photos")
-                                 + (' — <a href="more">show more</a>' if more else ""))
-        self.count_label.setToolTip(
-            f"Shown: photos scoring {cutoff:g} standard deviations above the library, at most "
-            f"{top:,} (photoclip search --cutoff {cutoff:g} --top {top})" if searching else "")
+        text, tip = count_text(found, size, cutoff, top, searching=searching, more=more)
+        self.count_label.setText(text)
+        self.count_label.setToolTip(tip)
         self.more_button.setEnabled(more)
         self.fewer_button.setEnabled(searching and self._step > 0)
 
     def refresh_empty_state(self) -> None:
-        if self.grid_model.rowCount():
-            self.empty_label.setVisible(False)
-            return
-        if self._failed:
-            text = "Nothing to show for this search: see the message above."
-        elif self._has_roots is False:
-            text = ("Drop a folder of photos here (or File ▸ Add Folder…).\n"
-                    "photoclip indexes it, then you find any photo by typing what is in it.")
-        elif self._has_roots is None:
-            text = ""
-        elif self._album is not None:
-            text = (f"No photos in {self._album} yet: select photos under All photos and drag "
-                    "them onto the album, or use Selection ▸ Add to album.")
-        elif self._searching():
-            text = "No matching photos. Try other words, or clear the filters."
-        elif self._indexing:
-            text = "Indexing… photos appear here as they are added."
-        else:
-            text = "No photos yet in these folders."
+        text = "" if self.grid_model.rowCount() else empty_text(
+            failed=self._failed, has_roots=self._has_roots, album=self._album,
+            searching=self._searching(), indexing=self._indexing)
         self.empty_label.setText(text)
         self.empty_label.setVisible(bool(text))
 

@@ -182,6 +182,12 @@ class TagPanel(QWidget):
         self._tagger = tagger
         self.refresh()
 
+    def shutdown(self) -> None:
+        """The window is closing: wait for the reads and changes under way (the library closes
+        next) and drop every answer from now on; a pending "why" is dropped."""
+        self._why.drop()
+        self._work.close()
+
     # -- showing ------------------------------------------------------------------------------
 
     def show_photo(self, photo: Photo | None) -> None:

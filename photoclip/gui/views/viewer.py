@@ -1,11 +1,11 @@
 """The full-screen viewer: one photo of the grid's results as large as the screen allows.
 
 Double-click or Enter on the grid opens it; ← → (and Home / End) go through the results, 0-5
-rate the photo, F marks it favourite, Z zooms to the photo's own pixels (drag to pan) and back,
-Ctrl+Z undoes, Esc closes (the grid then shows the photo the viewer was on). Each photo is
-decoded off the UI thread, already scaled to the screen (a JPEG decodes at a fraction of its
-size); its albums and tags are read off it too.
-"""
+rate the photo, F marks it favourite, I shows or hides the EXIF summary (camera, lens,
+exposure, ISO, date taken), Z zooms to the photo's own pixels (drag to pan) and back, Ctrl+Z
+undoes, Esc closes (the grid then shows the photo the viewer was on). Each photo is decoded
+off the UI thread, already scaled to the screen (a JPEG decodes at a fraction of its size);
+its albums, tags and EXIF are read off it too."""
 
 from __future__ import annotations
 
@@ -28,10 +28,11 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWi
 
 from photoclip.core.library import Library
 from photoclip.gui.jobs import Calls, LatestCall
-from photoclip.gui.views.selection import STAR_KEYS, BulkActions, stars_text
+from photoclip.gui.views.exif import exif_summary
+from photoclip.gui.views.selection import CTRL_SHIFT, STAR_KEYS, BulkActions, stars_text
 
-HINT = ("← →  previous / next    0-5  stars    F  favourite    Z  zoom (drag to pan)    "
-        "Ctrl+Z  undo    Esc  close")
+HINT = ("← →  previous / next    0-5  stars    F  favourite    I  info    Z  zoom (drag to pan)"
+        "    Ctrl+Z  undo    Esc  close")  # Ctrl+Shift+Z redoes
 # Zoomed in, a photo is decoded at its own size up to this many pixels a side (a 100-megapixel
 # scan would be 400 MB of pixels): room to pan, not to run out of memory.
 ZOOM_MAX = QSize(8192, 8192)
@@ -60,6 +61,7 @@ class Viewer(QWidget):
         self.library, self.bulk, self.model = library, bulk, bulk.model
         self._decodes = LatestCall(calls)
         self._facts = LatestCall(calls)
+        self._exif_reads = LatestCall(calls)
         self.row = -1
         self.zoomed = False  # the photo at its own size, panned by dragging
         self.image: QImage | None = None  # the photo shown, as decoded
@@ -76,11 +78,14 @@ class Viewer(QWidget):
         self.caption = QLabel()
         self.caption.setStyleSheet("font-size: 15px; color: #eee;")
         self.facts = QLabel()
+        self.exif = QLabel()  # the EXIF summary, shown with I
+        self.exif.setStyleSheet("color: #bbb;")
+        self.exif.setVisible(False)
         self.hint = QLabel(HINT)
         self.hint.setStyleSheet("color: #888;")
         layout = QVBoxLayout(self)
         layout.addWidget(self.area, 1)
-        for label in (self.caption, self.facts, self.hint):
+        for label in (self.caption, self.exif, self.facts, self.hint):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             layout.addWidget(label)
         bulk.done.connect(self._changed)
@@ -110,6 +115,21 @@ class Viewer(QWidget):
         path = item.path
         self._decodes.run(lambda: decode(path, box), self._decoded)
         self._read_facts()
+        self._read_exif()
+
+    def toggle_exif(self) -> None:
+        """Show or hide the EXIF summary line (I), kept for the next photos."""
+        self.exif.setVisible(not self.exif.isVisible())
+        self._read_exif()
+
+    def _read_exif(self) -> None:
+        self._exif_reads.drop()
+        if not self.exif.isVisible() or self.photo_id is None:
+            return
+        path = self.model.item(self.row).path
+        self.exif.setText("Reading EXIF…")
+        self._exif_reads.run(lambda: exif_summary(path),
+                             lambda text: self.exif.setText(text or "No EXIF in this file"))
 
     def _decoded(self, image: QImage) -> None:
         if image.isNull():
@@ -194,8 +214,13 @@ class Viewer(QWidget):
             self.close()
         elif plain and key == Qt.Key.Key_Z:
             self.toggle_zoom()
+        elif plain and key == Qt.Key.Key_I:
+            self.toggle_exif()
         elif event.matches(QKeySequence.StandardKey.Undo):
             self.bulk.undo()
+        elif event.matches(QKeySequence.StandardKey.Redo) or (
+                key == Qt.Key.Key_Z and event.modifiers() == CTRL_SHIFT):
+            self.bulk.redo()
         elif plain and key in STAR_KEYS and pid is not None:
             self.bulk.rate(STAR_KEYS[Qt.Key(key)], [pid])
         elif plain and key == Qt.Key.Key_F and pid is not None:
@@ -207,6 +232,7 @@ class Viewer(QWidget):
         """Back to the grid, on the photo the viewer showed last."""
         self._decodes.drop()
         self._facts.drop()
+        self._exif_reads.drop()
         if 0 <= self.row < self.model.total:
             self.model.show_up_to(self.row + 1)
             self.bulk.grid.setCurrentIndex(self.model.index(self.row))
@@ -215,4 +241,5 @@ class Viewer(QWidget):
     def shutdown(self) -> None:
         self._decodes.drop()
         self._facts.drop()
+        self._exif_reads.drop()
         self.hide()
