@@ -10,7 +10,7 @@ needs no parser; a caption it cannot change ("grandmas garden") simply has no ha
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,8 +107,10 @@ class HardNegatives:
     of_caption: list[list[int]]  # caption index -> indices into the negatives
 
     @classmethod
-    def build(cls, labels: Sequence[str], templates: Sequence[str],
-              tokenizer: Any) -> HardNegatives:
+    def build(cls, labels: Sequence[str], templates: Sequence[str], tokenizer: Any,
+              tokenize: Callable[[list[str]], Any] | None = None) -> HardNegatives:
+        """`tokenize` (texts -> input_ids and attention_mask): the model family's way; None:
+        the tokenizer, padded to the longest."""
         index = {label: i for i, label in enumerate(labels)}
         texts: list[str] = []
         ids: dict[str, int] = {}
@@ -126,7 +128,8 @@ class HardNegatives:
                         owners.append(index.get(neg, -1))
                     row.append(ids[prompt])
                 of_caption.append(row)
-        tokens = tokenizer(texts or [""], padding=True, truncation=True, return_tensors="pt")
+        tokens = (tokenizer(texts or [""], padding=True, truncation=True, return_tensors="pt")
+                  if tokenize is None else tokenize(texts))
         return cls(tokens["input_ids"], tokens["attention_mask"],
                    np.asarray(owners or [-1], dtype=np.int64), of_caption)
 

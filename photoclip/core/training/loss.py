@@ -70,3 +70,45 @@ def contrastive_loss(
     loss_image = -(targets_image * F.log_softmax(image_logits, dim=1)).sum(dim=1).mean()
     loss_text = -(targets * F.log_softmax(logits.t(), dim=1)).sum(dim=1).mean()
     return (loss_image + loss_text) / 2
+
+
+# SigLIP's start (Zhai et al., 2023): t' = log 10 and bias -10, so that at first almost every
+# pair, nearly all of them negatives, is scored as one.
+SIGLIP_INIT_LOGIT_SCALE = math.log(10.0)
+SIGLIP_INIT_BIAS = -10.0
+
+
+def sigmoid_loss(
+    image_features: torch.Tensor,
+    text_features: torch.Tensor,
+    logit_scale: torch.Tensor,
+    logit_bias: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    negative_features: torch.Tensor | None = None,
+    negative_labels: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """SigLIP's pairwise sigmoid loss: every (photo, caption) pair of the batch is its own
+    binary question, +1 for a same-label pair, -1 otherwise; summed over captions, averaged
+    over photos. Hard negative captions add columns that are always -1 (except for photos of
+    the label a negative caption is)."""
+    import torch
+    import torch.nn.functional as F
+
+    image = F.normalize(image_features.float(), dim=-1)
+    text = F.normalize(text_features.float(), dim=-1)
+    if labels is None:
+        labels = torch.arange(len(image), device=image.device)
+    labels = labels.to(image.device)
+    logits = logit_scale.float() * image @ text.t() + logit_bias.float()
+    signs = (labels[:, None] == labels[None, :]).float() * 2 - 1
+    terms = F.logsigmoid(signs * logits)
+    total = terms.sum()
+    if negative_features is not None and len(negative_features):
+        negatives = F.normalize(negative_features.float(), dim=-1)
+        extra = F.logsigmoid(-(logit_scale.float() * image @ negatives.t()
+                               + logit_bias.float()))
+        if negative_labels is not None:
+            own = labels[:, None] == negative_labels.to(image.device)[None, :]
+            extra = extra.masked_fill(own, 0.0)
+        total = total + extra.sum()
+    return -total / len(image)

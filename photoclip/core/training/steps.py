@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,14 @@ from photoclip.core.evaluation import (
     zero_shot_accuracy,
 )
 from photoclip.core.training.data import Photos
-from photoclip.core.training.loss import INIT_LOGIT_SCALE, contrastive_loss
+from photoclip.core.training.inputs import image_features, text_features, tokenize
+from photoclip.core.training.loss import (
+    INIT_LOGIT_SCALE,
+    SIGLIP_INIT_BIAS,
+    SIGLIP_INIT_LOGIT_SCALE,
+    contrastive_loss,
+    sigmoid_loss,
+)
 from photoclip.core.training.wise import ALPHAS, choose_alpha, interpolate
 
 if TYPE_CHECKING:
@@ -128,19 +136,30 @@ def warmup_steps(total: int) -> int:
 
 def trainable_names(model: Any, from_scratch: bool, blocks: int) -> list[str]:
     """Parameters that train: all from scratch; else the last `blocks` transformer blocks of
-    each tower, the final norms, both projections and the temperature."""
+    each tower and what comes after them (final norms, pooling heads, projections, the
+    temperature and SigLIP's bias). The blocks are found by name in every family: CLIP and
+    SigLIP `encoder.layers.N`, BERT and XLM-R text towers `encoder.layer.N`."""
     names = [n for n, _ in model.named_parameters()]
     if from_scratch:
         return names
-    vision_layers = len(model.vision_model.encoder.layers)
-    text_layers = len(model.text_model.encoder.layers)
-    prefixes = [f"vision_model.encoder.layers.{i}." for i in
-                range(max(0, vision_layers - blocks), vision_layers)]
-    prefixes += [f"text_model.encoder.layers.{i}." for i in
-                 range(max(0, text_layers - blocks), text_layers)]
-    prefixes += ["vision_model.post_layernorm.", "text_model.final_layer_norm.",
-                 "visual_projection.", "text_projection.", "logit_scale"]
-    return [n for n in names if n.startswith(tuple(prefixes))]
+    block = re.compile(r"^(vision_model|text_model)\.(?:.*\.)?encoder\.layers?\.(\d+)\.")
+    last: dict[str, int] = {}
+    for n in names:
+        if m := block.match(n):
+            last[m.group(1)] = max(last.get(m.group(1), -1), int(m.group(2)))
+    out = []
+    for n in names:
+        if m := block.match(n):
+            if int(m.group(2)) > last[m.group(1)] - blocks:
+                out.append(n)
+        elif not _before_the_blocks(n):
+            out.append(n)
+    return out
+
+
+def _before_the_blocks(name: str) -> bool:
+    """Embeddings and the norm in front of the first block: frozen in a partial fine-tune."""
+    return "embeddings" in name or "pre_layrnorm" in name or "pre_layernorm" in name
 
 
 def parameter_groups(model: Any, names: Sequence[str], weight_decay: float) -> list[dict[str, Any]]:
@@ -150,7 +169,7 @@ def parameter_groups(model: Any, names: Sequence[str], weight_decay: float) -> l
     for name, param in model.named_parameters():
         if name not in wanted:
             continue
-        if param.ndim < 2 or "logit_scale" in name:
+        if param.ndim < 2 or "logit_" in name:
             no_decay.append(param)
         else:
             decay.append(param)
@@ -159,14 +178,18 @@ def parameter_groups(model: Any, names: Sequence[str], weight_decay: float) -> l
 
 
 def reinitialise(model: Any) -> None:
-    """Every weight from a fresh random start of the same architecture (the caller seeds)."""
+    """Every weight from a fresh random start of the same architecture (the caller seeds),
+    with the family's starting temperature (and SigLIP's bias)."""
     import torch
-    from transformers import CLIPModel
 
-    fresh = CLIPModel(model.config)
+    fresh = type(model)(model.config)
     model.load_state_dict(fresh.state_dict())
     with torch.no_grad():
-        model.logit_scale.fill_(INIT_LOGIT_SCALE)
+        if hasattr(model, "logit_bias"):
+            model.logit_scale.fill_(SIGLIP_INIT_LOGIT_SCALE)
+            model.logit_bias.fill_(SIGLIP_INIT_BIAS)
+        else:
+            model.logit_scale.fill_(INIT_LOGIT_SCALE)
 
 
 def autocast_for(device: str) -> Callable[[], Any]:
@@ -214,7 +237,7 @@ class LiveModel:
         self.model.eval()
         with torch.inference_mode(), self.autocast():
             pixels = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
-            feats = pooled(self.model.get_image_features(pixel_values=pixels.to(self.device)))
+            feats = pooled(image_features(self.model, pixels.to(self.device)))
         return feats.float().cpu().numpy()
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -224,11 +247,10 @@ class LiveModel:
         out = []
         with torch.inference_mode(), self.autocast():
             for start in range(0, len(texts), self.batch_size):
-                tokens = self.tokenizer(list(texts[start : start + self.batch_size]),
-                                        padding=True, truncation=True, return_tensors="pt")
-                feats = pooled(self.model.get_text_features(
-                    input_ids=tokens["input_ids"].to(self.device),
-                    attention_mask=tokens["attention_mask"].to(self.device)))
+                tokens = tokenize(self.model, self.tokenizer,
+                                  texts[start : start + self.batch_size])
+                feats = pooled(text_features(self.model, tokens["input_ids"].to(self.device),
+                                             tokens["attention_mask"].to(self.device)))
                 out.append(feats.float().cpu().numpy())
         return np.concatenate(out)
 
@@ -287,8 +309,8 @@ def contrastive_backward(model: Any, scaler: Any, autocast: Callable[[], Any], d
 
     def embed(sl: slice) -> tuple[torch.Tensor, torch.Tensor]:
         with autocast():
-            img = pooled(model.get_image_features(pixel_values=pixels[sl]))
-            txt = pooled(model.get_text_features(input_ids=ids[sl], attention_mask=mask[sl]))
+            img = pooled(image_features(model, pixels[sl]))
+            txt = pooled(text_features(model, ids[sl], mask[sl]))
         return img.float(), txt.float()
 
     neg_ids, neg_mask, neg_labels = (None, None, None) if negatives is None else negatives
@@ -298,14 +320,22 @@ def contrastive_backward(model: Any, scaler: Any, autocast: Callable[[], Any], d
         assert neg_ids is not None
         assert neg_mask is not None
         with autocast():
-            return pooled(model.get_text_features(input_ids=neg_ids[sl].to(device),
-                                                  attention_mask=neg_mask[sl].to(device))).float()
+            return pooled(text_features(model, neg_ids[sl].to(device),
+                                        neg_mask[sl].to(device))).float()
 
     scale = model.logit_scale.exp()
+    bias = getattr(model, "logit_bias", None)  # SigLIP: its pairwise sigmoid loss
+
+    def batch_loss(img: torch.Tensor, txt: torch.Tensor,
+                   neg: torch.Tensor | None) -> torch.Tensor:
+        if bias is not None:
+            return sigmoid_loss(img, txt, scale, bias, labels, neg, neg_labels)
+        return contrastive_loss(img, txt, scale, labels, neg, neg_labels)
+
     if micro >= n:
         img, txt = embed(slice(0, n))
         neg = embed_negatives(slice(0, m)) if m else None
-        loss = contrastive_loss(img, txt, scale, labels, neg, neg_labels)
+        loss = batch_loss(img, txt, neg)
         (scaler.scale(loss) if scaler is not None else loss).backward()
         return float(loss.detach())
 
@@ -315,7 +345,7 @@ def contrastive_backward(model: Any, scaler: Any, autocast: Callable[[], Any], d
     img_all = torch.cat([p[0] for p in parts]).requires_grad_(True)
     txt_all = torch.cat([p[1] for p in parts]).requires_grad_(True)
     neg_all = torch.cat(neg_parts).requires_grad_(True) if m else None
-    loss = contrastive_loss(img_all, txt_all, scale, labels, neg_all, neg_labels)
+    loss = batch_loss(img_all, txt_all, neg_all)
     (scaler.scale(loss) if scaler is not None else loss).backward()
     assert img_all.grad is not None
     assert txt_all.grad is not None

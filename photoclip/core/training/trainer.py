@@ -54,6 +54,7 @@ from photoclip.core.training.data import (
     mirror_safe,
     stratified_split,
 )
+from photoclip.core.training.inputs import tokenize
 from photoclip.core.training.loss import MAX_LOGIT_SCALE
 from photoclip.core.training.steps import (
     LiveModel,
@@ -217,9 +218,10 @@ class Trainer:
             photos=photos, held_out=split.held_out, train_idx=train_idx,
             select_idx=select_idx, test_idx=test_idx,
             labels=np.asarray(photos.labels, dtype=np.int64),
-            tokens=tokenizer(flat, padding=True, truncation=True, return_tensors="pt"),
+            tokens=tokenize(model, tokenizer, flat),
             fingerprint=fp, negatives=HardNegatives.build(
-                self.albums.labels, self.templates, tokenizer) if cfg.hard_negatives else None,
+                self.albums.labels, self.templates, tokenizer,
+                lambda texts: tokenize(model, tokenizer, texts)) if cfg.hard_negatives else None,
         )
 
     def evaluate_before(self, run: PreparedRun, state: dict[str, Any] | None) -> Step:
