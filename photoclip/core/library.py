@@ -300,7 +300,7 @@ class Library:
     def label_sets(self) -> LabelSets:
         """The label sets for auto-tagging (a TagStore, with what the front ends do to it)."""
         if self._label_sets is None:
-            self._label_sets = LabelSets(self.catalog)
+            self._label_sets = LabelSets(self.catalog, model_of=lambda: self.model)
         return self._label_sets
 
     @property

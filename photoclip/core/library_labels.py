@@ -4,9 +4,12 @@ labels, a built-in set, a set's figures, and label set files."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from photoclip.core.catalog import Catalog
 from photoclip.core.errors import LabelSetError
 from photoclip.core.tagging import (
     MANUAL_SET,
@@ -25,12 +28,18 @@ from photoclip.core.tagging.labelsets import (
     split_labels,
     unique_labels,
 )
+from photoclip.core.tagging.prompts_i18n import templates_for
 from photoclip.core.tagging.scoring import effective_floor, effective_threshold
 from photoclip.core.types import LabelSet
 
 
 class LabelSets(TagStore):
     manual = MANUAL_SET  # the set of tags set by hand
+
+    def __init__(self, catalog: Catalog, model_of: Callable[[], str] | None = None) -> None:
+        super().__init__(catalog)
+        # The library's model id (its languages choose a set's default templates); no load.
+        self._model_of = model_of
 
     def define(
         self,
@@ -119,8 +128,15 @@ class LabelSets(TagStore):
                 "enabled": spec.enabled if found is not None else False,
                 "multi_label": spec.multi_label, "threshold": spec.threshold,
                 "floor": spec.floor, "effective_floor": floor,
-                "templates": list(spec.templates or default_templates()),
+                "templates": list(spec.templates or self._templates(found or spec)),
                 "default_templates": spec.templates is None, "labels": labels}
+
+    def _templates(self, label_set: Any) -> tuple[str, ...]:
+        """The templates the tagger will use for `label_set` (its language's, where the
+        library's model reads it), without loading the model."""
+        if self._model_of is None:
+            return default_templates()
+        return templates_for(label_set, SimpleNamespace(model_id=self._model_of()))
 
     def export(self, name: str, file: str | Path) -> tuple[str, Path]:
         """Write a set (or a built-in one) to a YAML/JSON file: (its name, the file)."""

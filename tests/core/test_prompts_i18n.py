@@ -106,3 +106,19 @@ def test_tagging_a_chinese_set_encodes_prompts_in_the_models_language(
         assert first in encoded
         why = tagger.templates(lib.label_sets.label_sets()[0])
         assert (why[0] == ZH) == (family == "chinese_clip")
+
+
+@pytest.mark.parametrize("family", ["chinese_clip", "clip"])
+def test_labels_show_lists_the_templates_the_tagger_will_use(
+        family: str, tmp_path: Path, tiny_family_dir: Callable[[str], Path],
+        monkeypatch: pytest.MonkeyPatch):
+    """`photoclip labels show 宠物` (and the Label sets page) lists the Chinese templates
+    where the library's model reads Chinese, without loading it."""
+    def no_load(*_a: object) -> None:
+        raise AssertionError("the model was loaded to list templates")
+
+    monkeypatch.setattr("photoclip.core.encoder.clip.ClipEncoder.load", no_load)
+    with Library(tmp_path / "lib", model=str(tiny_family_dir(family)), device="cpu") as lib:
+        lib.label_sets.define("宠物", labels="猫,狗")
+        shown = lib.label_sets.describe("宠物")["templates"]
+        assert (shown[0] == ZH) == (family == "chinese_clip")
