@@ -30,3 +30,15 @@ def show_page(qtbot):
     yield show
     for widget in pages:
         widget.shutdown()
+
+
+@pytest.fixture
+def page(qtbot, lib, show_page):
+    """The Photos page over the test module's `lib`, shown, its first browse landed."""
+    from photoclip.gui.jobs import Calls
+    from photoclip.gui.views.photos import PhotosPage
+
+    page = show_page(PhotosPage(lib, Calls(), lambda: None))
+    with qtbot.waitSignal(page.search_done, timeout=10_000):
+        page.run_search()
+    return page

@@ -8,14 +8,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from photos_support import add_photos
 from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 
 from photoclip.core.library import Library
-from photoclip.gui.jobs import Calls
 from photoclip.gui.models import PHOTO_IDS_MIME
 from photoclip.gui.views.photos import PhotosPage
-from tests.gui.test_selection import add_photos
 
 N = 60
 
@@ -29,13 +28,6 @@ def lib(tmp_path):
     yield library
     library.close()
 
-
-@pytest.fixture
-def page(qtbot, lib, show_page):
-    page = show_page(PhotosPage(lib, Calls(), lambda: None))
-    with qtbot.waitSignal(page.search_done, timeout=10_000):
-        page.run_search()
-    return page
 
 
 def listed(page: PhotosPage) -> list[str]:

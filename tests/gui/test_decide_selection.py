@@ -9,7 +9,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog
 
-from photoclip.gui.jobs import Calls
 from photoclip.gui.views.photos import PhotosPage
 from tests.gui.test_selection import change, click
 from tests.gui.test_selection import lib as lib  # the fixture
@@ -18,10 +17,7 @@ CTRL = Qt.KeyboardModifier.ControlModifier
 
 
 @pytest.fixture
-def page(qtbot, lib, show_page):
-    page = show_page(PhotosPage(lib, Calls(), lambda: None))
-    with qtbot.waitSignal(page.search_done, timeout=10_000):
-        page.run_search()
+def page(page, qtbot, lib):  # the Photos page of tests/gui/conftest.py, and then:
     lib.label_sets.define("scenes", labels="beach,forest")
     beach = next(lb for _, lb in lib.label_sets.find_labels("scenes|beach"))
     ids = page.grid_model.ids(range(4))

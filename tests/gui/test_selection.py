@@ -5,29 +5,17 @@ hearts beside the names), the bar's "N selected" and what the last change did.""
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from pathlib import Path
 
 import pytest
+from photos_support import add_photos
 from PySide6.QtCore import Qt
 
 from photoclip.core.library import Library
-from photoclip.core.types import PhotoRecord
-from photoclip.gui.jobs import Calls
 from photoclip.gui.models import CHUNK
 from photoclip.gui.views.photos import PhotosPage
 
 N = 1200  # more than the grid is given at first (CHUNK)
-
-
-def add_photos(lib: Library, root: Path, count: int) -> list[int]:
-    root_id = next(r.id for r in lib.catalog.roots() if r.path == str(root))
-    with lib.catalog.transaction():
-        return [lib.catalog.upsert_photo(PhotoRecord(
-            root_id, f"{root}/IMG_{i:06d}.jpg", 1000, 10**18 + i,
-            hashlib.sha1(str(i).encode()).hexdigest(), 4000, 3000,
-            f"2010-01-01T12:{i // 60 % 60:02d}:{i % 60:02d}")) for i in range(count)]
 
 
 @pytest.fixture
@@ -39,13 +27,6 @@ def lib(tmp_path):
     yield library
     library.close()
 
-
-@pytest.fixture
-def page(qtbot, lib, show_page):
-    page = show_page(PhotosPage(lib, Calls(), lambda: None))
-    with qtbot.waitSignal(page.search_done, timeout=10_000):
-        page.run_search()
-    return page
 
 
 def text(page: PhotosPage, row: int) -> str:

@@ -11,7 +11,6 @@ from PySide6.QtCore import QPoint, Qt
 
 from photoclip.core.library import Library
 from photoclip.core.types import PhotoRecord
-from photoclip.gui.jobs import Calls
 from photoclip.gui.views.photos import PhotosPage
 
 # (month, photos): 2,000 photos, newest first
@@ -35,13 +34,6 @@ def lib(tmp_path):
     yield library
     library.close()
 
-
-@pytest.fixture
-def page(qtbot, lib, show_page):
-    page = show_page(PhotosPage(lib, Calls(), lambda: None))
-    with qtbot.waitSignal(page.search_done, timeout=10_000):
-        page.run_search()
-    return page
 
 
 def entries(page: PhotosPage) -> list[str]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from photoclip.gui.jobs import Calls
-from photoclip.gui.views.photos import PhotosPage
 from photoclip.gui.views.selection import UNDO_LEVELS
 from tests.gui.test_selection import change, click, text
 from tests.gui.test_selection import lib as lib  # the fixture
@@ -17,10 +15,7 @@ CTRL_SHIFT = CTRL | Qt.KeyboardModifier.ShiftModifier
 
 
 @pytest.fixture
-def page(qtbot, lib, show_page):
-    page = show_page(PhotosPage(lib, Calls(), lambda: None))
-    with qtbot.waitSignal(page.search_done, timeout=10_000):
-        page.run_search()
+def page(page, qtbot, lib):  # the Photos page of tests/gui/conftest.py, and then:
     qtbot.waitUntil(lambda: page.grid.visualRect(page.grid_model.index(30)).isValid())
     return page
 

@@ -11,9 +11,7 @@ from PySide6.QtCore import QPoint, QSize, Qt
 
 from photoclip.core.library import Library
 from photoclip.core.types import PhotoRecord
-from photoclip.gui.jobs import Calls
 from photoclip.gui.views import viewer as viewer_module
-from photoclip.gui.views.photos import PhotosPage
 
 COLOURS = ["red", "green", "blue", "yellow"]
 
@@ -34,13 +32,6 @@ def lib(tmp_path):
     yield library
     library.close()
 
-
-@pytest.fixture
-def page(qtbot, lib, show_page):
-    page = show_page(PhotosPage(lib, Calls(), lambda: None))
-    with qtbot.waitSignal(page.search_done, timeout=10_000):
-        page.run_search()
-    return page
 
 
 def centre_colour(viewer) -> tuple[int, int, int]:
