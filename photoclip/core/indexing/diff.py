@@ -154,7 +154,10 @@ class RecentAdds:
         self.window_s = window_s
         self._by_hash: dict[str, list[tuple[int, float]]] = defaultdict(list)  # (id, when)
         self._order: deque[tuple[float, str]] = deque()  # oldest first
-        self._paths: deque[tuple[float, str]] = deque()  # (when, path) of those added, oldest first
+        # folder: (when, path) of the photos added there, oldest first; and every add's (when,
+        # folder) in order, so old ones leave in O(1) however many folders there are
+        self._paths: dict[str, deque[tuple[float, str]]] = {}
+        self._path_order: deque[tuple[float, str]] = deque()
         # hash: (when, the deleted photo's decisions)
         self._decisions: dict[str, tuple[float, decisions.Decisions]] = {}
 
@@ -186,15 +189,26 @@ class RecentAdds:
         now = time.monotonic()
         self._by_hash[digest].append((photo_id, now))
         self._order.append((now, digest))
-        self._paths.append((now, path))
+        folder = os.path.dirname(path)
+        self._paths.setdefault(folder, deque()).append((now, path))
+        self._path_order.append((now, folder))
+        self._forget_old_paths()
 
     def paths_in(self, folders: set[str]) -> set[str]:
         """Photos update() added lately in `folders`: an edit saved under a new name is often
         heard a batch before its original's deletion, and must still take over its tags."""
+        self._forget_old_paths()
+        return {p for f in folders for _, p in self._paths.get(f, ())}
+
+    def _forget_old_paths(self) -> None:
         cutoff = time.monotonic() - self.window_s
-        while self._paths and self._paths[0][0] < cutoff:
-            self._paths.popleft()
-        return {p for _, p in self._paths if os.path.dirname(p) in folders}
+        while self._path_order and self._path_order[0][0] < cutoff:
+            _, folder = self._path_order.popleft()
+            added = self._paths.get(folder)
+            if added:
+                added.popleft()  # the oldest there is this very add
+                if not added:
+                    del self._paths[folder]
 
     def match(self, diff: Diff, catalog: Catalog) -> list[tuple[int, int]]:
         """A vanished photo whose content update() added lately under another path was moved
@@ -344,9 +358,10 @@ def finish_edits(held: Held, catalog: Catalog, vectors: VectorIndex, recent: Rec
         if merges:
             vectors.remove([drop for _, drop in merges])
             report.moved += len(merges)
-            carried += [(path, photo.path) for path, st in removed.items()
-                        for keep, _ in merges if keep == st.id
-                        and (photo := catalog.photo(keep)) is not None]
+            kept = {keep for keep, _ in merges}
+            for path, st in removed.items():
+                if st.id in kept and (photo := catalog.photo(st.id)) is not None:
+                    carried.append((path, photo.path))  # the row now stands at its twin's path
         removed = left.gone
     if removed:
         with catalog.transaction() as conn:
