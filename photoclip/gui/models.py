@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,66 @@ class Results:
     photos: dict[int, Photo] = field(default_factory=dict)
     marks: Marks = field(default_factory=dict)  # the library's stars and favourites
     months: list[tuple[str, int]] = field(default_factory=list)  # browsing: ("YYYY-MM", n)
+    plan: Plan | None = None  # a refresh's diff against the rows shown (see `planned`)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the rows a view shows (`old[:shown]`) become the first rows of a new list: runs of
+    rows to remove (bottom up) and to insert (top down, [first, end) of the new list)."""
+
+    old: list[Row]
+    shown: int
+    unchanged: bool = False  # no row the view shows moves
+    removed: list[tuple[int, int]] = field(default_factory=list)  # (first, last), inclusive
+    inserted: list[tuple[int, int]] = field(default_factory=list)  # (first, end)
+    new_shown: int = 0
+
+
+def plan_update(old: list[Row], shown: int, new: list[Row]) -> Plan:
+    """The diff from the rows shown to `new`. Rows kept keep their order (a greedy increasing
+    match), so the view keeps its selection on them. Plain Python, no Qt: it runs in the
+    worker that fetched `new` (PhotoGridModel.planned), or on the UI thread as a fallback."""
+    limit = min(shown, len(new))
+    start = 0  # the first shown row that differs
+    while start < limit and old[start] == new[start]:
+        start += 1
+    if start >= shown:  # the change is below what the view has
+        return Plan(old, shown, unchanged=True)
+    grown = len(new) - len(old)
+    if grown > 0 and old[start:shown] == new[start + grown:shown + grown]:
+        # One run of photos came (a batch, all newer or older than the rest): one insert.
+        return Plan(old, shown, inserted=[(start, start + grown)], new_shown=shown + grown)
+    position = dict(zip(new[start:], itertools.count(start), strict=False))
+    kept: dict[int, int] = {}  # old row -> new row, both increasing
+    last = start - 1
+    for row in range(start, shown):
+        n = position.get(old[row], -1)
+        if n > last:
+            kept[row] = last = n
+    removed = []
+    row = shown - 1
+    while row >= start:
+        if row in kept:
+            row -= 1
+            continue
+        end = row
+        while row >= start and row not in kept:
+            row -= 1
+        removed.append((row + 1, end))
+    new_shown = max(last + 1, min(len(new), shown))
+    arrived = set(kept.values())
+    inserted = []
+    n = start
+    while n < new_shown:
+        if n in arrived:
+            n += 1
+            continue
+        first = n
+        while n < new_shown and n not in arrived:
+            n += 1
+        inserted.append((first, n))
+    return Plan(old, shown, removed=removed, inserted=inserted, new_shown=new_shown)
 
 
 def browse_results(library: Library, folder: str | None, after: str | None,
@@ -146,7 +206,7 @@ class PhotoGridModel(QAbstractListModel):
     # -- filling ----------------------------------------------------------------------------
 
     def set_rows(self, rows: list[Row], photos: dict[int, Photo] | None = None, *,
-                 keep: bool = False) -> None:
+                 keep: bool = False, plan: Plan | None = None) -> None:
         """Show `rows`. keep=False: a new list (the view starts over at its top). keep=True:
         the same query again with photos added or gone; only the rows that changed are
         removed and inserted, so the view keeps its selection and what it shows."""
@@ -155,7 +215,7 @@ class PhotoGridModel(QAbstractListModel):
         self._changing = True  # no fetchMore from a view reacting to one step of the change
         try:
             if keep:
-                self._update(list(rows))
+                self._update(list(rows), plan)
             else:
                 self.loader.clear_pending()
                 self.beginResetModel()
@@ -166,60 +226,40 @@ class PhotoGridModel(QAbstractListModel):
             self._changing = False
         self.show_up_to(CHUNK)  # a short list that grew shows its first chunk whole
 
-    def _update(self, new: list[Row]) -> None:
+    def planned(self, fetch: Callable[[], Results]) -> Callable[[], Results]:
+        """`fetch` for a refresh (keep=True), which also works out, off the UI thread, how
+        the rows shown now become the new ones: at 100,000 rows that diff is what would stall
+        the window when a batch of photos lands."""
+        old, shown = self._rows, self._shown  # read here, on the UI thread
+
+        def run() -> Results:
+            results = fetch()
+            return replace(results, plan=plan_update(old, shown, results.rows))
+
+        return run
+
+    def _update(self, new: list[Row], plan: Plan | None) -> None:
         """Turn the shown rows into the first rows of `new` by removing the rows that went
         and inserting those that came, in runs; rows that stayed keep their indexes (and so
-        the selection). Costs the shown rows, not the library."""
+        the selection). `plan` is the diff if it was made against the rows shown now."""
         old, shown = self._rows, self._shown
-        limit = min(shown, len(new))
-        start = 0  # the first shown row that differs
-        while start < limit and old[start] == new[start]:
-            start += 1
-        if start >= shown:  # the change is below what the view has: nothing it shows moves
+        if plan is None or plan.old is not old or plan.shown != shown:
+            plan = plan_update(old, shown, new)  # the rows moved on since: diff them here
+        if plan.unchanged:  # nothing the view shows moves
             self._rows = new
             return
-        grown = len(new) - len(old)
-        if grown > 0 and old[start:shown] == new[start + grown:shown + grown]:
-            # One run of photos came (a batch, all newer or older than the rest): one insert.
-            self.beginInsertRows(QModelIndex(), start, start + grown - 1)
-            self._rows, self._shown = new, shown + grown
-            self.endInsertRows()
-            return
-        position = dict(zip(new[start:], itertools.count(start), strict=False))
-        kept: dict[int, int] = {}  # old row -> new row, both increasing
-        last = start - 1
-        for row in range(start, shown):
-            n = position.get(old[row], -1)
-            if n > last:
-                kept[row] = last = n
         current = old[:shown]  # what the view has, step by step
-        row = shown - 1
-        while row >= start:  # remove, bottom up, the runs of rows that went
-            if row in kept:
-                row -= 1
-                continue
-            end = row
-            while row >= start and row not in kept:
-                row -= 1
-            self.beginRemoveRows(QModelIndex(), row + 1, end)
-            del current[row + 1:end + 1]
+        for first, end in plan.removed:  # bottom up
+            self.beginRemoveRows(QModelIndex(), first, end)
+            del current[first:end + 1]
             self._rows, self._shown = current, len(current)
             self.endRemoveRows()
-        new_shown = max(last + 1, min(len(new), shown))
-        arrived = set(kept.values())
-        n = start
-        while n < new_shown:  # insert, top down, the runs of rows that came
-            if n in arrived:
-                n += 1
-                continue
-            first = n
-            while n < new_shown and n not in arrived:
-                n += 1
-            self.beginInsertRows(QModelIndex(), first, n - 1)
-            current[first:first] = new[first:n]
+        for first, end in plan.inserted:  # top down
+            self.beginInsertRows(QModelIndex(), first, end - 1)
+            current[first:first] = new[first:end]
             self._rows, self._shown = current, len(current)
             self.endInsertRows()
-        self._rows, self._shown = new, new_shown
+        self._rows, self._shown = new, plan.new_shown
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         return not (parent.isValid() or self._changing) and self._shown < len(self._rows)

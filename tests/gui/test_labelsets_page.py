@@ -22,8 +22,15 @@ PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
 
 
 @pytest.fixture
-def page(show_page, library):
-    return show_page(LabelSetsPage(library))
+def page(qtbot, show_page, library):
+    page = show_page(LabelSetsPage(library))
+    _settled(qtbot, page)
+    return page
+
+
+def _settled(qtbot, page: LabelSetsPage) -> None:
+    """The sets and their counts are read off the UI thread: wait for the table to show them."""
+    qtbot.waitUntil(lambda: not page.reading, timeout=10_000)
 
 
 def _store(page: LabelSetsPage) -> TagStore:
@@ -36,6 +43,7 @@ def _create(qtbot, page: LabelSetsPage, name: str, labels: str = "") -> None:
     if labels:
         page.editor.new_label.setText(labels)
         page.editor.add_label_button.click()
+    _settled(qtbot, page)
 
 
 def _edit(widget, text: str) -> None:
@@ -146,6 +154,8 @@ def test_a_built_in_set_can_be_added_and_a_set_deleted_after_asking(qtbot, page,
     assert index > 0
     page.builtin_combo.activated.emit(index)
     assert _store(page).label_set("animals") is not None
+    assert page.title.text() == "animals"  # shown at once, before the table is read again
+    _settled(qtbot, page)
     assert page.builtin_combo.findData("animals") < 0  # offered once
 
     answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes]
@@ -161,6 +171,7 @@ def test_a_built_in_set_can_be_added_and_a_set_deleted_after_asking(qtbot, page,
     page.delete_button.click()
     assert _store(page).label_set("animals") is None
     assert "'animals'" in asked[0]
+    _settled(qtbot, page)
     assert "No label sets yet" in page.empty_label.text()
 
 
@@ -189,10 +200,11 @@ def test_retag_shows_progress_then_the_counts(qtbot, page, tmp_path):
     assert "4 photos scored" in page.message_label.text()
     assert not page.progress_bar.isVisible()
     assert page.retag_button.isEnabled()
+    _settled(qtbot, page)  # the counts are read again off the UI thread
     photos = [int(page.editor.labels_table.item(r, L_PHOTOS).text())
               for r in range(page.editor.labels_table.rowCount())]
     assert sum(photos) == 4
-    assert page.sets_table.item(0, S_TAGS).text() == "4"
+    qtbot.waitUntil(lambda: page.sets_table.item(0, S_TAGS).text() == "4", timeout=10_000)
 
     # Renaming a label keeps its tags (a typo fix loses nothing).
     row = max(range(4), key=lambda r: photos[r])
@@ -232,6 +244,7 @@ def test_model_bound_buttons_wait_for_the_windows_model(qtbot, library):
     win.show()
     page, training = win.labelsets_page, win.training_page
     win.pages.setCurrentWidget(page)
+    _settled(qtbot, page)
     assert page.title.text() == "pets"
     assert not page.retag_button.isEnabled()
     assert "waiting for the model to load" in page.retag_button.toolTip()

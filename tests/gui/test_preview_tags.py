@@ -173,9 +173,10 @@ def _label_row(win: MainWindow, label: str) -> int:
     return next(r for r in range(table.rowCount()) if table.item(r, L_NAME).text() == label)
 
 
-def test_tags_changed_in_the_preview_are_counted_on_the_label_sets_page(window):
+def test_tags_changed_in_the_preview_are_counted_on_the_label_sets_page(qtbot, window):
     page = window.labelsets_page
     window.pages.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: not page.reading, timeout=10_000)  # read off the UI thread
     page.select_set("pets")
     assert page.editor.labels_table.item(_label_row(window, "cat"), L_YES).text() == "0"
     window.pages.setCurrentIndex(0)
@@ -188,6 +189,7 @@ def test_tags_changed_in_the_preview_are_counted_on_the_label_sets_page(window):
     settle(window)
 
     window.pages.setCurrentWidget(page)
+    qtbot.waitUntil(lambda: not page.reading, timeout=10_000)
     assert page.title.text() == "pets"
     assert page.editor.labels_table.item(_label_row(window, "cat"), L_YES).text() == "2"
     assert page.editor.labels_table.item(_label_row(window, "dog"), L_NO).text() == "1"

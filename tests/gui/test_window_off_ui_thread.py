@@ -137,3 +137,26 @@ def test_the_tag_panel_never_shows_the_last_photos_tags_under_the_next(qtbot, ta
     assert panel.rows()
     panel.show_photo(library.catalog.photo(other))
     assert panel.rows() == []  # at once: not the previous photo's rows while reading
+
+
+def test_a_batch_that_lands_while_browsing_is_diffed_off_the_ui_thread(qtbot, tmp_path,
+                                                                         monkeypatch):
+    import photoclip.gui.models as models
+
+    folder = tmp_path / "A"
+    folder.mkdir()
+    lib = Library(tmp_path / "lib")
+    lib.add_roots([str(folder)])
+    add_rows(lib, folder, 600)
+    threads: dict[str, set[int]] = {}
+    spy_on(monkeypatch, models, ("plan_update",), threads)
+    win = MainWindow(library=lib, load_model=False)
+    qtbot.addWidget(win)
+    win.show()
+    page = win.photos
+    qtbot.waitUntil(lambda: page.idle and page.grid_model.total == 600, timeout=10_000)
+    add_rows(lib, folder, 40, name="new")
+    page.photos_landed(40)
+    qtbot.waitUntil(lambda: page.idle and page.grid_model.total == 640, timeout=10_000)
+    assert threading.get_ident() not in threads.get("plan_update", {threading.get_ident()})
+    assert len(set(page.grid_model.ids())) == 640

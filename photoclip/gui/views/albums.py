@@ -143,8 +143,8 @@ class AlbumsPanel(QWidget):
     # -- reading ----------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        albums = self.library.albums
-        self._reads.run(albums.all, self._fill, self._say)
+        library = self.library  # the albums door imports on first use: in the worker too
+        self._reads.run(lambda: library.albums.all(), self._fill, self._say)
 
     def _fill(self, albums: list[Any]) -> None:
         current = self._then.pop() if self._then else self.current_name()

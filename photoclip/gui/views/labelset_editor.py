@@ -206,8 +206,10 @@ class LabelSetEditor(QWidget):
         add_row.addWidget(self.remove_label_button)
         return add_row
 
-    def show_set(self, ls: LabelSet | None) -> None:
-        """Show `ls` (None: no set is selected; the editor is hidden then)."""
+    def show_set(self, ls: LabelSet | None,
+                 counts: dict[int, tuple[int, int, int]] | None = None) -> None:
+        """Show `ls` (None: no set is selected; the editor is hidden then), with its labels'
+        tag counts when the caller read them (off the UI thread)."""
         self.current = ls
         if ls is None:
             self.update_buttons()
@@ -233,11 +235,12 @@ class LabelSetEditor(QWidget):
         self.templates_edit.setPlainText("\n".join(ls.templates or ()))
         self.templates_edit.document().setModified(False)
         self.templates_edit.setStyleSheet("")
-        self.fill_labels(ls)
+        self.fill_labels(ls, counts)
         self.update_buttons()
 
-    def fill_labels(self, ls: LabelSet) -> None:
-        counts = self.store.tag_counts(ls.id)
+    def fill_labels(self, ls: LabelSet,
+                    counts: dict[int, tuple[int, int, int]] | None = None) -> None:
+        counts = self.store.tag_counts(ls.id) if counts is None else counts
         muted = QColor("#777")
         with QSignalBlocker(self.labels_table):
             self.labels_table.setRowCount(len(ls.labels))

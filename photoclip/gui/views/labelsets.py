@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDir, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QDir, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,12 +32,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photoclip.core.api import MANUAL_SET, LabelSetSpec, check_name, shipped_sets
+from photoclip.core.api import LabelSetSpec, check_name, shipped_sets
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.library import Library
 from photoclip.core.types import LabelSet, Progress
-from photoclip.gui.jobs import Calls, JobEnd, JobRunner
-from photoclip.gui.views.labelset_editor import MUTED, LabelSetEditor, cell
+from photoclip.gui.jobs import Calls, JobEnd, JobRunner, LatestCall
+from photoclip.gui.views.labelset_editor import MUTED, LabelSetEditor
+from photoclip.gui.views.labelsets_table import (
+    S_KIND,
+    S_LABELS,
+    S_NAME,
+    S_TAGS,
+    Counts,
+    fill_builtins,
+    fill_sets_table,
+)
 from photoclip.gui.views.messages import MessageLabel
 
 log = logging.getLogger(__name__)
@@ -45,14 +54,13 @@ log = logging.getLogger(__name__)
 SET_FILES = "Label sets (*.yaml *.yml *.json);;YAML (*.yaml *.yml);;JSON (*.json)"
 RETAG_TIP = ("Apply this set to every photo in the library now (uses the stored photo vectors: "
              "no photo is re-read)")
-# Columns of the sets table.
-S_NAME, S_KIND, S_LABELS, S_TAGS = range(4)
 
 
 class LabelSetsPage(QWidget):
     sets_changed = Signal()  # a set was created, edited, enabled or deleted
     retag_finished = Signal(str)  # the run's summary (or why it stopped)
     progressed = Signal(object)  # each Progress of a re-tag run
+    refreshed = Signal()  # the table shows the sets as they are now
 
     def __init__(self, library: Library, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +71,10 @@ class LabelSetsPage(QWidget):
         self.jobs.failed.connect(self.show_error)
         self.jobs.finished.connect(self._on_done)
         self.calls = Calls(self)  # label set files are read and written off the UI thread
+        self._reads = LatestCall(self.calls)  # the sets and their counts: the newest read wins
+        self.reading = False  # a read of the sets is on its way
+        self._sets: dict[int, LabelSet] = {}  # as the last read found them, by id
+        self._counts: dict[int, Counts] = {}  # their tag counts: label id -> (tags, yes, no)
         self._job_set = ""
         self.current: LabelSet | None = None
         # Why re-tagging must wait for the library's model (the window sets it), None: ready.
@@ -207,45 +219,34 @@ class LabelSetsPage(QWidget):
         self._update_buttons()
 
     def refresh(self, select: int | None = None) -> None:
-        """Re-read the sets from the catalog; keep (or move) the selection."""
+        """Re-read the sets and their tag counts (off the UI thread: the counts cost the
+        library's tags); keep (or move) the selection. `refreshed` says the table shows them."""
         wanted = select if select is not None else (self.current.id if self.current else None)
-        sets = self.store.label_sets()
-        with QSignalBlocker(self.sets_table):
-            self.sets_table.setRowCount(len(sets))
-            row_of_wanted = 0
-            for row, ls in enumerate(sets):
-                counts = self.store.tag_counts(ls.id)
-                name = QTableWidgetItem(ls.name)
-                name.setData(Qt.ItemDataRole.UserRole, ls.id)
-                name.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                              | Qt.ItemFlag.ItemIsUserCheckable)
-                name.setCheckState(Qt.CheckState.Checked if ls.enabled
-                                   else Qt.CheckState.Unchecked)
-                name.setToolTip("Tags you typed by hand that no set has" if ls.name == MANUAL_SET
-                                else "Checked: tags new photos as they are added")
-                cells = [name, cell("several" if ls.multi_label else "one"),
-                         cell(str(len(ls.labels)), right=True),
-                         cell(str(sum(c[0] for c in counts.values())), right=True)]
-                for col, item in enumerate(cells):
-                    self.sets_table.setItem(row, col, item)
-                if ls.id == wanted:
-                    row_of_wanted = row
-            if sets:
-                self.sets_table.setCurrentCell(row_of_wanted, S_NAME)
-        self._refresh_builtins({ls.name for ls in sets})
-        self._show(sets[row_of_wanted] if sets else None)
+        store = self.store
+        self.reading = True
 
-    def _refresh_builtins(self, have: set[str]) -> None:
-        available = [n for n in shipped_sets() if n not in have]
-        with QSignalBlocker(self.builtin_combo):
-            self.builtin_combo.clear()
-            self.builtin_combo.addItem("Add a built-in set…", None)
-            for name in available:
-                spec = shipped_sets()[name]
-                self.builtin_combo.addItem(f"{name} ({len(spec.labels)} labels)", name)
-        self.builtin_combo.setVisible(bool(available))
+        def read() -> tuple[list[LabelSet], dict[int, Counts], dict[str, int]]:
+            sets = store.label_sets()
+            counts = {ls.id: store.tag_counts(ls.id) for ls in sets}
+            return sets, counts, {n: len(spec.labels) for n, spec in shipped_sets().items()}
+
+        self._reads.run(read, lambda data: self._fill(*data, wanted), self._read_failed)
+
+    def _read_failed(self, message: str) -> None:
+        self.reading = False
+        self.show_error(message)
+
+    def _fill(self, sets: list[LabelSet], counts: dict[int, Counts], builtins: dict[str, int],
+              wanted: int | None) -> None:
+        self.reading = False
+        self._sets, self._counts = {ls.id: ls for ls in sets}, counts
+        row_of_wanted = fill_sets_table(self.sets_table, sets, counts, wanted)
+        fill_builtins(self.builtin_combo, builtins, {ls.name for ls in sets})
+        self._show(sets[row_of_wanted] if sets else None)
+        self.refreshed.emit()
 
     def _show(self, ls: LabelSet | None) -> None:
+        """Edit `ls`, with the tag counts of the last read (none yet: a set just made)."""
         self.current = ls
         if ls is None:
             self.empty_label.setText(
@@ -259,7 +260,7 @@ class LabelSetsPage(QWidget):
         self.title.setText(ls.name)
         state = "enabled" if ls.enabled else "disabled: new photos are not tagged with it"
         self.subtitle.setText(f"{len(ls.labels)} labels · {state}")
-        self.editor.show_set(ls)
+        self.editor.show_set(ls, self._counts.get(ls.id, {}))
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -297,7 +298,8 @@ class LabelSetsPage(QWidget):
         set_id = int(item.data(Qt.ItemDataRole.UserRole))
         if self.current is None or self.current.id != set_id:
             self.message_label.clear()
-            self._show(self.store.label_set_by_id(set_id))
+            known = self._sets.get(set_id)  # as last read; a set the read missed, read now
+            self._show(known if known is not None else self.store.label_set_by_id(set_id))
 
     def select_set(self, name: str) -> None:
         for row in range(self.sets_table.rowCount()):
@@ -336,6 +338,7 @@ class LabelSetsPage(QWidget):
             self.new_set_name.setFocus()
             return
         self.new_set_name.clear()
+        self._show(saved)  # at once: the user types its labels next
         self.refresh(select=saved.id)
         self.show_info(f"Created '{saved.name}'. Now add its labels below, e.g. cat, dog, "
                        "rabbit.")
@@ -347,6 +350,7 @@ class LabelSetsPage(QWidget):
         if name is None:
             return
         saved, _ = self.store.save_set(shipped_sets()[name])
+        self._show(saved)
         self.refresh(select=saved.id)
         self.show_info(f"Added the built-in set '{saved.name}'. Re-tag library to tag the "
                        "photos you already have.")

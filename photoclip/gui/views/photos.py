@@ -328,6 +328,7 @@ class PhotosPage(QWidget):
         keep = keep and not self._running_fresh
         self._running_fresh = not keep
         self._in_flight = True
+        fetch = self.grid_model.planned(fetch) if keep else fetch  # the diff, off this thread
         self._searches.run(fetch, lambda r: self._show_results(r, keep), self._search_failed)
 
     def _refresh(self) -> None:
@@ -408,7 +409,7 @@ class PhotosPage(QWidget):
         self._failed = False
         self._results = results
         anchor = self.anchor.first_visible() if keep else None
-        self.grid_model.set_rows(results.rows, results.photos, keep=keep)
+        self.grid_model.set_rows(results.rows, results.photos, keep=keep, plan=results.plan)
         self.grid_model.set_marks(results.marks)
         self.timeline.set_months(results.months)
         self._show_count()

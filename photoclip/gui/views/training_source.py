@@ -114,8 +114,8 @@ class SourceBox(QGroupBox):
     def refresh(self) -> None:
         self._refresh_folders()
         self._refresh_sets()
-        albums = self.library.albums
-        self._album_reads.run(albums.all, self._fill_albums)
+        library = self.library
+        self._album_reads.run(lambda: library.albums.all(), self._fill_albums)
 
     def _fill_albums(self, albums: list[Any]) -> None:
         ticked = set(self.chosen_albums())
