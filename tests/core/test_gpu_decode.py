@@ -331,3 +331,24 @@ def test_cuda_nvjpeg_batches_pinned_and_agreeing(tmp_path: Path, tiny_clip_dir: 
         assert on_gpu[name][:4] == pillow[name][:4], name
         if kind != "truncated":
             assert _cos(on_gpu[name][4], pillow[name][4]) >= 0.995, name
+
+
+def test_bench_gpu_figures_with_a_stand_in_decoder(tmp_path: Path, tiny_encoder) -> None:
+    """`bench`'s GPU-decode figures, their code run on the CPU with the stand-in decoder; with
+    the model on the CPU and no stand-in it says why there are none."""
+    from photoclip.bench import make_photos
+    from photoclip.bench_gpu import gpu_decode_figures
+
+    photos = make_photos(tmp_path / "photos", 6, size=(640, 480))
+    r = gpu_decode_figures(tiny_encoder, photos, tmp_path, 4, model_rate=1000.0,
+                           jpegs=lambda: _gpu(tiny_encoder))
+    assert r["pipeline_gpu_decoded_photos"] == 6
+    assert r["pipeline_gpu_decode_fell_back"] == 0
+    for key in ("gpu_decode_images_per_s", "pipeline_gpu_decode_images_per_s",
+                "pipeline_cpu_decode_images_per_s", "pipeline_gpu_vs_cpu_decode",
+                "pipeline_gpu_decode_vs_ceiling"):
+        assert r[key] > 0, key
+    assert r["pipeline_gpu_decode_ceiling_images_per_s"] == min(1000.0,
+                                                                r["gpu_decode_images_per_s"])
+    skipped = gpu_decode_figures(tiny_encoder, photos, tmp_path / "again", 4)
+    assert "not CUDA" in skipped["gpu_decode_skipped"]
