@@ -200,9 +200,12 @@ def test_indexing_with_gpu_jpegs_gives_what_pillow_gives(tmp_path: Path, tiny_en
     root = tmp_path / "photos"
     for name in ("p.png", "cmyk.jpg"):
         assert (root / name).read_bytes() not in handed
-    # 9 plain + progressive decoded there; refused and truncated went back to Pillow
+    assert (root / "refused.jpg").read_bytes() in handed
+    # 9 plain + progressive decoded there; the refused one went back to Pillow; the truncated
+    # one (no end marker) never left it
     assert gpu.decoded_on_gpu == 10
-    assert gpu.fell_back == 2
+    assert gpu.fell_back == 1
+    assert (root / "cut.jpg").read_bytes() not in handed
 
 
 def test_a_refused_batch_is_retried_photo_by_photo_in_order(tmp_path: Path,
@@ -236,6 +239,47 @@ def test_a_refused_batch_is_retried_photo_by_photo_in_order(tmp_path: Path,
         assert _cos(a, b) >= 0.995  # its own photo's input, in its own place
 
 
+def _deferred(gpu: GpuJpegs, tmp_path: Path, n: int) -> list[Prepared]:
+    batch = []
+    for i in range(n):
+        p = _jpeg(_real(REAL[i % 4]).crop((i, 0, 180 + i, 140)), tmp_path / f"d{i}.jpg")
+        batch.append(Prepared(FileTask(0, str(p), None), later=gpu.defer(p.read_bytes(), None)))
+    return batch
+
+
+def test_a_large_batch_is_decoded_in_chunks_in_order(tmp_path: Path, tiny_encoder,
+                                                     monkeypatch) -> None:
+    from photoclip.core.indexing import gpu_decode
+
+    monkeypatch.setattr(gpu_decode, "CALL_MAX_PIXELS", 180 * 140 * 2)  # two photos a call
+    fake = PillowTensors()
+    gpu = _gpu(tiny_encoder, fake)
+    batch = _deferred(gpu, tmp_path, 5)
+    gpu.finish(batch, lambda r: pytest.fail("nothing was refused"))
+    assert fake.calls == [2, 2, 1]
+    alone = np.stack([prepare(r.task, tiny_encoder).pixels for r in batch])
+    a = tiny_encoder.encode_images(np.stack([r.pixels for r in batch]))
+    b = tiny_encoder.encode_images(alone)
+    assert [_cos(x, y) >= 0.995 for x, y in zip(a, b, strict=True)] == [True] * 5
+
+
+def test_a_failure_on_the_device_hands_the_photos_to_pillow(tmp_path: Path, tiny_encoder,
+                                                            monkeypatch) -> None:
+    """Out of GPU memory while resizing: the photos are decoded by Pillow, the batch goes on."""
+    from photoclip.core.indexing import gpu_decode
+
+    def no_memory(*a: object) -> None:
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(gpu_decode, "model_input", no_memory)
+    gpu = _gpu(tiny_encoder)
+    batch = _deferred(gpu, tmp_path, 3)
+    gpu.finish(batch, lambda r: prepare(r.task, tiny_encoder))
+    assert gpu.fell_back == 3
+    assert gpu.decoded_on_gpu == 0
+    assert all(r.pixels is not None and r.error is None and r.width == 180 for r in batch)
+
+
 def test_progressive_jpegs_go_to_pillow_once_the_decoder_refused_one(tmp_path: Path,
                                                                      tiny_encoder) -> None:
     gpu = _gpu(tiny_encoder, PillowTensors(refuse_progressive=True))
@@ -262,6 +306,7 @@ def test_only_jpegs_the_gpu_takes_are_deferred(tmp_path: Path, tiny_encoder) -> 
     assert gpu.defer(png.getvalue(), None) is None
     assert gpu.defer(cmyk.getvalue(), None) is None
     assert gpu.defer(b"\xff\xd8 not a jpeg", None) is None
+    assert gpu.defer(rgb[: len(rgb) // 2], None) is None  # cut short: Pillow says why
     assert gpu.defer(gray.getvalue(), None) is not None
     later = gpu.defer(rgb, tmp_path / "t.jpg")
     assert later is not None

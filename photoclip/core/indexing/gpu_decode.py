@@ -50,8 +50,12 @@ ENV_GPU_DECODE = "PHOTOCLIP_GPU_DECODE"  # "0": Pillow only, even on CUDA with t
 # Larger JPEGs go to Pillow, whose draft mode decodes them at 1/8 scale: a full-size decode of
 # 50 MP is 150 MB of GPU memory per photo.
 GPU_MAX_PIXELS = 50_000_000
-# Most decoded pixels one decode call holds on the GPU (a batch is split to stay under it).
-CALL_MAX_PIXELS = 1_000_000_000
+# Most decoded pixels one decode call holds on the GPU (a batch is split to stay under it):
+# 32 12-MP photos, 1.2 GB of uint8, freed before the next chunk.
+CALL_MAX_PIXELS = 400_000_000
+# A whole JPEG ends with its EOI marker; a GPU decoder may not refuse one cut short (Pillow
+# does, with a reason), so only JPEGs whose last bytes hold EOI are deferred.
+_EOI, _EOI_TAIL = b"\xff\xd9", 32
 _GPU_MODES = frozenset({"RGB", "L"})  # CMYK and the rest: Pillow
 _ORIENTATION, _EXIF_IFD, _DATETIME_ORIGINAL, _DATETIME = 0x0112, 0x8769, 36867, 306
 _INTERPOLATION = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic"}
@@ -96,8 +100,8 @@ def _read_header(data: bytes, max_pixels: int) -> tuple[tuple[int, int], int, st
                                                           bool] | None:
     """(stored size, orientation, taken_at, progressive) of a JPEG the GPU can take, else None.
     Only the header and markers are read, no pixel."""
-    if data[:2] != b"\xff\xd8":
-        return None
+    if data[:2] != b"\xff\xd8" or _EOI not in data[-_EOI_TAIL:]:
+        return None  # not a JPEG, or cut short (or trailing data: a motion photo's video)
     try:
         with Image.open(io.BytesIO(data), formats=("JPEG",)) as img:
             if img.format != "JPEG" or img.mode not in _GPU_MODES:
@@ -290,68 +294,75 @@ class GpuJpegs:
 
     def finish(self, batch: list[Prepared], fallback: Callable[[Prepared], Prepared]) -> None:
         """Decode the batch's deferred JPEGs on the device and fill in their model input, size,
-        date and thumbnail, in place and in order; each one the decoder refuses is replaced by
-        `fallback(item)` (Pillow, reading the file again)."""
-        todo = [r for r in batch if isinstance(r.later, JpegLater)]
-        if not todo:
-            return
-        images = self._decode([r.later for r in todo])  # type: ignore[misc]
-        done: list[tuple[Prepared, JpegLater, torch.Tensor]] = []
-        for r, image in zip(todo, images, strict=True):
-            later: JpegLater = r.later  # type: ignore[assignment]
+        date and thumbnail, in place and in order; each one the decoder refuses, and every one
+        of a chunk whose preparation fails on the device (out of memory), is replaced by
+        `fallback(item)` (Pillow, reading the file again). Decoded in chunks of at most
+        CALL_MAX_PIXELS, each freed before the next."""
+        todo = [(r, r.later) for r in batch if isinstance(r.later, JpegLater)]
+        start = 0
+        while start < len(todo):
+            end, pixels = start, 0
+            while end < len(todo) and (end == start or pixels + _area(todo[end][1])
+                                       <= CALL_MAX_PIXELS):
+                pixels += _area(todo[end][1])
+                end += 1
+            self._finish_chunk(todo[start:end], fallback)
+            start = end
+
+    def _finish_chunk(self, chunk: list[tuple[Prepared, JpegLater]],
+                      fallback: Callable[[Prepared], Prepared]) -> None:
+        for r, _ in chunk:
             r.later = None
-            if image is None:
-                self.fell_back += 1
-                if later.progressive:
-                    self.progressive_ok = False
-                fresh = fallback(r)
-                for f in dataclasses.fields(fresh):
-                    setattr(r, f.name, getattr(fresh, f.name))
-                continue
-            done.append((r, later, image))
-        if not done:
-            return
-        recipe = self.encoder.preprocessing  # type: ignore[attr-defined]
-        pixels = model_input([d[2] for d in done], [d[1].orientation for d in done], recipe)
-        host = pixels.to("cpu").numpy()
-        self.decoded_on_gpu += len(done)
+        images = self._decode([it for _, it in chunk])
+        done = [(r, it, im) for (r, it), im in zip(chunk, images, strict=True)
+                if im is not None]
+        refused = [(r, it) for (r, it), im in zip(chunk, images, strict=True) if im is None]
         saves = []
-        for i, (r, later, image) in enumerate(done):
-            r.pixels = host[i]
-            r.width, r.height = later.upright
-            r.taken_at = later.taken_at
-            if later.thumb is not None:
-                small = thumbnail_pixels(image, later.orientation)
-                saves.append(self._saver().submit(_save, small, later.thumb, r.task.path))
+        if done:
+            try:
+                recipe = self.encoder.preprocessing  # type: ignore[attr-defined]
+                host = model_input([d[2] for d in done], [d[1].orientation for d in done],
+                                   recipe).to("cpu").numpy()
+                thumbs = [(r, it.thumb, thumbnail_pixels(im, it.orientation))
+                          for r, it, im in done if it.thumb is not None]
+            except Exception as exc:  # e.g. out of GPU memory: Pillow takes the chunk
+                log.warning("preparing %d photos on %s failed (%s); Pillow decodes them",
+                            len(done), self.device, exc)
+                refused += [(r, it) for r, it, _ in done]
+                done, thumbs = [], []
+            del images
+            self.decoded_on_gpu += len(done)
+            for i, (r, it, _) in enumerate(done):
+                r.pixels = host[i]
+                r.width, r.height = it.upright
+                r.taken_at = it.taken_at
+            for r, dest, small in thumbs:
+                saves.append(self._saver().submit(_save, small, dest, r.task.path))
+        for r, it in refused:
+            self.fell_back += 1
+            if it.progressive:
+                self.progressive_ok = False
+            fresh = fallback(r)
+            for f in dataclasses.fields(fresh):
+                setattr(r, f.name, getattr(fresh, f.name))
         for fut in saves:
             fut.result()  # written before the batch is committed, as on the Pillow path
 
     def _decode(self, items: list[JpegLater]) -> list[torch.Tensor | None]:
-        """Decoded images in order; None for each one the decoder refuses. A batch the decoder
+        """Decoded images in order; None for each one the decoder refuses. A chunk the decoder
         refuses (no partial results) is decoded again photo by photo."""
-        out: list[torch.Tensor | None] = []
-        start = 0
-        while start < len(items):
-            end, pixels = start, 0
-            while end < len(items) and (end == start or pixels + _area(items[end])
-                                        <= CALL_MAX_PIXELS):
-                pixels += _area(items[end])
-                end += 1
-            chunk = items[start:end]
+        try:
+            return self._call(items)
+        except Exception as exc:
+            log.debug("GPU JPEG batch refused (%s): decoding it photo by photo", exc)
+        images: list[torch.Tensor | None] = []
+        for item in items:
             try:
-                images: list[torch.Tensor | None] = list(self._call(chunk))
-            except Exception as exc:
-                log.debug("GPU JPEG batch refused (%s): decoding it photo by photo", exc)
-                images = []
-                for item in chunk:
-                    try:
-                        images.extend(self._call([item]))
-                    except Exception as one:
-                        log.info("GPU JPEG decode refused a photo (%s); Pillow reads it", one)
-                        images.append(None)
-            out.extend(images)
-            start = end
-        return out
+                images.extend(self._call([item]))
+            except Exception as one:
+                log.info("GPU JPEG decode refused a photo (%s); Pillow reads it", one)
+                images.append(None)
+        return images
 
     def _call(self, items: list[JpegLater]) -> list[torch.Tensor | None]:
         assert self._decoder is not None
@@ -378,7 +389,8 @@ def _area(item: JpegLater) -> int:
     return item.stored[0] * item.stored[1]
 
 
-def _save(pixels: np.ndarray, dest: Path, path: str) -> None:
+def _save(pixels: np.ndarray, dest: Path | None, path: str) -> None:
+    assert dest is not None
     try:
         save_thumbnail(Image.fromarray(pixels, "RGB"), dest, THUMB_SIZE)
     except OSError as exc:
