@@ -5,14 +5,18 @@ Installs nothing: it uses the environment `make test` built. In one call of at m
   2. `photoclip bench --device cuda --json` on a ViT-B/32-shaped CLIP with random weights (no
      weights can be downloaded there): model-only fp16 photos/s, the index pipeline with the
      CPU decoders feeding the GPU, text-query latency (quiet, beside a CPU hog, while
-     indexing), the cold query (torch vs the ONNX text tower);
-  3. GPU JPEG decode (nvJPEG via torchvision.io.decode_jpeg on the GPU, resize on the GPU) in
-     photos/s on the bench's 12-MP JPEGs, beside the CPU decoders' figure from step 2 - only
-     when torchvision is installed (it is not a dependency), else recorded as skipped;
+     indexing), the cold query (torch vs the ONNX text tower), and JPEGs decoded on the GPU
+     (core/indexing/gpu_decode.py, bench_gpu.py): decode-only photos/s and the pipeline with
+     GPU against CPU decoding, copied to the report's "gpu_decode_pipeline";
+  3. a bare nvJPEG probe (torchvision.io.decode_jpeg on the GPU, resize on the GPU) in
+     photos/s on the bench's 12-MP JPEGs: the decoder's own ceiling, beside the CPU decoders'
+     figure from step 2;
   4. training steps/s of that model on the GPU (fp16 autocast, AdamW, CLIP's contrastive loss,
      synthetic batches): a microbenchmark of the step, not of core/training's data path.
 Each step has its own time limit and its own entry in the report; one failing does not stop
 the others. Without CUDA it says so and exits 2 (the report then says only that).
+GPU decoding needs torchvision, the optional `gpu` extra, which this script does not install:
+`pip install -e '.[gpu]'` before the run, or steps 2 and 3 record why it was skipped.
 
     python installer/gpu_check.py [--out gpu-check.json] [--budget-s 470]
 """
@@ -98,11 +102,21 @@ def run_step(argv: list[str], timeout: float, env: dict[str, str]) -> dict[str, 
             "stdout": proc.stdout, "stderr_tail": proc.stderr[-2000:]}
 
 
+GPU_DECODE_PREFIXES = ("gpu_decode", "pipeline_gpu_", "pipeline_cpu_decode")
+
+
+def gpu_decode_summary(bench: dict[str, Any]) -> dict[str, Any]:
+    """The bench's GPU-decode figures (bench_gpu.py), or why there are none."""
+    found = {k: v for k, v in bench.items() if k.startswith(GPU_DECODE_PREFIXES)}
+    return found or {"gpu_decode_skipped": "bench gave no GPU-decode figures"}
+
+
 def gpu_decode(photos: list[Path], timeout: float) -> dict[str, Any]:
     """nvJPEG decode + GPU resize to 224 px, photos/s, batches of 32, pinned host bytes."""
     if importlib.util.find_spec("torchvision") is None:
-        return {"skipped": "torchvision is not installed (not a photoclip dependency); "
-                           "GPU JPEG decoding is not measured"}
+        return {"skipped": "torchvision is not installed (the optional `gpu` extra: "
+                           "pip install -e '.[gpu]' before the run); GPU JPEG decoding is not "
+                           "measured"}
     import torch
     import torch.nn.functional as F
     from torchvision.io import decode_jpeg, read_file
@@ -232,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             report["bench"] = {"error": "no JSON from bench", **{
                 k: v for k, v in bench.items() if k != "stdout"}}
+        report["gpu_decode_pipeline"] = gpu_decode_summary(report["bench"])
         from photoclip.bench import make_photos
 
         photos = make_photos(tmp / "jpegs", 64)

@@ -11,7 +11,9 @@ Figures (all measured in the same run, on the same model and device):
       search, and text-query latency (text encoding + ANN + catalog lookup): quiet, beside a
       CPU-bound process, and while the indexer runs in this process;
   (g) a cold `photoclip search` in a fresh process, torch against the ONNX text tower
-      (bench_cold.py).
+      (bench_cold.py);
+  (h) on CUDA: JPEGs decoded on the GPU, decode-only and the pipeline with GPU against CPU
+      decoding (bench_gpu.py). The rounds of (c) decode with Pillow, as their ideal assumes.
 """
 
 from __future__ import annotations
@@ -220,6 +222,7 @@ class Bench:
             lib.add_roots([str(tmp / "photos")])
             rss_before = _current_rss_mb()
             indexer = lib.indexer(read_text=False)
+            indexer.gpu_jpegs = None  # the CPU decoders, as `ideal` counts them; (h): the GPU's
             for _ in indexer.run(cancel=cancel):
                 pass
             if cancel is not None and cancel.is_set():
@@ -246,6 +249,10 @@ class Bench:
         r.update(headline(rounds))
         r["pipeline_rounds"] = rounds
         r["pipeline_peak_rss_mb"] = round(_rss_mb(), 1)
+        if device.startswith("cuda"):  # (h)
+            from photoclip.bench_gpu import gpu_decode_figures
+            r.update(gpu_decode_figures(enc, photos, tmp, self.batch_size,
+                                        r["model_only_images_per_s"], cancel))
         if cancel is not None and cancel.is_set():
             return
 

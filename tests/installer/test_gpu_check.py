@@ -58,3 +58,24 @@ def test_the_training_step_measurement_runs(tiny_clip_dir: Path) -> None:
     assert r["train_steps_per_s"] > 0
     if importlib.util.find_spec("torchvision") is None:  # not a dependency: said, not failed
         assert "torchvision is not installed" in gpu_check.gpu_decode([], 1)["skipped"]
+
+
+def test_the_report_carries_the_bench_gpu_decode_figures() -> None:
+    """The bench's GPU-decode figures land in the report's own entry; none: it says so."""
+    sys.path.insert(0, str(ROOT / "installer"))
+    try:
+        import gpu_check
+    finally:
+        sys.path.remove(str(ROOT / "installer"))
+    bench = {"model_only_images_per_s": 3000.0, "gpu_decode_images_per_s": 2500.0,
+             "pipeline_gpu_decode_images_per_s": 2100.0,
+             "pipeline_cpu_decode_images_per_s": 400.0, "pipeline_gpu_vs_cpu_decode": 5.25,
+             "pipeline_gpu_decode_vs_ceiling": 0.84}
+    got = gpu_check.gpu_decode_summary(bench)
+    assert "model_only_images_per_s" not in got
+    assert got["pipeline_gpu_decode_images_per_s"] == 2100.0
+    assert got["pipeline_cpu_decode_images_per_s"] == 400.0
+    assert got["gpu_decode_images_per_s"] == 2500.0
+    skipped = gpu_check.gpu_decode_summary({"gpu_decode_skipped": "torchvision cannot load"})
+    assert skipped == {"gpu_decode_skipped": "torchvision cannot load"}
+    assert "skipped" in next(iter(gpu_check.gpu_decode_summary({"x": 1})))

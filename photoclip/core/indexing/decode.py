@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,12 +61,15 @@ class Prepared:
     error: str | None = None
     unchanged: bool = False  # same content as the catalog already has
     vanished: bool = False  # deleted or moved away since the scan: its own event or scan follows
+    later: object | None = None  # a JPEG left for its batch's GPU decode (gpu_decode.py)
 
 
-def prepare(task: FileTask, encoder: Encoder, thumbnails: Path | None = None) -> Prepared:
+def prepare(task: FileTask, encoder: Encoder, thumbnails: Path | None = None,
+            defer: Callable[[bytes, Path | None], object | None] | None = None) -> Prepared:
     """Read `task`'s file once, hash it, and unless the catalog has this content embedded
     already, decode it into `encoder`'s input; write its thumbnail under `thumbnails` (if
-    given) when that is missing or damaged."""
+    given) when that is missing or damaged. `defer(bytes, thumbnail or None)` may take the
+    decode over for later (GPU JPEG batches): what it returns is `later`, and no pixels."""
     res = Prepared(task, size=task.size, mtime_ns=task.mtime_ns)
     if task.error is not None:
         res.error = task.error
@@ -83,6 +87,10 @@ def prepare(task: FileTask, encoder: Encoder, thumbnails: Path | None = None) ->
             assert thumb is not None
             _thumbnail_only(task.path, data, thumb)
         return res
+    if defer is not None and data is not None:
+        res.later = defer(data, thumb if remake_thumb else None)
+        if res.later is not None:
+            return res
     min_side = max(encoder.image_size, THUMB_SIZE if thumbnails is not None else 0)
     try:
         decoded = _decode(task.path, data, min_side)

@@ -32,6 +32,7 @@ from photoclip.core.imaging import RAW_NEEDS_EXTRA, raw_supported
 from photoclip.core.indexing.decode import FileTask, Prepared, prepare
 from photoclip.core.indexing.diff import Diff, OnMoved, RecentAdds, finish_edits, settle
 from photoclip.core.indexing.edits import Held
+from photoclip.core.indexing.gpu_decode import GpuJpegs
 from photoclip.core.indexing.pool import DECODE_TIMEOUT_S, MAX_STUCK_DECODES, DecodePool
 from photoclip.core.indexing.report import IndexReport, record_skipped
 from photoclip.core.indexing.scan import (
@@ -105,6 +106,9 @@ class Indexer:
         # Vanished photos with user tags, perhaps edited and renamed (edits.py): settled once
         # this run's new photos are embedded.
         self._held = Held()
+        # JPEGs decoded on the GPU in batches when the model runs on CUDA and torchvision
+        # loads (gpu_decode.py; settled at the first decode). None: Pillow decodes everything.
+        self.gpu_jpegs: GpuJpegs | None = GpuJpegs(encoder)
 
     # -- the job ----------------------------------------------------------------------------
 
@@ -294,7 +298,8 @@ class Indexer:
 
     def _prepare(self, task: FileTask) -> Prepared:
         """Runs in a decode thread: read once, hash, decode, preprocess, thumbnail."""
-        return prepare(task, self.encoder, self.thumbnails)
+        defer = self.gpu_jpegs.defer if self.gpu_jpegs is not None else None
+        return prepare(task, self.encoder, self.thumbnails, defer)
 
     def _process(
         self,
@@ -343,7 +348,7 @@ class Indexer:
                     log.warning("indexing stopped: %s", report.stopped)
                 else:
                     batch.append(result)
-                    to_embed += result.pixels is not None
+                    to_embed += result.pixels is not None or result.later is not None
                     # A batch is `batch_size` photos for the model; files without pixels
                     # (failed, unchanged) ride along, many per transaction, so a folder of
                     # thousands of broken files is not thousands of commits.
@@ -374,6 +379,8 @@ class Indexer:
 
     def _store(self, batch: list[Prepared]) -> None:
         report = self.report
+        if self.gpu_jpegs is not None:  # the batch's JPEGs left for the GPU; Pillow if refused
+            self.gpu_jpegs.finish(batch, lambda r: prepare(r.task, self.encoder, self.thumbnails))
         good = [r for r in batch if r.pixels is not None]
         vecs = None
         if good:
