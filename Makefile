@@ -17,6 +17,12 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -c 'import torch' 2>/dev/null || \
 	  $(BIN)/pip install -q "$(TORCH_SPEC)" $$($(BIN)/python installer/torch_choice.py)
 	$(BIN)/pip install -q -e ".[ocr,raw,fast]"
+	# With CUDA, torchvision too (the `gpu` extra: JPEGs decoded on the GPU); optional, so a
+	# failure says so and the app runs with Pillow decoding.
+	$(BIN)/python -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' 2>/dev/null && \
+	  { $(BIN)/pip install -q -e ".[gpu]" $$($(BIN)/python installer/torch_choice.py) || \
+	    echo "GPU JPEG decoding not installed (torchvision failed): JPEGs decode on the CPU."; } \
+	  || true
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml setup.py
