@@ -167,3 +167,28 @@ def test_bench_gui_drives_the_window_with_the_catalog_off_the_ui_thread(capsys, 
     assert r["search_found"] >= 1
     assert len(threads) >= 6  # open, browse, folder (and back), date (and back), batch...
     assert threading.get_ident() not in threads
+
+
+def test_bench_gui_loads_a_named_model_for_real_in_a_worker(capsys, monkeypatch, tiny_clip_dir):
+    """`bench --gui --model DIR`: the model-load stall is that of a real load (torch and the
+    weights in a worker, as the window loads its model), and the report says which it was."""
+    import threading
+
+    from photoclip.core.encoder.clip import ClipEncoder
+
+    threads: list[int] = []
+    real = ClipEncoder.load
+
+    def spy(self):
+        threads.append(threading.get_ident())
+        return real(self)
+
+    monkeypatch.setattr(ClipEncoder, "load", spy)
+    code = main(["bench", "--gui", "--photos", "600", "--model", str(tiny_clip_dir), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["model_load"].startswith(f"real: {tiny_clip_dir}")
+    assert r["model_load_stall_ms"] >= 0
+    assert threads
+    assert threading.get_ident() not in threads

@@ -35,6 +35,7 @@ from photoclip.core.encoder.loading import (
 )
 from photoclip.core.encoder.onnx_text import OnnxText, export_dir, export_text, is_current
 from photoclip.core.encoder.preprocess import PreprocessRecipe, preprocess_image, read_recipe
+from photoclip.core.encoder.warm import heavy_loading
 from photoclip.core.errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -137,7 +138,8 @@ class ClipEncoder:
         with self._lock:
             if self._loaded:
                 return
-            self._load_locked()
+            with heavy_loading():  # the window's other threads keep running meanwhile
+                self._load_locked()
             self._loaded = True
 
     def torch_parts(self) -> tuple[Any, Any]:
