@@ -89,6 +89,7 @@ class Library:
         self._encoder = encoder
         self._given_encoder = encoder is not None
         self._progress = progress
+        self.exports_in_child = False  # the window: the ONNX text export in a child process
         self._vectors: VectorIndex | None = None
         self._tagger: Tagger | None = None
         self._label_sets: LabelSets | None = None
@@ -146,7 +147,8 @@ class Library:
     def _new_encoder(self, model: str) -> ClipEncoder:
         return ClipEncoder(model, device=self.device, batch_size=self.settings.batch_size,
                            progress=self._progress, precision=self.cpu_precision(model),
-                           text_export=self.paths.root / "text-onnx")
+                           text_export=self.paths.root / "text-onnx",
+                           export_in_child=self.exports_in_child)
 
     def cpu_precision(self, model: str | None = None) -> str:
         """fp32, bf16 or int8 for the CPU (for `model`, default the library's): with "auto",

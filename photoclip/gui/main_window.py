@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.setAcceptDrops(True)
         self.library = library if library is not None else Library()
+        self.library.exports_in_child = True  # the ONNX text export never holds this process
         self.calls = Calls(self)
         # The background indexer: a Watcher that catches up every folder, then follows the
         # disk. It runs in the runner for as long as the window is open.

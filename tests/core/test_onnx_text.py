@@ -199,3 +199,28 @@ def test_many_prompts_are_encoded_in_batches_with_the_same_result(tiny_clip_dir:
     assert a.shape == (11, small.dim)
     assert _cosines(a, b).min() >= 0.9999
     assert small.encode_texts([]).shape == (0, small.dim)
+
+
+def test_the_windows_export_runs_in_a_child_and_serves_the_next_cold_query(
+        tmp_path, tiny_clip_dir, monkeypatch):
+    """The window's process hands the text tower's export to a child process (an export held
+    the interpreter lock ~1 s, freezing the window); the export it writes serves a fresh
+    encoder's text queries without torch."""
+    import photoclip.core.encoder.clip as clip_module
+    from photoclip.core.encoder.clip import ClipEncoder
+
+    monkeypatch.delenv("PHOTOCLIP_TEXT_ONNX", raising=False)
+    in_process: list[str] = []
+    monkeypatch.setattr(clip_module, "export_text",
+                        lambda *a, **k: in_process.append("export") or False)
+    target = tmp_path / "text-onnx"
+    enc = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=target,
+                      export_in_child=True)
+    enc.load()
+    assert in_process == []  # not in this process
+    assert enc.export_child is not None
+    assert enc.export_child.wait(timeout=300) == 0
+    fresh = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=target)
+    onnx = fresh.onnx_text()
+    assert onnx is not None  # current and correct: a cold query runs without torch
+    assert not fresh.loaded

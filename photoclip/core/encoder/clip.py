@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from PIL import Image
 from photoclip.config import DEFAULT_MODEL
 from photoclip.core.encoder import families
 from photoclip.core.encoder.device import apply_thread_setting, resolve_device
+from photoclip.core.encoder.export_child import start_export
 from photoclip.core.encoder.families import Family
 from photoclip.core.encoder.header import Scoring, scoring_from_folder
 from photoclip.core.encoder.loading import (
@@ -85,6 +87,7 @@ class ClipEncoder:
         precision: str = "fp32",
         download_progress: DownloadProgress | None = None,
         text_export: Path | None = None,
+        export_in_child: bool = False,
     ) -> None:
         if precision not in CPU_PRECISIONS:
             raise ValueError(f"precision must be one of {CPU_PRECISIONS}, got {precision!r}")
@@ -119,6 +122,10 @@ class ClipEncoder:
         self._disk_read = False  # whether the folder was asked (it may not have known)
         # Where the text tower's ONNX export lives (onnx_text.py); None: torch only.
         self._text_export = None if os.environ.get(ENV_TEXT_ONNX) == "0" else text_export
+        # True (the window): the export runs in a child process (export_child.py), so this
+        # process never holds the interpreter lock for it; the child, once started, is here.
+        self._export_in_child = export_in_child
+        self.export_child: subprocess.Popen[bytes] | None = None
         self._onnx: OnnxText | None = None
         self._onnx_tried = False
         self._prep: PreprocessRecipe | None = None
@@ -245,6 +252,9 @@ class ClipEncoder:
         target = export_dir(self._text_export, self.model_id)
         folder = Path(self._source_path())
         if is_current(target, self.model_id, folder):
+            return
+        if self._export_in_child:
+            self.export_child = start_export(self._source_path(), self.model_id, target)
             return
         max_len = families.text_max_len(family, model, tokenizer)
         if export_text(model, tokenizer, family, max_len, self.model_id, folder, target):
