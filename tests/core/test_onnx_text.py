@@ -199,3 +199,49 @@ def test_many_prompts_are_encoded_in_batches_with_the_same_result(tiny_clip_dir:
     assert a.shape == (11, small.dim)
     assert _cosines(a, b).min() >= 0.9999
     assert small.encode_texts([]).shape == (0, small.dim)
+
+
+def test_the_export_keeps_its_weights_beside_a_small_graph(tiny_clip_dir: Path,
+                                                           tmp_path: Path) -> None:
+    # A cold query maps the weights instead of parsing them out of one big protobuf.
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)
+    folder = export_dir(root, str(tiny_clip_dir))
+    weights = (folder / "text.onnx.data").stat().st_size
+    assert weights > 10 * (folder / "text.onnx").stat().st_size
+
+
+@pytest.mark.parametrize("damage", ["weights missing", "weights cut short"])
+def test_an_export_with_damaged_weights_falls_back_to_torch(
+        damage: str, tiny_clip_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "text-onnx"
+    reference = _exported(tiny_clip_dir, root)
+    weights = export_dir(root, str(tiny_clip_dir)) / "text.onnx.data"
+    if damage == "weights missing":
+        weights.unlink()
+    else:
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    cold = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=root)
+    got = cold.encode_texts(TEXTS)
+    assert cold.loaded
+    assert _cosines(got, reference).min() >= 0.999
+
+
+def test_an_export_in_the_former_layout_is_replaced_at_the_next_load(
+        tiny_clip_dir: Path, tmp_path: Path) -> None:
+    # Exports written before the weights moved out (format 1, one text.onnx) are not opened;
+    # the first load of the model writes the new layout.
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)
+    folder = export_dir(root, str(tiny_clip_dir))
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["format"] = 1
+    (folder / "meta.json").write_text(json.dumps(meta))
+    (folder / "text.onnx.data").unlink()
+    cold = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=root)
+    cold.encode_texts(["a dog"])
+    assert cold.loaded  # torch answered, and exported again
+    again = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=root)
+    again.encode_texts(["a dog"])
+    assert not again.loaded
+    assert (folder / "text.onnx.data").is_file()
