@@ -24,14 +24,12 @@ from photoclip.core.accelerators import resolve_device
 from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import ClipEncoder, Encoder
 from photoclip.core.errors import PhotoclipError, StorageError
-from photoclip.core.fastpath import measure as measure_fast_path
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
 from photoclip.core.library_edits import LibraryEdits
 from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_roots import remove_roots, root_to_add
 from photoclip.core.library_vectors import open_vectors
 from photoclip.core.model_catalog import catalog_with_use
-from photoclip.core.ocr.door import LibraryOcr
 from photoclip.core.search import DEFAULT_CUTOFF as DEFAULT_CUTOFF  # the window's default
 from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
@@ -47,6 +45,7 @@ if TYPE_CHECKING:  # the rest is imported where used: no torch for commands with
     from photoclip.core.library_albums import LibraryAlbums
     from photoclip.core.library_models import ModelInfo
     from photoclip.core.library_probes import BiasEvaluation, ProbeEvaluation
+    from photoclip.core.ocr.door import LibraryOcr
     from photoclip.core.training.data import Albums
     from photoclip.core.training.trainer import TrainConfig, Trainer
     from photoclip.core.watching import Watcher
@@ -176,7 +175,8 @@ class Library:
         model, enc = self.settings.model, self._encoder
         ref = enc if (isinstance(enc, ClipEncoder) and enc.loaded and enc.device == "cpu"
                       and enc.precision == "fp32" and enc.model_id == model_id(model)) else None
-        result = yield from measure_fast_path(model, self.settings.batch_size, reference=ref)
+        from photoclip.core.fastpath import measure  # PIL's drawing and fonts: not for a query
+        result = yield from measure(model, self.settings.batch_size, reference=ref)
         self.settings.fast_path[model] = result.choice
         self.save_settings()
 
@@ -318,6 +318,7 @@ class Library:
     def ocr(self) -> LibraryOcr:
         """Reading the words in photos: the text pass, its status, the setting, a photo's text
         (core/ocr/door.py)."""
+        from photoclip.core.ocr.door import LibraryOcr
         return LibraryOcr(self)
 
     # -- models: training, evaluation -------------------------------------------------------
