@@ -245,3 +245,58 @@ def test_an_export_in_the_former_layout_is_replaced_at_the_next_load(
     again.encode_texts(["a dog"])
     assert not again.loaded
     assert (folder / "text.onnx.data").is_file()
+
+
+def _probes_on_open(model: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, bool]:
+    """How many times a cold encoder's opening of the export ran the text tower, and whether
+    it got a usable export."""
+    from photoclip.core.encoder.onnx_text import OnnxText
+
+    calls = []
+    real = OnnxText.encode_texts
+
+    def counting(self: OnnxText, texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(OnnxText, "encode_texts", counting)
+    found = ClipEncoder(str(model), device="cpu", text_export=root).onnx_text() is not None
+    monkeypatch.setattr(OnnxText, "encode_texts", real)
+    return len(calls), found
+
+
+def test_files_the_probe_passed_are_opened_without_probing_again(
+        tiny_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)  # the export itself was probed
+    assert _probes_on_open(tiny_clip_dir, root, monkeypatch) == (0, True)
+    # Weights written over (same bytes, a new time): probed again, then trusted again.
+    weights = export_dir(root, str(tiny_clip_dir)) / "text.onnx.data"
+    later = weights.stat().st_mtime_ns + 5_000_000_000
+    os.utime(weights, ns=(later, later))
+    assert _probes_on_open(tiny_clip_dir, root, monkeypatch) == (1, True)
+    assert _probes_on_open(tiny_clip_dir, root, monkeypatch) == (0, True)
+
+
+def test_another_onnxruntime_probes_the_export_again(
+        tiny_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)
+    checked = export_dir(root, str(tiny_clip_dir)) / "checked.json"
+    stamp = json.loads(checked.read_text())
+    stamp["onnxruntime"] = "0.1.0"  # the check was made by another version
+    checked.write_text(json.dumps(stamp))
+    assert _probes_on_open(tiny_clip_dir, root, monkeypatch) == (1, True)
+
+
+def test_an_export_whose_probe_fails_is_never_trusted_later(
+        tiny_clip_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)
+    folder = export_dir(root, str(tiny_clip_dir))
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["probe"] = [-x for x in meta["probe"]]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    for _ in range(2):  # the failed check leaves nothing that vouches for these files
+        cold = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=root)
+        assert cold.onnx_text() is None
