@@ -24,6 +24,7 @@ from photoclip.core.accelerators import resolve_device
 from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import ClipEncoder, Encoder
 from photoclip.core.errors import PhotoclipError, StorageError
+from photoclip.core.fastpath import measure as measure_fast_path
 from photoclip.core.indexing import FailureGroup, Indexer, failure_summary
 from photoclip.core.library_edits import LibraryEdits
 from photoclip.core.library_labels import LabelSets
@@ -175,8 +176,7 @@ class Library:
         model, enc = self.settings.model, self._encoder
         ref = enc if (isinstance(enc, ClipEncoder) and enc.loaded and enc.device == "cpu"
                       and enc.precision == "fp32" and enc.model_id == model_id(model)) else None
-        from photoclip.core.fastpath import measure  # PIL's drawing and fonts: not for a query
-        result = yield from measure(model, self.settings.batch_size, reference=ref)
+        result = yield from measure_fast_path(model, self.settings.batch_size, reference=ref)
         self.settings.fast_path[model] = result.choice
         self.save_settings()
 

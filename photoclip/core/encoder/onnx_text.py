@@ -196,6 +196,7 @@ def _optimise(traced: Path, graph: Path) -> None:
     options = _session_options(ort)
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     options.optimized_model_filepath = str(graph)
+    options.add_session_config_entry("session.disable_prepacking", "1")  # this session never runs
     options.add_session_config_entry(
         "session.optimized_model_external_initializers_file_name", WEIGHTS)
     options.add_session_config_entry(
