@@ -31,7 +31,6 @@ from photoclip.core.library_labels import LabelSets
 from photoclip.core.library_roots import remove_roots, root_to_add
 from photoclip.core.library_vectors import open_vectors
 from photoclip.core.model_catalog import catalog_with_use
-from photoclip.core.ocr.door import LibraryOcr
 from photoclip.core.search import DEFAULT_CUTOFF as DEFAULT_CUTOFF  # the window's default
 from photoclip.core.search import Searcher
 from photoclip.core.storage import remove_stale_temps, storage_error
@@ -47,6 +46,7 @@ if TYPE_CHECKING:  # the rest is imported where used: no torch for commands with
     from photoclip.core.library_albums import LibraryAlbums
     from photoclip.core.library_models import ModelInfo
     from photoclip.core.library_probes import BiasEvaluation, ProbeEvaluation
+    from photoclip.core.ocr.door import LibraryOcr
     from photoclip.core.training.data import Albums
     from photoclip.core.training.trainer import TrainConfig, Trainer
     from photoclip.core.watching import Watcher
@@ -320,6 +320,7 @@ class Library:
     def ocr(self) -> LibraryOcr:
         """Reading the words in photos: the text pass, its status, the setting, a photo's text
         (core/ocr/door.py)."""
+        from photoclip.core.ocr.door import LibraryOcr
         return LibraryOcr(self)
 
     # -- models: training, evaluation -------------------------------------------------------
@@ -457,13 +458,20 @@ class Library:
 
     def status(self) -> dict[str, Any]:
         enc = self._encoder
+        if enc is not None and getattr(enc, "loaded", True):
+            device = enc.device
+        else:  # the device the model would run on, without loading it (torch import only)
+            try:
+                device = resolve_device(self.device)
+            except PhotoclipError as exc:
+                device = f"{self.device} (unavailable: {exc})"
         return {
             "roots": [r.path for r in self.catalog.roots()],
             "offline_roots": [r.path for r in self.catalog.roots() if not r.online],
             "photos": self.catalog.count_photos("ok"),
             "failed": self.catalog.count_photos("failed"),
             "model": self.settings.model,
-            "device": enc.device if enc is not None and _loaded(enc) else self._device_name(),
+            "device": device,
             "library": str(self.paths.root),
             "pending_model": self.settings.pending_model,
         }
@@ -472,13 +480,6 @@ class Library:
     def disk_error(exc: OSError) -> PhotoclipError | None:
         """The user-facing error for an OSError whose reason is the disk (full, read-only)."""
         return storage_error(exc, None)
-
-    def _device_name(self) -> str:
-        """The device the model would run on, without loading it (torch import only)."""
-        try:
-            return resolve_device(self.device)
-        except PhotoclipError as exc:
-            return f"{self.device} (unavailable: {exc})"
 
     def close(self) -> None:
         if "ocr" in self.__dict__:
@@ -494,7 +495,3 @@ class Library:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _loaded(enc: Encoder) -> bool:
-    return bool(getattr(enc, "loaded", True))

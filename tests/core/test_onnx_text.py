@@ -224,3 +224,104 @@ def test_the_windows_export_runs_in_a_child_and_serves_the_next_cold_query(
     onnx = fresh.onnx_text()
     assert onnx is not None  # current and correct: a cold query runs without torch
     assert not fresh.loaded
+
+
+def test_the_export_keeps_its_weights_beside_a_small_graph(tiny_clip_dir: Path,
+                                                           tmp_path: Path) -> None:
+    # A cold query maps the weights instead of parsing them out of one big protobuf.
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)
+    folder = export_dir(root, str(tiny_clip_dir))
+    weights = (folder / "text.onnx.data").stat().st_size
+    assert weights > 10 * (folder / "text.onnx").stat().st_size
+
+
+@pytest.mark.parametrize("damage", ["weights missing", "weights cut short"])
+def test_an_export_with_damaged_weights_falls_back_to_torch(
+        damage: str, tiny_clip_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "text-onnx"
+    reference = _exported(tiny_clip_dir, root)
+    weights = export_dir(root, str(tiny_clip_dir)) / "text.onnx.data"
+    if damage == "weights missing":
+        weights.unlink()
+    else:
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    cold = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=root)
+    got = cold.encode_texts(TEXTS)
+    assert cold.loaded
+    assert _cosines(got, reference).min() >= 0.999
+
+
+def test_an_export_in_the_former_layout_is_replaced_at_the_next_load(
+        tiny_clip_dir: Path, tmp_path: Path) -> None:
+    # Exports written before the weights moved out (format 1, one text.onnx) are not opened;
+    # the first load of the model writes the new layout.
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)
+    folder = export_dir(root, str(tiny_clip_dir))
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["format"] = 1
+    (folder / "meta.json").write_text(json.dumps(meta))
+    (folder / "text.onnx.data").unlink()
+    cold = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=root)
+    cold.encode_texts(["a dog"])
+    assert cold.loaded  # torch answered, and exported again
+    again = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=root)
+    again.encode_texts(["a dog"])
+    assert not again.loaded
+    assert (folder / "text.onnx.data").is_file()
+
+
+def _probes_on_open(model: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, bool]:
+    """How many times a cold encoder's opening of the export ran the text tower, and whether
+    it got a usable export."""
+    from photoclip.core.encoder.onnx_text import OnnxText
+
+    calls = []
+    real = OnnxText.encode_texts
+
+    def counting(self: OnnxText, texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        return real(self, texts)
+
+    monkeypatch.setattr(OnnxText, "encode_texts", counting)
+    found = ClipEncoder(str(model), device="cpu", text_export=root).onnx_text() is not None
+    monkeypatch.setattr(OnnxText, "encode_texts", real)
+    return len(calls), found
+
+
+def test_files_the_probe_passed_are_opened_without_probing_again(
+        tiny_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)  # the export itself was probed
+    assert _probes_on_open(tiny_clip_dir, root, monkeypatch) == (0, True)
+    # Weights written over (same bytes, a new time): probed again, then trusted again.
+    weights = export_dir(root, str(tiny_clip_dir)) / "text.onnx.data"
+    later = weights.stat().st_mtime_ns + 5_000_000_000
+    os.utime(weights, ns=(later, later))
+    assert _probes_on_open(tiny_clip_dir, root, monkeypatch) == (1, True)
+    assert _probes_on_open(tiny_clip_dir, root, monkeypatch) == (0, True)
+
+
+def test_another_onnxruntime_probes_the_export_again(
+        tiny_clip_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)
+    checked = export_dir(root, str(tiny_clip_dir)) / "checked.json"
+    stamp = json.loads(checked.read_text())
+    stamp["onnxruntime"] = "0.1.0"  # the check was made by another version
+    checked.write_text(json.dumps(stamp))
+    assert _probes_on_open(tiny_clip_dir, root, monkeypatch) == (1, True)
+
+
+def test_an_export_whose_probe_fails_is_never_trusted_later(
+        tiny_clip_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "text-onnx"
+    _exported(tiny_clip_dir, root)
+    folder = export_dir(root, str(tiny_clip_dir))
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["probe"] = [-x for x in meta["probe"]]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    for _ in range(2):  # the failed check leaves nothing that vouches for these files
+        cold = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=root)
+        assert cold.onnx_text() is None
