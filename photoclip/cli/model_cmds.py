@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from photoclip.cli.library_cmds import measure_fast_path
 from photoclip.cli.output import EXIT_INTERRUPTED, EXIT_OK, drive, out
 from photoclip.cli.session import open_library
+from photoclip.cli.threshold_cmds import saved_lines, set_tradeoff
 from photoclip.core.errors import NotFoundError, PhotoclipError
 from photoclip.core.types import Progress
 
@@ -179,12 +180,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         model = lib.model
         data = {**result.as_dict(), "model": model,
                 "excluded_training_photos": job.excluded, "failed": len(job.failures)}
+        if args.label_set:  # the trade-off on tagging's scale; --save-threshold saves it
+            data.update(set_tradeoff(lib, args))
 
         def text() -> str:
             lines = [f"model {model}: {result.labels} labels, {result.images} photos"
                      + (f" ({job.excluded} it trained on left out)" if job.excluded else "")]
             lines += _figures([data])
-            lines += tradeoff_lines(data)
+            lines += tradeoff_lines(data) + saved_lines(data)
             return "\n".join(lines)
 
         out(args, data, text)
