@@ -42,7 +42,7 @@ def set_tradeoff(lib: Library, args: argparse.Namespace) -> dict[str, Any]:
         "tag_coverage": r.coverage, "tag_accuracy": r.accuracy, "tradeoff": r.curve,
         "set_tradeoff": {**r.as_dict(), "saved": False}}
     if save is not None:
-        lib.thresholds.save(r.set_name, r.threshold)
+        lib.thresholds.save(r.set_name, r.to_save)
         data["set_tradeoff"]["saved"] = True
     return data
 
@@ -63,9 +63,10 @@ def saved_lines(data: dict[str, Any]) -> list[str]:
                      + ", ".join(st["own_thresholds"]))
     if st["saved"]:
         lines.append(
-            f"saved threshold {st['threshold']:.4f} to '{st['set_name']}' (was "
-            f"{st['current']:.3f}), for {st['coverage_asked']:.0%} coverage: on the held-out "
-            f"half it tagged {st['coverage']:.0%} at precision {st['precision']:.3f} "
+            f"saved threshold {st['to_save']:.4f} to '{st['set_name']}' (was "
+            f"{st['current']:.3f}), for {st['coverage_asked']:.0%} coverage of all "
+            f"{st['photos']} photos; chosen the same way on half of them, it tagged "
+            f"{st['coverage']:.0%} of the held-out half at precision {st['precision']:.3f} "
             f"(best guess {st['accuracy']:.3f}). `photoclip tag --set {st['set_name']}` "
             "applies it to the photos you have.")
     else:

@@ -62,19 +62,21 @@ class SetTradeoff:
     set_name: str
     photos: int  # decided photos scored
     coverage_asked: float
-    threshold: float  # chosen on the choosing half for `coverage_asked`
+    threshold: float  # chosen on the choosing half for `coverage_asked` (and measured)
+    to_save: float  # chosen the same way on every decided photo: what `save` should get
     precision: float  # on the measuring half: tagged photos whose first label is the user's
     coverage: float  # on the measuring half: the share of photos tagged
     accuracy: float  # the best guess's precision on the measuring half (every photo)
     measured_on: int  # photos in the measuring half
-    # (coverage asked, threshold, precision, coverage got) on every decided photo
+    # (coverage asked, threshold, precision, coverage got) on every decided photo; the
+    # thresholds unrounded (a score of a photo: rounded, it could leave that photo out)
     curve: list[list[float]]
     current: float  # the threshold the set's labels use now (the set's, else the default)
     own_thresholds: tuple[str, ...] = ()  # labels whose own threshold wins over the set's
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: round(v, 4) if isinstance(v, float) and k != "threshold" else v
-                for k, v in asdict(self).items()}
+        return {k: round(v, 4) if isinstance(v, float) and k not in ("threshold", "to_save")
+                else v for k, v in asdict(self).items()}
 
 
 def open_set(label_set: LabelSet) -> LabelSet:
@@ -129,10 +131,11 @@ def tradeoff(set_name: str, truth: np.ndarray, first: np.ndarray, score: np.ndar
     for c in TRADEOFF_COVERAGES:
         t = pick_threshold(score, c)
         sel = tagged_at(score, first, t if t is not None else 1.0, own)
-        curve.append([c, round(t or 0.0, 4), round(float(right[sel].mean()) if sel.any()
+        curve.append([c, t or 0.0, round(float(right[sel].mean()) if sel.any()
                                                      else 0.0, 4), round(float(sel.mean()), 4)])
     return SetTradeoff(
         set_name=set_name, photos=n, coverage_asked=coverage, threshold=threshold,
+        to_save=pick_threshold(score, coverage) or threshold,
         precision=float(right[tagged].mean()) if tagged.any() else 0.0,
         coverage=float(tagged.sum() / measure.sum()), accuracy=float(right[measure].mean()),
         measured_on=int(measure.sum()), curve=curve, current=current, own_thresholds=own_names)

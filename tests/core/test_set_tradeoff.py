@@ -55,7 +55,8 @@ def test_a_threshold_passes_exactly_the_photos_tagging_tags_with_it(world):
     tagger.unset_tag(ids[1], "pets|dog")
     vectors = catalog.get_embeddings(tagger.model, ids, 8)
     first, score = tagging_scores(tagger, ls, ids, vectors)
-    assert (score == 0).any() and (score > 0).any()  # some photos fit no label at all
+    assert (score == 0).any()
+    assert (score > 0).any()
     for coverage in (0.9, 0.6, 0.3):
         t = pick_threshold(score, coverage)
         store.save_set(pets(threshold=t))
@@ -84,13 +85,14 @@ def test_the_job_chooses_on_half_the_decisions_and_measures_on_the_other(world):
     assert steps[-1].finished
     r = job.result
     assert r is not None
-    assert r.photos == 80 and r.measured_on == 40
+    assert r.photos == 80
+    assert r.measured_on == 40
     assert r.current == pytest.approx(0.5)  # the single-label default, until one is saved
     assert 0 < r.threshold <= 1
     assert 0.4 <= r.coverage <= 0.8
     assert r.accuracy < 1.0  # the best guess is wrong on some photos between two labels
     assert r.precision > r.accuracy  # fewer tags, more often right
-    assert [c for c, *_ in r.curve][0] == 1.0
+    assert next(c for c, *_ in r.curve) == 1.0
     assert r.curve[0][3] < 1.0  # photos below the floor are never tagged, at any threshold
     assert r.own_thresholds == ()
 
@@ -107,6 +109,7 @@ def test_too_few_decisions_are_refused_and_own_thresholds_are_named(world):
                                        LabelSpec("rabbit"))))
     job = TradeoffJob(tagger, "pets")
     list(job.run())
-    assert job.result is not None and job.result.own_thresholds == ("cat",)
+    assert job.result is not None
+    assert job.result.own_thresholds == ("cat",)
     with pytest.raises(LabelSetError, match="coverage"):
         TradeoffJob(tagger, "pets", 1.5)
