@@ -16,11 +16,21 @@ if TYPE_CHECKING:
 DEFAULT_COVERAGE = 0.8  # core/set_tradeoff.py's TAG_COVERAGE (the CLI may not import it)
 
 
+def check_save_threshold(args: argparse.Namespace) -> None:
+    """--save-threshold needs a label set to save to (said before anything is evaluated)."""
+    if getattr(args, "save_threshold", None) is not None and not args.label_set:
+        raise PhotoclipError("--save-threshold saves a label set's threshold: use it with "
+                             "--set NAME.")
+
+
 def set_tradeoff(lib: Library, args: argparse.Namespace) -> dict[str, Any]:
     """`eval --set`'s trade-off keys, replacing the albums-scale ones: on tagging's scale, with
     the library's model; with --save-threshold, the threshold saved. Without it, too few
-    decisions leave the trade-off out (with the reason) rather than failing the evaluation."""
+    decisions leave the trade-off out (with the reason) rather than failing the evaluation.
+    Nothing for `eval --albums`."""
     save = getattr(args, "save_threshold", None)
+    if not args.label_set:
+        return {}
     if lib.one_off_model:
         if save is not None:
             raise PhotoclipError("A set's threshold is measured with the library's model, the "

@@ -73,6 +73,9 @@ def test_too_few_decisions_are_refused_clearly(capsys, tmp_path, tiny_clip_dir):
     assert "has 9 photos" in err
     assert "at least 20" in err
     assert run_json(capsys, "labels", "show", "colours")["threshold"] is None
+    code, _, err = run(capsys, "eval", "--albums", str(albums), "--save-threshold")
+    assert code == 1
+    assert "--set NAME" in err
     # Without --save-threshold the evaluation still runs and says why there is no threshold.
     code, out, err = run(capsys, "eval", "--set", "colours")
     assert code == 0, err

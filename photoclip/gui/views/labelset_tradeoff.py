@@ -50,7 +50,6 @@ class TradeoffPanel(QGroupBox):
         self.calls = Calls(self)  # saving writes the catalog: off the UI thread
         self.current: LabelSet | None = None
         self.result: Any = None  # the SetTradeoff shown, for self.current
-        self._job: Any = None
         self._job_set: int | None = None
         self._model_note: str | None = None
 
@@ -156,9 +155,10 @@ class TradeoffPanel(QGroupBox):
         lib, name = self.library, ls.name
         self._job_set = ls.id
 
-        def job(cancel: Any) -> Any:
-            self._job = lib.thresholds.measure(name)
-            return self._job.run(cancel)
+        def job(cancel: Any) -> Any:  # in the worker: its value is the trade-off (JobEnd)
+            measuring = lib.thresholds.measure(name)
+            yield from measuring.run(cancel)
+            return measuring.result
 
         self.message_label.clear()
         self.jobs.start(job)
@@ -176,8 +176,7 @@ class TradeoffPanel(QGroupBox):
 
     def _done(self, end: JobEnd) -> None:
         self.progress_bar.setVisible(False)
-        result = getattr(self._job, "result", None) if end.completed else None
-        self._job = None
+        result = end.value if end.completed else None
         if result is not None and self.current is not None and self._job_set == self.current.id:
             self.result = result
             self._show_result(result)
