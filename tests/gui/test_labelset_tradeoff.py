@@ -58,13 +58,15 @@ def test_measure_shows_the_tradeoff_and_saves_a_threshold(qtbot, page, tmp_path)
     assert f"the {result.photos} photos you decided on" in summary
     assert f"best guess on those {result.measured_on}: {result.accuracy:.0%}" in summary
     assert f"at {result.precision:.0%} right" in summary
-    assert panel.use_button.text() == "Use threshold for 80% coverage"
+    default = next(r for r, (c, *_) in enumerate(result.curve) if c == 0.8)
+    assert panel.table.currentRow() == default
+    assert panel.use_button.text() == f"Use threshold for {result.curve[default][3]:.0%} coverage"
     panel.grab().save(str(tmp_path / "tradeoff.png"))
     page.grab().save(str(tmp_path / "page.png"))
 
     row = next(r for r, (c, *_) in enumerate(result.curve) if c == 0.6)
     panel.table.setCurrentCell(row, T_COVERAGE)
-    assert panel.use_button.text() == "Use threshold for 60% coverage"
+    assert panel.use_button.text() == f"Use threshold for {result.curve[row][3]:.0%} coverage"
     with qtbot.waitSignal(panel.saved, timeout=10_000) as saved:
         panel.use_button.click()
     threshold = result.curve[row][1]
@@ -75,6 +77,7 @@ def test_measure_shows_the_tradeoff_and_saves_a_threshold(qtbot, page, tmp_path)
     assert page.editor.threshold_edit.text() == f"{threshold:g}"  # the page shows it
     assert "saved for this set" in panel.intro.text()
     assert panel.body.isVisible()  # the same set: its figures stay
+    panel.grab().save(str(tmp_path / "saved.png"))
 
 
 def test_too_few_decisions_and_a_model_not_ready_are_explained(qtbot, page):

@@ -142,9 +142,8 @@ class TradeoffPanel(QGroupBox):
         row = self.table.currentRow()
         cov = self.table.item(row, T_COVERAGE) if row >= 0 else None
         self.use_button.setEnabled(self.result is not None and cov is not None and not busy)
-        share = cov.data(Qt.ItemDataRole.UserRole) if cov is not None else None
-        self.use_button.setText("Use threshold" if share is None else
-                                f"Use threshold for {share:.0%} coverage")
+        self.use_button.setText("Use threshold" if cov is None else
+                                f"Use threshold for {cov.text()} coverage")  # as the row says
 
     # -- measuring --------------------------------------------------------------------------
 
@@ -223,13 +222,13 @@ class TradeoffPanel(QGroupBox):
         ls, r, row = self.current, self.result, self.table.currentRow()
         if ls is None or r is None or not 0 <= row < len(r.curve):
             return
-        asked, threshold = r.curve[row][0], float(r.curve[row][1])
+        got, threshold = r.curve[row][3], float(r.curve[row][1])
         lib, name, set_id = self.library, ls.name, ls.id
         self.use_button.setEnabled(False)
 
         def saved(_: object) -> None:
             self.message_label.show_info(
-                f"Saved threshold {threshold:.3f} to '{name}' ({asked:.0%} coverage). Re-tag "
+                f"Saved threshold {threshold:.3f} to '{name}' ({got:.0%} coverage). Re-tag "
                 "library to apply it to the photos you already have.")
             self._update_buttons()
             self.saved.emit(set_id, threshold)
