@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from photoclip.cli.library_cmds import measure_fast_path
 from photoclip.cli.output import EXIT_INTERRUPTED, EXIT_OK, drive, out
 from photoclip.cli.session import open_library
+from photoclip.cli.threshold_cmds import check_save_threshold, saved_lines, set_tradeoff
 from photoclip.core.errors import NotFoundError, PhotoclipError
 from photoclip.core.types import Progress
 
@@ -167,6 +168,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from photoclip.cli.probe_cmds import cmd_bias
 
         return cmd_bias(args)
+    check_save_threshold(args)
     with open_library(args) as lib:
         # --albums DIR or --set NAME: the photos and labels to train or evaluate on
         albums = (lib.read_label_set(args.label_set) if args.label_set
@@ -179,12 +181,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         model = lib.model
         data = {**result.as_dict(), "model": model,
                 "excluded_training_photos": job.excluded, "failed": len(job.failures)}
+        data.update(set_tradeoff(lib, args))  # --set: on tagging's scale; --save-threshold
 
         def text() -> str:
             lines = [f"model {model}: {result.labels} labels, {result.images} photos"
                      + (f" ({job.excluded} it trained on left out)" if job.excluded else "")]
             lines += _figures([data])
-            lines += tradeoff_lines(data)
+            lines += tradeoff_lines(data) + saved_lines(data)
             return "\n".join(lines)
 
         out(args, data, text)

@@ -276,6 +276,9 @@ COMMANDS: tuple[Command, ...] = (
         arg("--items", type=_positive_int, default=200, metavar="N",
             help="with --probes: items per family (default 200)"),
         arg("--seed", type=int, default=0, metavar="S", help="with --probes (default 0)"),
+        arg("--save-threshold", nargs="?", const=0.8, type=_unit_float, metavar="COVERAGE",
+            help="with --set: save to the set the threshold that tags this share of photos "
+                 "(default 0.8), chosen and measured on the tags you set or accepted"),
     )),
     Command("albums", "albums: list, create, add, remove, show, export, rename, delete",
             actions=(

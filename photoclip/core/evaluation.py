@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from photoclip.core.set_tradeoff import TAG_COVERAGE, TRADEOFF_COVERAGES, threshold_for
 from photoclip.core.tagging.scoring import encoder_scoring, normalise, prompts_for
 from photoclip.core.tagging.scoring import ensemble as prompt_ensemble
 from photoclip.core.training.data import (
@@ -111,10 +112,6 @@ class Evaluation:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
-# Auto tags: by default a threshold that tags this share of photos (the most confident ones),
-# which the user may move along the trade-off; the coverage points shown for it.
-TAG_COVERAGE = 0.8
-TRADEOFF_COVERAGES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.3)
 TAG_LOGIT_SCALE = 100.0  # CLIP's; tagging reads the model's own where it has one
 
 
@@ -140,15 +137,6 @@ def best_scores(images: np.ndarray, classifier: np.ndarray,
     return probs.argmax(axis=1), probs.max(axis=1)
 
 
-def threshold_for(scores: np.ndarray, coverage: float) -> float:
-    """The score at or above which `coverage` of the photos are."""
-    if not len(scores):
-        return 0.0
-    ranked = np.sort(scores)[::-1]
-    k = max(1, min(len(ranked), int(np.ceil(coverage * len(ranked)))))
-    return float(ranked[k - 1])
-
-
 def tag_tradeoff(images: np.ndarray, labels: np.ndarray, classifier: np.ndarray,
                  logit_scale: float = TAG_LOGIT_SCALE,
                  coverage: float = TAG_COVERAGE) -> Tradeoff | None:
@@ -156,6 +144,10 @@ def tag_tradeoff(images: np.ndarray, labels: np.ndarray, classifier: np.ndarray,
 
     The threshold is chosen on every other photo and measured on the rest, so the precision
     reported was not chosen on the photos it is measured on.
+
+    The scale is the albums' own (a softmax over the evaluated labels, no "none of these", no
+    floor): a figure of the model, not a threshold a label set can use. A label set's trade-off,
+    on the scale tagging applies its threshold on, is core/set_tradeoff.py's.
     """
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) < 4:

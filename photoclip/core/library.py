@@ -33,6 +33,7 @@ from photoclip.core.library_vectors import open_vectors
 from photoclip.core.model_catalog import catalog_with_use
 from photoclip.core.search import DEFAULT_CUTOFF as DEFAULT_CUTOFF  # the window's default
 from photoclip.core.search import Searcher
+from photoclip.core.set_tradeoff import SetThresholds
 from photoclip.core.storage import remove_stale_temps, storage_error
 from photoclip.core.tagging import SidecarSync, SidecarTagger, SidecarWriter, Tagger
 from photoclip.core.thumbnails import thumbnail_path
@@ -323,6 +324,7 @@ class Library:
         from photoclip.core.ocr.door import LibraryOcr
         return LibraryOcr(self)
 
+    thresholds = property(SetThresholds)  # how sure before tagging (core/set_tradeoff.py)
     # -- models: training, evaluation -------------------------------------------------------
 
     def models(self) -> list[ModelInfo]:

@@ -38,6 +38,7 @@ from photoclip.core.library import Library
 from photoclip.core.types import LabelSet, Progress
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner, LatestCall
 from photoclip.gui.views.labelset_editor import MUTED, LabelSetEditor
+from photoclip.gui.views.labelset_tradeoff import TradeoffPanel
 from photoclip.gui.views.labelsets_table import (
     S_KIND,
     S_LABELS,
@@ -191,11 +192,15 @@ class LabelSetsPage(QWidget):
         self.editor.failed.connect(self.show_error)
         self.editor.stale.connect(self.refresh)
         self.message_label = MessageLabel()
+        self.tradeoff = TradeoffPanel(self.library)  # how sure before tagging: its own module
+        self.tradeoff.saved.connect(lambda set_id, _: self.refresh(select=set_id))
+        self.tradeoff.saved.connect(self.sets_changed)
 
         layout = QVBoxLayout(editor)
         layout.setContentsMargins(6, 0, 0, 0)
         layout.addLayout(head)
         layout.addWidget(self.editor, 1)
+        layout.addWidget(self.tradeoff)
         layout.addWidget(self.message_label)
         self.editor_stack.addWidget(editor)
         return self.editor_stack
@@ -216,6 +221,7 @@ class LabelSetsPage(QWidget):
         """None: the library's model is loaded, re-tagging can start; else why it cannot yet
         (shown as the Re-tag button's tooltip). A page on its own is ready from the start."""
         self._model_note = note
+        self.tradeoff.set_model_state(note)
         self._update_buttons()
 
     def refresh(self, select: int | None = None) -> None:
@@ -248,6 +254,7 @@ class LabelSetsPage(QWidget):
     def _show(self, ls: LabelSet | None) -> None:
         """Edit `ls`, with the tag counts of the last read (none yet: a set just made)."""
         self.current = ls
+        self.tradeoff.show_set(ls)
         if ls is None:
             self.empty_label.setText(
                 "No label sets yet.\nCreate one on the left (type a name, then its labels), "
@@ -483,3 +490,4 @@ class LabelSetsPage(QWidget):
         """Stop a running re-tag (the window is closing); what is done is kept."""
         self.jobs.stop()
         self.calls.close()
+        self.tradeoff.shutdown()
