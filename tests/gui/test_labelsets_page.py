@@ -169,10 +169,10 @@ def test_a_built_in_set_can_be_added_and_a_set_deleted_after_asking(qtbot, page,
     page.delete_button.click()
     assert _store(page).label_set("animals") is not None
     page.delete_button.click()
-    assert _store(page).label_set("animals") is None
+    qtbot.waitUntil(lambda: _store(page).label_set("animals") is None, timeout=10_000)
     assert "'animals'" in asked[0]
-    _settled(qtbot, page)
-    assert "No label sets yet" in page.empty_label.text()
+    qtbot.waitUntil(lambda: "No label sets yet" in page.empty_label.text(), timeout=10_000)
+    assert "Deleted 'animals'" in page.message_label.text()
 
 
 def test_retag_shows_progress_then_the_counts(qtbot, page, tmp_path):

@@ -367,7 +367,7 @@ class LabelSetsPage(QWidget):
         ls = self.current
         if ls is None or self.jobs.busy:
             return
-        tags = sum(c[0] for c in self.store.tag_counts(ls.id).values())
+        tags = sum(c[0] for c in self._counts.get(ls.id, {}).values())  # as last read
         answer = QMessageBox.question(
             self, "Delete label set",
             f"Delete the label set '{ls.name}' with its {len(ls.labels)} labels and "
@@ -377,11 +377,15 @@ class LabelSetsPage(QWidget):
             QMessageBox.StandardButton.Cancel)
         if answer != QMessageBox.StandardButton.Yes:
             return
-        removed = self.store.remove_set(ls.name)
-        self.current = None
-        self.refresh()
-        self.show_info(f"Deleted '{ls.name}' and its {removed} tags.")
-        self.sets_changed.emit()
+        store, name = self.store, ls.name  # deleting every tag of a set: off the UI thread
+
+        def deleted(removed: int) -> None:
+            self.current = None if self.current == ls else self.current
+            self.refresh()
+            self.show_info(f"Deleted '{name}' and its {removed} tags.")
+            self.sets_changed.emit()
+
+        self.calls.run(lambda: store.remove_set(name), deleted, self.show_error)
 
     # -- files ------------------------------------------------------------------------------
 
