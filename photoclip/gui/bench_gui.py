@@ -236,6 +236,7 @@ def _drive(app: Any, lib: Library, roots: list[tuple[int, str]], photos: int,
     def load() -> None:
         if model_id:  # as the window does: torch, transformers and the weights, in a worker
             other = Library(tmp / "model-library", model=model_id, device="cpu")
+            other.exports_in_child = True  # as the window's library
             try:
                 cast(Any, other.encoder).load()  # a ClipEncoder: the Encoder protocol has no load
             finally:
