@@ -90,8 +90,11 @@ def test_create_a_set_and_add_labels(qtbot, page):
 
     # Remove one label (no tags yet: no question asked).
     page.editor.labels_table.selectRow(_row(page, "dog"))
-    page.editor.remove_label_button.click()
-    assert [lb.name for lb in _store(page).label_set("pets").labels] == ["cat", "rabbit"]
+    page.editor.remove_label_button.click()  # saved off the UI thread (it deletes the tags)
+    qtbot.waitUntil(lambda: [lb.name for lb in _store(page).label_set("pets").labels]
+                    == ["cat", "rabbit"], timeout=10_000)
+    qtbot.waitUntil(lambda: page.editor.isEnabled() and page.editor.labels_table.rowCount() == 2,
+                    timeout=10_000)
 
 
 def test_thresholds_floor_kind_and_templates_are_saved(qtbot, page):
@@ -307,3 +310,44 @@ def test_export_then_import_a_set_file_as_the_command_line_does(qtbot, page, tmp
     assert _store(page).label_set("trips") is not None
     assert page.message_label.text().startswith("⚠")
     assert page.title.text() == "trips"
+
+
+def test_removing_a_tagged_label_asks_with_its_count_and_deletes_off_the_ui_thread(
+        qtbot, page, monkeypatch):
+    import threading
+
+    from photoclip.core.types import PhotoRecord
+
+    _create(qtbot, page, "pets", "cat, dog")
+    store = _store(page)
+    pets = store.label_set("pets")
+    cat = next(lb for lb in pets.labels if lb.name == "cat")
+    root = page.library.catalog.add_root(str(page.library.paths.root / "photos"))
+    for i in range(3):
+        pid = page.library.catalog.upsert_photo(
+            PhotoRecord(root.id, f"{root.path}/p{i}.jpg", 1, 1, f"h{i}"))
+        store.set_user_tag(pid, cat.id)
+    page.refresh()
+    _settled(qtbot, page)
+    asked: list[str] = []
+    def question(_parent, _title, text, *_args):
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    threads: list[int] = []
+    real = page.editor.store.save_set
+
+    def spy(*a, **k):
+        threads.append(threading.get_ident())
+        return real(*a, **k)
+
+    monkeypatch.setattr(page.editor.store, "save_set", spy)
+    page.editor.labels_table.selectRow(_row(page, "cat"))
+    page.editor.remove_label_button.click()
+    assert "'cat'? 3 tags" in asked[0]  # the count the page last read
+    qtbot.waitUntil(lambda: [lb.name for lb in store.label_set("pets").labels] == ["dog"],
+                    timeout=10_000)
+    assert sum(c[0] for c in store.tag_counts(pets.id).values()) == 0
+    assert threads
+    assert threading.get_ident() not in threads

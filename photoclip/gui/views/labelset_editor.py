@@ -44,6 +44,7 @@ from photoclip.core.api import (
 )
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.types import LabelSet
+from photoclip.gui.jobs import Calls
 
 BAD_FIELD = "border: 1px solid #b00020;"
 MUTED = "color: #666;"
@@ -97,6 +98,8 @@ class LabelSetEditor(QWidget):
         super().__init__(parent)
         self.store = store
         self.current: LabelSet | None = None
+        self._counts: dict[int, tuple[int, int, int]] = {}  # the shown set's, as last read
+        self.calls = Calls(self)  # removing labels deletes their tags: on the pool
 
         templates_title = QLabel("Prompt templates")
         templates_title.setStyleSheet("font-weight: bold;")
@@ -241,6 +244,7 @@ class LabelSetEditor(QWidget):
     def fill_labels(self, ls: LabelSet,
                     counts: dict[int, tuple[int, int, int]] | None = None) -> None:
         counts = self.store.tag_counts(ls.id) if counts is None else counts
+        self._counts = counts
         muted = QColor("#777")
         with QSignalBlocker(self.labels_table):
             self.labels_table.setRowCount(len(ls.labels))
@@ -387,8 +391,7 @@ class LabelSetEditor(QWidget):
         gone = [lb for lb in ls.labels if lb.id in ids]
         if not gone:
             return
-        counts = self.store.tag_counts(ls.id)
-        tags = sum(counts.get(lb.id, (0, 0, 0))[0] for lb in gone)
+        tags = sum(self._counts.get(lb.id, (0, 0, 0))[0] for lb in gone)
         names = ", ".join(f"'{lb.name}'" for lb in gone)
         if tags:
             answer = QMessageBox.question(
@@ -400,9 +403,22 @@ class LabelSetEditor(QWidget):
             if answer != QMessageBox.StandardButton.Yes:
                 return
         spec = LabelSetSpec.of(ls)
-        self._save(replace(spec, labels=tuple(lb for lb in spec.labels
-                                              if lb.name not in {g.name for g in gone})),
-                   f"Removed {names}.")
+        spec = replace(spec, labels=tuple(lb for lb in spec.labels
+                                          if lb.name not in {g.name for g in gone}))
+        # Off the UI thread, the editor disabled until it lands: no other edit is built on
+        # the set before this one is saved.
+        self.setEnabled(False)
+        store = self.store
+
+        def done(saved: LabelSet) -> None:
+            self.setEnabled(True)
+            self.saved.emit(saved.id, f"Removed {names}.")
+
+        def failed(message: str) -> None:
+            self.setEnabled(True)
+            self.failed.emit(message)
+
+        self.calls.run(lambda: store.save_set(spec)[0], done, failed)
 
     def _label_item_changed(self, item: QTableWidgetItem) -> None:
         if item.column() not in (L_NAME, L_THRESHOLD):
