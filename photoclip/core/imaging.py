@@ -242,7 +242,7 @@ def _decode_stream(
             orientation = _orientation(exif)
             if orientation == 1:
                 orientation = default_orientation
-            taken_at = _taken_at(exif)
+            taken_at = exif_taken_at(exif)
             # Shrink before converting when the mode allows it: fewer pixels to convert.
             out = _shrink(img, min_side) if img.mode in _REDUCIBLE_MODES else img
             out = _shrink(to_rgb(out), min_side)
@@ -354,7 +354,7 @@ def _raw_taken_at(data: bytes) -> str | None:
     tags only; no pixels are decoded)."""
     try:
         with Image.open(io.BytesIO(data), formats=("TIFF",)) as img:
-            return _taken_at(img.getexif())
+            return exif_taken_at(img.getexif())
     except Exception:
         return None
 
@@ -407,7 +407,7 @@ def _orientation(exif: Image.Exif | None) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _taken_at(exif: Image.Exif | None) -> str | None:
+def exif_taken_at(exif: Image.Exif | None) -> str | None:  # ISO 8601, seconds
     if exif is None:
         return None
     try:

@@ -29,13 +29,13 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
+from photoclip.core.imaging import exif_taken_at
 from photoclip.core.thumbnails import THUMB_SIZE, save_thumbnail
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ CALL_MAX_PIXELS = 400_000_000
 # does, with a reason), so only JPEGs whose last bytes hold EOI are deferred.
 _EOI, _EOI_TAIL = b"\xff\xd9", 32
 _GPU_MODES = frozenset({"RGB", "L"})  # CMYK and the rest: Pillow
-_ORIENTATION, _EXIF_IFD, _DATETIME_ORIGINAL, _DATETIME = 0x0112, 0x8769, 36867, 306
+_ORIENTATION = 0x0112
 _INTERPOLATION = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic"}
 
 # A JPEG decoder for a batch: file bytes as 1-D uint8 CPU tensors in, (3, H, W) uint8 RGB
@@ -119,29 +119,7 @@ def _read_header(data: bytes, max_pixels: int) -> tuple[tuple[int, int], int, st
     orientation = exif.get(_ORIENTATION) if exif is not None else None
     if not (isinstance(orientation, int) and 1 <= orientation <= 8):
         orientation = 1
-    return (w, h), orientation, _taken_at(exif), progressive
-
-
-def _taken_at(exif: Image.Exif | None) -> str | None:
-    """When the photo was taken, from EXIF, as imaging.decode reports it."""
-    if exif is None:
-        return None
-    try:
-        sub = exif.get_ifd(_EXIF_IFD)
-    except Exception:
-        sub = {}
-    for value in (sub.get(_DATETIME_ORIGINAL), exif.get(_DATETIME_ORIGINAL), exif.get(_DATETIME)):
-        if isinstance(value, bytes):
-            value = value.decode("ascii", "replace")
-        if not isinstance(value, str):
-            continue
-        text = value.strip("\x00 \t\r\n")[:19]
-        for fmt in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
-            try:
-                return datetime.strptime(text, fmt).isoformat(timespec="seconds")
-            except ValueError:
-                continue
-    return None
+    return (w, h), orientation, exif_taken_at(exif), progressive
 
 
 def upright(image: torch.Tensor, orientation: int) -> torch.Tensor:
