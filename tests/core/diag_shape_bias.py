@@ -96,6 +96,22 @@ def convnext_model(n_classes: int, layer_scale: float = 1e-6):  # type: ignore[n
     return Conv(), 64
 
 
+def mnv2_model(n_classes: int):  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import MobileNetV2Config, MobileNetV2Model
+
+    class Mnv2(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tower = MobileNetV2Model(MobileNetV2Config(image_size=64, depth_multiplier=0.35))
+            self.head = torch.nn.Linear(1280, n_classes)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.tower(pixel_values=x).pooler_output)
+
+    return Mnv2(), 64
+
+
 def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Random flips and 90-degree turns (shape and colour survive them)."""
     out = x.copy()
@@ -103,6 +119,9 @@ def augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out[flip] = out[flip, :, :, ::-1]
     k = int(rng.integers(4))
     return np.ascontiguousarray(np.rot90(out, k, axes=(2, 3)))
+
+
+AUGMENT = True
 
 
 def run(kind: str, generator: str, per_label: int, seconds: float, seed: int,
@@ -113,6 +132,8 @@ def run(kind: str, generator: str, per_label: int, seconds: float, seed: int,
     torch.manual_seed(seed)
     if kind == "vit":
         model, size = vit_model(len(LABELS))
+    elif kind == "mnv2":  # photoclip/small-conv's image tower
+        model, size = mnv2_model(len(LABELS))
     elif kind.startswith("convnext"):  # "convnext" or "convnext0" (no layer scale)
         model, size = convnext_model(len(LABELS), 0.0 if kind.endswith("0") else 1e-6)
     else:  # "cnn" or "cnnW" for width W
@@ -128,7 +149,7 @@ def run(kind: str, generator: str, per_label: int, seconds: float, seed: int,
     model.train()
     while time.monotonic() - started < seconds:
         for idx in np.array_split(rng.permutation(len(ytr)), max(1, len(ytr) // 32)):
-            xb = torch.from_numpy(augment(xtr[idx], rng))
+            xb = torch.from_numpy(augment(xtr[idx], rng) if AUGMENT else xtr[idx])
             loss = torch.nn.functional.cross_entropy(model(xb), torch.from_numpy(ytr[idx]))
             opt.zero_grad()
             loss.backward()
@@ -155,7 +176,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=90)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-seed", type=int, default=1)
+    parser.add_argument("--no-augment", action="store_true", help="no flips or 90-degree turns")
     args = parser.parse_args()
+    global AUGMENT
+    AUGMENT = not args.no_augment
     for kind in args.models.split(","):
         r = run(kind, args.generator, args.per_label, args.seconds, args.seed, args.data_seed)
         print(f"{args.generator:9s} {kind:9s} seed {args.seed}: held-out acc {r['acc']:.3f} "
