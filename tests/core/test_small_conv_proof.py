@@ -14,7 +14,7 @@ from photoclip.cli import main
 from photoclip.core.encoder import builtin
 
 LABELS = ("red circle", "red square", "red triangle")
-PER_LABEL = 50  # 40 train (4 of them choose the epoch) + 10 held out per label
+PER_LABEL = 80  # 64 train (6 of them choose the epoch) + 16 held out per label
 
 
 @pytest.mark.slow
@@ -22,7 +22,7 @@ def test_small_conv_learns_shapes_from_scratch(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv(builtin.ENV_CACHE, str(tmp_path / "built"))
     albums = make_albums(tmp_path / "albums", "gradient", PER_LABEL, seed=3, labels=LABELS)
     code = main(["--model", builtin.SMALL_CONV, "--device", "cpu", "train", "--albums",
-                 str(albums), "--from-scratch", "--epochs", "40", "--batch-size", "16",
+                 str(albums), "--from-scratch", "--epochs", "60", "--batch-size", "16",
                  "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err

@@ -114,7 +114,7 @@ def build_small_conv(out: Path, spec: ConvSpec = ConvSpec()) -> Path:
     torch.manual_seed(spec.seed)
     model = VisionTextDualEncoderModel(config)
     bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # no "Writing model shards" bar for a 2 MB file
+    hf_logging.disable_progress_bar()  # no "Writing model shards" bar for a file under 1 MB
     try:
         model.save_pretrained(str(out))
     finally:
