@@ -233,7 +233,8 @@ def models_catalog(args: argparse.Namespace) -> int:
                 f"{e['id']:<46} {e['family']:<13} {','.join(e['languages']):<13} "
                 f"{size(e['parameters'], 'M', 1e6):>7} {size(e['image_size'], ''):>5} "
                 f"{size(e['embedding_size'], ''):>5} {size(e['download_mb'], ' MB'):>9}  "
-                f"{e['licence'] or '?'}{'  (in use)' if e['in_use'] else ''}")
+                f"{e['licence'] or '?'}{'  (in use)' if e['in_use'] else ''}"
+                + (f"\n{'':<4}{e['note']}" if e.get("note") else ""))
         return "\n".join(lines)
 
     out(args, {"models": entries}, text)

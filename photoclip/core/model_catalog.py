@@ -31,6 +31,7 @@ class CatalogEntry:
     embedding_size: int | None
     download_mb: int | None
     licence: str | None
+    note: str | None = None  # what the model is for, when that is not plain search
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -57,6 +58,7 @@ def load_catalog() -> list[CatalogEntry]:
             embedding_size=item.get("embedding_size"),
             download_mb=item.get("download_mb"),
             licence=item.get("licence"),
+            note=item.get("note"),
         ))
     return entries
 

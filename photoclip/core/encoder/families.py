@@ -67,6 +67,10 @@ FAMILIES: dict[str, Family] = {
         Family("chinese_clip", "Chinese-CLIP", "ChineseCLIPModel", "BertTokenizer",
                center_crop=False),
         Family("altclip", "AltCLIP", "AltCLIPModel", "XLMRobertaTokenizer", position_offset=2),
+        # Any image tower and any text tower with CLIP-style projections: photoclip's own
+        # small convolutional model for training from scratch (encoder/builtin.py) is one.
+        Family("vision-text-dual-encoder", "Dual encoder", "VisionTextDualEncoderModel",
+               "ByT5Tokenizer", center_crop=False),
     )
 }
 # Architectures listed in config.json, for configs whose model_type is missing.

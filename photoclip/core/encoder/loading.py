@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from photoclip.config import DEFAULT_MODEL
+from photoclip.core.encoder import builtin, conv_tower
 from photoclip.core.encoder.families import Family, family_of_folder
 from photoclip.core.errors import ModelLoadError
 
@@ -102,6 +103,8 @@ def download_model(repo_id: str, progress: DownloadProgress | None = None) -> Pa
     bars on stderr, as a CLI user expects. A cached model is used as it is, offline too; a model
     neither cached nor reachable raises huggingface_hub's error (see `is_unavailable_error`).
     """
+    if builtin.is_built(repo_id):
+        return builtin.ensure_built(repo_id)  # built here, from a fixed seed: no download
     from huggingface_hub import snapshot_download
 
     def fetch(weights: tuple[str, ...]) -> Path:
@@ -118,6 +121,8 @@ def download_model(repo_id: str, progress: DownloadProgress | None = None) -> Pa
 def cached_model_folder(repo_id: str) -> Path | None:
     """The local snapshot folder of a hub model already in the cache, or None; never touches
     the network and imports no torch."""
+    if builtin.is_built(repo_id):
+        return builtin.cached_built(repo_id)
     try:
         from huggingface_hub import try_to_load_from_cache
 
@@ -196,6 +201,8 @@ def from_pretrained(source: str, model_id: str) -> tuple[Any, Any, Family]:
     from transformers import AutoTokenizer
 
     family = family_of_folder(source, model_id)
+    if family.name == "vision-text-dual-encoder":
+        conv_tower.register()  # photoclip's own image tower, which transformers does not know
     model_class = getattr(transformers, family.model_class)
     with _quiet_weight_loading():
         model = model_class.from_pretrained(source)

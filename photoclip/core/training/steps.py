@@ -10,7 +10,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -90,6 +90,9 @@ class Optimisation:
     # Early stopping: the best epoch so far, {"epoch", "score", "params"} (CPU copies).
     best: dict[str, Any] | None = None
     stopped_early: bool = False
+    # Float buffers that training changes (batch norm's running statistics): kept with the best
+    # epoch's weights, which they go with.
+    buffers: dict[str, Any] = field(default_factory=dict)
 
 
 def note_epoch(opt: Optimisation, epoch: int, score: float, patience: int | None,
@@ -104,7 +107,8 @@ def note_epoch(opt: Optimisation, epoch: int, score: float, patience: int | None
     """
     if opt.best is None or score >= opt.best["score"]:
         opt.best = {"epoch": epoch, "score": score,
-                    "params": {n: opt.params[n].detach().cpu().clone() for n in opt.names}}
+                    "params": {n: opt.params[n].detach().cpu().clone() for n in opt.names},
+                    "buffers": {n: b.detach().cpu().clone() for n, b in opt.buffers.items()}}
     elif patience and epoch >= min_epochs and epoch - int(opt.best["epoch"]) >= patience:
         opt.stopped_early = True
     return opt.stopped_early
@@ -116,6 +120,9 @@ def keep_best(opt: Optimisation) -> None:
         return
     for name, value in opt.best["params"].items():
         opt.params[name].data.copy_(value.to(opt.params[name].device))
+    for name, value in opt.best.get("buffers", {}).items():
+        if name in opt.buffers:
+            opt.buffers[name].data.copy_(value.to(opt.buffers[name].device))
 
 
 # -- schedule and parameters -------------------------------------------------------------------
@@ -138,11 +145,13 @@ def trainable_names(model: Any, from_scratch: bool, blocks: int) -> list[str]:
     """Parameters that train: all from scratch; else the last `blocks` transformer blocks of
     each tower and what comes after them (final norms, pooling heads, projections, the
     temperature and SigLIP's bias). The blocks are found by name in every family: CLIP and
-    SigLIP `encoder.layers.N`, BERT and XLM-R text towers `encoder.layer.N`."""
+    SigLIP `encoder.layers.N`, BERT and XLM-R text towers `encoder.layer.N`,
+    MobileNetV2 image towers (photoclip/small-conv) `layer.N`."""
     names = [n for n, _ in model.named_parameters()]
     if from_scratch:
         return names
-    block = re.compile(r"^(vision_model|text_model)\.(?:.*\.)?encoder\.layers?\.(\d+)\.")
+    block = re.compile(
+        r"^(vision_model|text_model)\.(?:.*\.)?(?:encoder\.)?layers?\.(\d+)\.")
     last: dict[str, int] = {}
     for n in names:
         if m := block.match(n):

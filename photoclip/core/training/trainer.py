@@ -268,6 +268,7 @@ class Trainer:
             optimizer=optimizer, scaler=grad_scaler_for(run.device), batch=batch,
             steps_per_epoch=steps_per_epoch, total=total, warmup=warmup_steps(total),
             micro=cfg.micro_batch if 0 < cfg.micro_batch < batch else batch,
+            buffers={n: b for n, b in model.named_buffers() if b.is_floating_point()},
         )
         if state is not None:
             for pname, value in state["params"].items():
