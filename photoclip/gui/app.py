@@ -21,8 +21,10 @@ def main(library: str | None = None, model: str | None = None,
     from photoclip.core.errors import PhotoclipError
     from photoclip.core.library import Library
     from photoclip.gui.desktop import FileOpenEvents, app_icon, open_paths
+    from photoclip.gui.jobs import share_the_interpreter
     from photoclip.gui.main_window import MainWindow
 
+    share_the_interpreter()
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("photoclip")
     app.setOrganizationName("photoclip")

@@ -148,6 +148,10 @@ def run_gui_bench(photos: int = 100_000,
     say = progress or (lambda _m: None)
     from PySide6.QtWidgets import QApplication
 
+    from photoclip.gui.jobs import share_the_interpreter
+
+    share_the_interpreter()  # as the window's process does (gui/app.py)
+
     if QApplication.instance() is None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -171,6 +175,7 @@ def run_gui_bench(photos: int = 100_000,
         finally:
             lib.close()
     result["photos"] = photos
+    result["switch_interval_ms"] = round(sys.getswitchinterval() * 1000, 3)
     result["catalog_build_s"] = round(built, 1)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     cache = f"the real vector cache built from {photos:,} {DIM}-d vectors"

@@ -162,6 +162,7 @@ def test_bench_gui_drives_the_window_with_the_catalog_off_the_ui_thread(capsys, 
     r = json.loads(out)
     assert set(r) >= GUI_KEYS
     assert r["photos"] == 3000
+    assert r["switch_interval_ms"] == 1.0  # the window's processes let the UI thread in sooner
     assert r["watcher_batch_shown"]  # the 500 new photos reached the grid
     assert r["rows_at_end"] == 3500  # scrolling to the end reached it
     assert r["search_found"] >= 1
