@@ -98,6 +98,10 @@ def test_the_catalogue_lists_every_model_and_a_pick_switches_to_it(qtbot, librar
     standard = ids.index(DEFAULT_MODEL)
     assert dialog.table.item(standard, 3).text() == "605 MB"
     assert dialog.table.item(standard, 4).text() == "151M"
+    small = ids.index("photoclip/small-conv")  # built on this computer, nothing to download
+    assert [dialog.table.item(small, c).text() for c in (1, 3, 4)] == [
+        "small conv", "built here", "157k"]
+    assert "training from scratch" in dialog.table.item(small, 0).toolTip()
     assert not dialog.use_button.isEnabled()  # nothing chosen yet
     # While a job runs (or the window loads the model) a switch waits.
     dialog.table.selectRow(row)

@@ -33,12 +33,15 @@ USE_TIP = ("Downloads the model once, then re-embeds every photo with it in the 
            "search keeps the current model until that is done, tags and albums are kept")
 NOT_MEASURED = "not measured on this computer yet (photoclip bench --model ID)"
 FAMILY_TITLES = {"clip": "CLIP", "siglip": "SigLIP", "siglip2": "SigLIP 2",
-                 "metaclip_2": "MetaCLIP 2", "chinese_clip": "Chinese-CLIP", "altclip": "AltCLIP"}
+                 "metaclip_2": "MetaCLIP 2", "chinese_clip": "Chinese-CLIP", "altclip": "AltCLIP",
+                 "vision-text-dual-encoder": "small conv"}
 LANGUAGE_TITLES = {"en": "English", "zh": "中文 Chinese", "multilingual": "many languages"}
 
 
 def millions(n: object) -> str:
-    return f"{n / 1e6:.0f}M" if isinstance(n, int | float) else "–"  # noqa: RUF001
+    if not isinstance(n, int | float):
+        return "–"  # noqa: RUF001
+    return f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
 
 
 def row_cells(entry: dict[str, Any]) -> tuple[str, ...]:
@@ -48,7 +51,8 @@ def row_cells(entry: dict[str, Any]) -> tuple[str, ...]:
     state = "in use" if entry.get("in_use") else "suggested" if entry.get("suggested") else ""
     return (entry["id"], FAMILY_TITLES.get(entry["family"], entry["family"]),
             ", ".join(LANGUAGE_TITLES.get(x, x) for x in entry.get("languages") or ()),
-            f"{mb} MB" if isinstance(mb, int | float) else "–",  # noqa: RUF001
+            ("built here" if mb == 0 else f"{mb} MB") if isinstance(mb, int | float)
+            else "–",  # noqa: RUF001
             millions(entry.get("parameters")),
             f"{speed:.0f} photos/s" if isinstance(speed, int | float) else "–",  # noqa: RUF001
             state)
@@ -118,6 +122,8 @@ class CatalogueDialog(QDialog):
                                           | Qt.AlignmentFlag.AlignVCenter)
                 if col == 5 and text == "–":  # noqa: RUF001
                     item.setToolTip(NOT_MEASURED)
+                elif entry.get("note"):
+                    item.setToolTip(str(entry["note"]))
                 if entry.get("in_use") or (col == 6 and entry.get("suggested")):
                     font = item.font()
                     font.setBold(True)
