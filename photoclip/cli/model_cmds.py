@@ -149,7 +149,9 @@ def tradeoff_lines(ev: dict[str, Any]) -> list[str]:
     curve = ev.get("tradeoff")
     if not curve or ev.get("tag_threshold") is None:
         return []
-    lines = ["auto tags (tag only photos whose best label scores at least the threshold):",
+    lines = ["auto tags (tag only photos whose best label scores at least the threshold; scored "
+             "over these albums' labels, not a label set's: `eval --set NAME --save-threshold` "
+             "sets one):",
              f"  {'coverage':>10}{'threshold':>11}{'precision':>11}"]
     lines += [f"  {cov:>10.0%}{t:>11.3f}{p:>11.3f}" for _, t, p, cov in curve]
     lines.append(
