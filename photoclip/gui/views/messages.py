@@ -40,10 +40,15 @@ class ElidedLabel(QLabel):
                                              self.contentsRect().width())
 
     def paintEvent(self, _event: QPaintEvent) -> None:
+        # Ended here, not when Python frees it: anything that keeps this frame alive (a
+        # traceback, a profiler) would leave the painter active past the paint.
         painter = QPainter(self)
-        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()),
-                                  self.palette(), self.isEnabled(), self.elided(),
-                                  self.foregroundRole())
+        try:
+            self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()),
+                                      self.palette(), self.isEnabled(), self.elided(),
+                                      self.foregroundRole())
+        finally:
+            painter.end()
 
     def event(self, e: QEvent) -> bool:
         if isinstance(e, QHelpEvent) and e.type() == QEvent.Type.ToolTip and (
