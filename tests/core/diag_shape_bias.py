@@ -12,6 +12,10 @@ Not collected by pytest. Run (one thread, one run at a time on the shared machin
     OMP_NUM_THREADS=1 PYTHONPATH=$PWD:$PWD/tests python tests/core/diag_shape_bias.py \
         --generator gradient --seconds 90
 
+Input handling (``cnn`` kinds only): ``--size`` (input side), ``--stem-stride`` (first-conv
+stride, so 128 px costs about what 64 px did), ``--fit pad`` (aspect kept, grey borders) or
+``squeeze`` (the default), ``--pool max`` (global max pool instead of average).
+
 Tune on ``gradient``/``texture`` only; never on ``holdout``.
 """
 
@@ -30,6 +34,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from album_generators import LABELS, make_albums
 
 
+def fit(img, size: int, how: str):  # type: ignore[no-untyped-def]
+    """`img` to size x size: "squeeze" (the whole photo, aspect lost) or "pad" (longer side to
+    `size`, centred on grey, aspect kept)."""
+    from PIL import Image
+
+    if how == "squeeze":
+        return img.resize((size, size), Image.Resampling.BICUBIC)
+    w, h = img.size
+    scale = size / max(w, h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    out = Image.new("RGB", (size, size), (115, 115, 115))
+    out.paste(img.resize((nw, nh), Image.Resampling.BICUBIC), ((size - nw) // 2, (size - nh) // 2))
+    return out
+
+
+FIT = "squeeze"
+SIZE = 0  # 0: each model's own input size
+STEM_STRIDE = 1  # stride of the cnn's first convolution
+POOL = "avg"  # the cnn's global pool: "avg" or "max"
+
+
 def load(root: Path, size: int, per_label: int) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
 
@@ -37,7 +62,7 @@ def load(root: Path, size: int, per_label: int) -> tuple[np.ndarray, np.ndarray]
     for n, label in enumerate(LABELS):
         for i in range(per_label):
             img = Image.open(root / label / f"{i:03d}.jpg").convert("RGB")
-            xs.append(np.asarray(img.resize((size, size), Image.Resampling.BICUBIC)))
+            xs.append(np.asarray(fit(img, size, FIT)))
             ys.append(n)
     x = np.stack(xs).astype(np.float32) / 255.0
     x = (x - 0.45) / 0.27
@@ -66,15 +91,18 @@ def cnn_model(n_classes: int, width: int = 32):  # type: ignore[no-untyped-def]
     import torch
     from torch import nn
 
-    def block(i: int, o: int) -> nn.Module:
-        return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o),
-                             nn.ReLU(inplace=True), nn.MaxPool2d(2))
+    def block(i: int, o: int, stride: int = 1) -> nn.Module:
+        return nn.Sequential(nn.Conv2d(i, o, 3, stride=stride, padding=1, bias=False),
+                             nn.BatchNorm2d(o), nn.ReLU(inplace=True), nn.MaxPool2d(2))
 
-    net = nn.Sequential(block(3, width), block(width, width * 2), block(width * 2, width * 4),
-                        block(width * 4, width * 4), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+    net = nn.Sequential(block(3, width, STEM_STRIDE), block(width, width * 2),
+                        block(width * 2, width * 4),
+                        block(width * 4, width * 4),
+                        nn.AdaptiveMaxPool2d(1) if POOL == "max" else nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(),
                         nn.Linear(width * 4, n_classes))
     del torch
-    return net, 64
+    return net, SIZE or 64
 
 
 def convnext_model(n_classes: int, layer_scale: float = 1e-6):  # type: ignore[no-untyped-def]
@@ -177,12 +205,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-seed", type=int, default=1)
     parser.add_argument("--no-augment", action="store_true", help="no flips or 90-degree turns")
+    parser.add_argument("--fit", choices=("squeeze", "pad"), default="squeeze",
+                        help="photo to square: squeeze (aspect lost) or pad (aspect kept)")
+    parser.add_argument("--size", type=int, default=0, help="cnn input side (default 64)")
+    parser.add_argument("--stem-stride", type=int, default=1, help="cnn first-conv stride")
+    parser.add_argument("--pool", choices=("avg", "max"), default="avg", help="cnn global pool")
     args = parser.parse_args()
-    global AUGMENT
+    global AUGMENT, FIT, SIZE, STEM_STRIDE, POOL
+    POOL = args.pool
     AUGMENT = not args.no_augment
+    FIT, SIZE, STEM_STRIDE = args.fit, args.size, args.stem_stride
     for kind in args.models.split(","):
         r = run(kind, args.generator, args.per_label, args.seconds, args.seed, args.data_seed)
-        print(f"{args.generator:9s} {kind:9s} seed {args.seed}: held-out acc {r['acc']:.3f} "
+        print(f"{args.generator:9s} {kind:9s} {args.fit} {args.size or 'own'}px stride "
+              f"{args.stem_stride} {args.pool}-pool seed {args.seed}: held-out acc {r['acc']:.3f} "
               f"colour {r['colour']:.3f} shape {r['shape']:.3f} train {r['train_acc']:.3f} "
               f"steps {r['steps']} wall {r['wall_s']:.0f}s cpu {r['cpu_s']:.0f}s", flush=True)
 
