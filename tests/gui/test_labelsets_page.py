@@ -174,8 +174,10 @@ def test_a_built_in_set_can_be_added_and_a_set_deleted_after_asking(qtbot, page,
     page.delete_button.click()
     qtbot.waitUntil(lambda: _store(page).label_set("animals") is None, timeout=10_000)
     assert "'animals'" in asked[0]
-    qtbot.waitUntil(lambda: "No label sets yet" in page.empty_label.text(), timeout=10_000)
-    assert "Deleted 'animals'" in page.message_label.text()
+    qtbot.waitUntil(lambda: "Deleted 'animals'" in page.message_label.text(), timeout=10_000)
+    _settled(qtbot, page)  # the page reads the sets again after the deletion
+    assert page.editor_stack.currentIndex() == 0  # the empty state
+    assert "No label sets yet" in page.empty_label.text()
 
 
 def test_retag_shows_progress_then_the_counts(qtbot, page, tmp_path):
