@@ -18,14 +18,12 @@ def test_the_collector_is_off_during_a_first_load_and_back_after(monkeypatch):
     monkeypatch.setattr(warm, "preload_torch_libraries", lambda: [])
     assert gc.isenabled()
     frozen = gc.get_freeze_count()
-    made = []
     try:
         with warm.heavy_loading():
             assert not gc.isenabled()
             with warm.heavy_loading():  # a second load at the same time
                 assert not gc.isenabled()
             assert not gc.isenabled()  # back only after the last one
-            made.append(object.__new__(type("Cycle", (), {})))
         assert gc.isenabled()
         assert gc.get_freeze_count() > frozen  # what the load made is never rescanned
     finally:

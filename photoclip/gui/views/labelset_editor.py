@@ -243,7 +243,9 @@ class LabelSetEditor(QWidget):
 
     def fill_labels(self, ls: LabelSet,
                     counts: dict[int, tuple[int, int, int]] | None = None) -> None:
-        counts = self.store.tag_counts(ls.id) if counts is None else counts
+        # None: a redraw after an edit of this set (a label's name or threshold), whose counts
+        # by label id have not changed since the page read them off the UI thread.
+        counts = self._counts if counts is None else counts
         self._counts = counts
         muted = QColor("#777")
         with QSignalBlocker(self.labels_table):
