@@ -64,3 +64,37 @@ def test_indexes_searches_tags_and_trains_end_to_end(capsys, tmp_path):
     assert used["switched"]
     found = run_json(capsys, "search", "blue square")
     assert len(found["results"]) > 0
+
+
+def test_a_folder_built_with_another_shape_is_not_taken(monkeypatch, built_here):
+    first = builtin.ensure_built(SMALL)
+    other = builtin.ConvSpec(image_size=64, pool="avg")  # an earlier version's shape
+    monkeypatch.setitem(builtin.BUILT, SMALL, other)
+    second = builtin.ensure_built(SMALL)
+    assert second != first
+    assert second.parent == built_here
+    from transformers import AutoConfig
+
+    builtin.conv_tower.register()
+    assert AutoConfig.from_pretrained(second).vision_config.image_size == 64
+    assert AutoConfig.from_pretrained(first).vision_config.image_size == 128
+
+
+def test_its_max_pool_survives_save_and_load(tmp_path):
+    """The product's loader (loading.from_pretrained) reads back the global max pool, after a
+    save as training makes: a tower that silently fell back to the average would answer
+    differently from the one that was trained."""
+    import torch
+
+    from photoclip.core.encoder.loading import from_pretrained
+
+    model, _, _ = from_pretrained(str(builtin.ensure_built(SMALL)), SMALL)
+    assert model.vision_model.config.pool == "max"
+    model.save_pretrained(tmp_path / "again")
+    again, _, _ = from_pretrained(str(tmp_path / "again"), "again")
+    pixels = torch.zeros(1, 3, 128, 128)
+    pixels[0, :, 10:20, 100:110] = 3.0  # one small bright object near a corner
+    out = again.vision_model.eval()(pixel_values=pixels)
+    assert again.vision_model.config.pool == "max"
+    assert torch.allclose(out.pooler_output, out.last_hidden_state.amax(dim=(2, 3)))
+    assert not torch.allclose(out.pooler_output, out.last_hidden_state.mean(dim=(2, 3)))
