@@ -4,7 +4,8 @@
 Half of the albums' labels are "what the model already knows": a small CLIP is pretrained on
 them from scratch. The other half are "my albums": the pretrained model is fine-tuned on them
 with the default (partial) fine-tune, then blended with its pretrained weights (WiSE-FT) at the
-alpha the trainer would choose (on held-out photos of the new labels) and at WiSE-FT's 0.5.
+alpha the trainer would choose (on held-out photos of the new labels: the smallest alpha within
+one standard error of the best) and at WiSE-FT's 0.5.
 Every figure is zero-shot accuracy on photos held out of both trainings: on the new labels
 (among the new labels), on the old labels (among the old labels), and on all labels together.
 
@@ -82,6 +83,11 @@ class HeldOut:
             self._cache[key] = (photos, np.asarray(split.held_out))
         return self._cache[key]
 
+    def count(self, group: Sequence[int]) -> int:
+        """How many held-out photos the labels `group` have."""
+        photos, held = next(iter(self._cache.values()))
+        return int(np.isin(np.asarray(photos.labels)[held], group).sum())
+
     def row(self, name: str, model: str, old: Sequence[int], new: Sequence[int]) -> Row:
         encoder = ClipEncoder(model, device="cpu")
         photos, held = self.photos(encoder)
@@ -101,15 +107,13 @@ class HeldOut:
 
 
 def blend_folder(base: str, tuned: str, alpha: float, out: Path) -> str:
-    """A copy of `tuned` with its weights at `alpha` between `base` (0) and `tuned` (1)."""
-    from transformers import CLIPModel
+    """A copy of `tuned` with its weights at `alpha` between `base` (0) and `tuned` (1), for
+    any model family photoclip loads (CLIP, SigLIP, its own small-conv...)."""
+    from photoclip.core.encoder.loading import from_pretrained
 
-    a = CLIPModel.from_pretrained(base).state_dict()
-    b_model = CLIPModel.from_pretrained(tuned)
-    mixed = interpolate(a, b_model.state_dict(), alpha)
-    b_model.load_state_dict(mixed)
-    enc = ClipEncoder(tuned, device="cpu")
-    _, tokenizer = enc.torch_parts()
+    a_model, _, _ = from_pretrained(base, base)
+    b_model, tokenizer, _ = from_pretrained(tuned, tuned)
+    b_model.load_state_dict(interpolate(a_model.state_dict(), b_model.state_dict(), alpha))
     b_model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     for name in ("preprocessor_config.json",):
@@ -149,7 +153,7 @@ def run(albums_dir: str, model: str, *, pretrain: bool = True, seed: int = 0,
     # selection half; here every held-out new photo, a slightly larger sample).
     scores = {a: held.row("", blend_folder(base, tuned, a, work / f"alpha-{a}"), old, new).new
               for a in ALPHAS}
-    alpha = choose_alpha(scores)
+    alpha = choose_alpha(scores, photos=held.count(new))
     rows = [held.row("pretrained", base, old, new),
             held.row("fine-tuned (partial, alpha 1)", tuned, old, new),
             held.row(f"WiSE-FT (alpha {alpha}, chosen on new labels)",

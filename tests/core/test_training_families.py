@@ -64,3 +64,31 @@ def test_sigmoid_loss_counts_same_label_pairs_as_positives():
     z = (labels[:, None] == labels[None, :]).float() * 2 - 1
     expected = -torch.nn.functional.logsigmoid(z * logits).sum() / 4
     assert torch.isclose(with_labels, expected)
+
+
+def test_small_conv_partial_fine_tune_keeps_its_first_stages_whole(albums, tmp_path,
+                                                                   monkeypatch):
+    """photoclip/small-conv's partial fine-tune trains its last two convolutional stages (and
+    the text tower's last blocks, the projections and the temperature) and leaves the first
+    stages as they were: their weights and their batch norms' running statistics, which in
+    train mode would otherwise drift to the new albums' photos."""
+    from safetensors.torch import load_file
+
+    from photoclip.core.encoder import builtin
+
+    monkeypatch.setenv(builtin.ENV_CACHE, str(tmp_path / "built"))
+    base = builtin.ensure_built(builtin.SMALL_CONV)
+    trainer = Trainer(read_albums(albums), base=str(base), checkpoints=tmp_path / "ckpt",
+                      device="cpu", config=TrainConfig(epochs=2, batch_size=6, lr=1e-2,
+                                                       wise=False))
+    list(trainer.run())
+    assert trainer.result is not None
+    before = load_file(base / "model.safetensors")
+    after = load_file(Path(trainer.result.path) / "model.safetensors")
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    for stage in (0, 1):
+        kept = [k for k in before if k.startswith(f"vision_model.stages.{stage}.")]
+        assert any("running_mean" in k for k in kept)
+        assert not moved & set(kept), sorted(moved & set(kept))
+    assert any(k.startswith("vision_model.stages.3.") and "running_mean" in k for k in moved)
+    assert any(k.startswith("vision_model.stages.3.") and k.endswith("weight") for k in moved)

@@ -145,13 +145,13 @@ def trainable_names(model: Any, from_scratch: bool, blocks: int) -> list[str]:
     """Parameters that train: all from scratch; else the last `blocks` transformer blocks of
     each tower and what comes after them (final norms, pooling heads, projections, the
     temperature and SigLIP's bias). The blocks are found by name in every family: CLIP and
-    SigLIP `encoder.layers.N`, BERT and XLM-R text towers `encoder.layer.N`,
-    MobileNetV2 image towers (photoclip/small-conv) `layer.N`."""
+    SigLIP `encoder.layers.N`, BERT and XLM-R text towers `encoder.layer.N`, MobileNetV2 image
+    towers `layer.N`, photoclip/small-conv's convolutional stages `stages.N`."""
     names = [n for n, _ in model.named_parameters()]
     if from_scratch:
         return names
     block = re.compile(
-        r"^(vision_model|text_model)\.(?:.*\.)?(?:encoder\.)?layers?\.(\d+)\.")
+        r"^(vision_model|text_model)\.(?:.*\.)?(?:encoder\.)?(?:layers?|stages)\.(\d+)\.")
     last: dict[str, int] = {}
     for n in names:
         if m := block.match(n):
@@ -164,6 +164,19 @@ def trainable_names(model: Any, from_scratch: bool, blocks: int) -> list[str]:
         elif not _before_the_blocks(n):
             out.append(n)
     return out
+
+
+def train_mode(model: Any) -> None:
+    """model.train(), except batch norms whose weights are all frozen: a partial fine-tune must
+    not move their running statistics either (in train mode they follow the new albums and shift
+    what the frozen stages feed the rest, the old labels included)."""
+    from torch import nn
+
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+                p.requires_grad for p in module.parameters(recurse=False)):
+            module.eval()
 
 
 def _before_the_blocks(name: str) -> bool:
@@ -397,21 +410,23 @@ def held_out_accuracy(live: LiveModel, photos: Photos, labels: np.ndarray,
 
 def blend(original: dict[str, torch.Tensor], params: dict[str, torch.Tensor],
           names: Sequence[str], score: Callable[[], float],
-          can_choose: bool) -> tuple[float, dict[str, float]]:
+          photos: int) -> tuple[float, dict[str, float]]:
     """WiSE-FT: set the trained weights to the best blend with the original ones.
 
-    Each alpha is scored by `score()` on the weights as blended; without photos to choose on
-    (`can_choose` false) WiSE-FT's default alpha is used. Returns (alpha, score per alpha).
+    Each alpha is scored by `score()` (accuracy on `photos` selection photos) on the weights as
+    blended, and the smallest alpha within one standard error of the best is kept
+    (wise.choose_alpha); without photos to choose on, WiSE-FT's default alpha is used.
+    Returns (alpha, score per alpha).
     """
     alpha = WISE_DEFAULT_ALPHA
     scores: dict[str, float] = {}
     tuned = {n: params[n].detach().clone() for n in names}
-    if can_choose:
+    if photos:
         by_alpha: dict[float, float] = {}
         for a in ALPHAS:
             _set(params, interpolate(original, tuned, a))
             by_alpha[a] = score()
-        alpha = choose_alpha(by_alpha)
+        alpha = choose_alpha(by_alpha, photos=photos)
         scores = {str(a): round(s, 4) for a, s in by_alpha.items()}
     _set(params, interpolate(original, tuned, alpha))
     return alpha, scores

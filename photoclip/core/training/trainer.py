@@ -71,6 +71,7 @@ from photoclip.core.training.steps import (
     optimiser_step,
     parameter_groups,
     reinitialise,
+    train_mode,
     trainable_names,
     warmup_steps,
 )
@@ -347,7 +348,7 @@ class Trainer:
         yield Progress("wise", 0, len(ALPHAS), message="blending with the original weights")
         alpha, scores = blend(opt.original, opt.params, opt.names,
                               lambda: self._accuracy(run, run.select_idx),
-                              can_choose=bool(run.select_idx))
+                              photos=len(run.select_idx))
         yield Progress("wise", len(ALPHAS), len(ALPHAS), message=f"alpha {alpha}",
                        extra={"alpha": alpha})
         return alpha, scores
@@ -406,7 +407,7 @@ class Trainer:
         for group in opt.optimizer.param_groups:
             group["lr"] = lr
         negatives = None if run.negatives is None else run.negatives.batch(which.tolist(), rng)
-        run.model.train()
+        train_mode(run.model)
         loss, opt.micro = optimiser_step(run.model, opt.optimizer, opt.scaler, run.live.autocast,
                                          run.device, batch, opt.micro, negatives)
         with torch.no_grad():

@@ -7,6 +7,7 @@ new skill and most of the old; alpha is chosen on held-out photos, never on trai
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -45,8 +46,15 @@ def interpolate(
     return out
 
 
-def choose_alpha(scores: Mapping[float, float], alphas: Sequence[float] = ALPHAS) -> float:
-    """The alpha with the best held-out score; ties go to the smaller alpha, the one that keeps
-    more of the original model (its other knowledge is not measured here, so prefer it)."""
+def choose_alpha(scores: Mapping[float, float], alphas: Sequence[float] = ALPHAS,
+                 photos: int | None = None) -> float:
+    """The smallest alpha whose held-out score is within one standard error of the best.
+
+    The original model's other knowledge is not measured here, so the alpha that keeps more of
+    it wins unless the new albums measurably prefer a larger one: the "one standard error" rule
+    (Hastie, Tibshirani & Friedman, The Elements of Statistical Learning, 7.10), with the
+    binomial error of an accuracy on `photos` held-out photos. Without `photos`, only exact
+    ties go to the smaller alpha."""
     best = max(scores[a] for a in alphas if a in scores)
-    return min(a for a in alphas if a in scores and scores[a] >= best)
+    margin = math.sqrt(best * (1.0 - best) / photos) if photos else 0.0
+    return min(a for a in alphas if a in scores and scores[a] >= best - margin - 1e-12)
