@@ -16,6 +16,11 @@ object size, rotation, blur, colour and JPEG size (128-512 px, often not square)
 - ``holdout`` — NEVER used to tune the recipe; only to report on. Blurred textured background
   with a lighting gradient, off-centre objects that may touch the edge, two distractors (one in
   a label colour but a non-label shape: a ring or a bar), strong rotation, 240-512 px.
+- ``photo`` — NEVER used to tune the recipe either (written after the recipe was chosen): a
+  real photograph as background (a random crop of scikit-image's sample photos, rescaled and
+  flipped), the object with a soft drop shadow and a darker outline under uneven lighting,
+  1-3 distractors of shapes no label has (stars, crosses, long ellipses) in any colour,
+  label colours included, brightness and contrast changes, 200-448 px, JPEG quality 55-95.
 
 The labels are the proof's 12 (4 colours x 3 shapes), so figures compare; chance is 1/12.
 """
@@ -39,7 +44,7 @@ LABELS = tuple(f"{c} {s}" for c in COLOURS for s in SHAPES)
 OTHER_COLOURS = ((128, 128, 128), (120, 80, 40), (240, 150, 190), (60, 210, 220),
                  (140, 60, 170), (245, 245, 245), (20, 20, 20))
 TUNED = ("gradient", "texture", "clutter")  # what the recipe may be tuned on
-HOLDOUT = "holdout"  # reported only, never tuned on
+HOLDOUTS = ("holdout", "photo")  # reported only, never tuned on
 
 Rng = np.random.Generator
 
@@ -191,9 +196,91 @@ def draw_holdout(label: str, rng: Rng) -> tuple[Image.Image, int]:
     return image, int(rng.integers(60, 92))
 
 
+PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
+          "hubble_deep_field.jpg", "retina.jpg", "color.png")
+_photo_cache: dict[str, Image.Image] = {}
+
+
+def _real_photo(rng: Rng) -> Image.Image:
+    """One of scikit-image's sample photos (shipped in its wheel), as RGB."""
+    from skimage import data
+
+    name = PHOTOS[int(rng.integers(len(PHOTOS)))]
+    if name not in _photo_cache:
+        path = Path(data.__file__).parent / name
+        _photo_cache[name] = Image.open(path).convert("RGB")
+    return _photo_cache[name]
+
+
+def _star(cx: float, cy: float, r: float, angle: float, points: int) -> list[tuple[float, float]]:
+    return [(cx + (r if k % 2 == 0 else 0.45 * r) * math.cos(angle + math.pi * k / points),
+             cy + (r if k % 2 == 0 else 0.45 * r) * math.sin(angle + math.pi * k / points))
+            for k in range(2 * points)]
+
+
+def _cross(cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
+    t = 0.3 * r
+    arm = [(t, t), (r, t), (r, -t), (t, -t), (t, -r), (-t, -r), (-t, -t), (-r, -t), (-r, t),
+           (-t, t), (-t, r), (t, r)]
+    c, s = math.cos(angle), math.sin(angle)
+    return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in arm]
+
+
+def _ellipse(cx: float, cy: float, r: float, angle: float) -> list[tuple[float, float]]:
+    c, s = math.cos(angle), math.sin(angle)
+    pts = [(r * math.cos(2 * math.pi * k / 24), 0.35 * r * math.sin(2 * math.pi * k / 24))
+           for k in range(24)]
+    return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in pts]
+
+
+def draw_photo(label: str, rng: Rng) -> tuple[Image.Image, int]:
+    colour, shape = label.split()
+    w, h = (int(v) for v in rng.integers(200, 449, 2))
+    source = _real_photo(rng)
+    scale = rng.uniform(0.6, 1.6)
+    sw, sh = max(w, int(source.width * scale)), max(h, int(source.height * scale))
+    big = source.resize((sw, sh), Image.Resampling.BILINEAR)
+    left, top = int(rng.integers(0, sw - w + 1)), int(rng.integers(0, sh - h + 1))
+    image = big.crop((left, top, left + w, top + h))
+    if rng.random() < 0.5:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    side = min(w, h)
+    pen = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(1, 4))):
+        kind = int(rng.integers(3))
+        pool = list(COLOURS.values()) + list(OTHER_COLOURS)
+        fill = _jitter(pool[int(rng.integers(len(pool)))], rng)
+        dx, dy, dr = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.06, 0.14) * side
+        angle = rng.uniform(0, 2 * math.pi)
+        outline = (_star(dx, dy, dr, angle, int(rng.integers(5, 7))) if kind == 0
+                   else _cross(dx, dy, dr, angle) if kind == 1 else _ellipse(dx, dy, dr, angle))
+        pen.polygon(outline, fill=fill)
+    r = rng.uniform(0.06, 0.15) * side  # the object is 12-30 % of the shorter side
+    cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
+    angle = rng.uniform(0, 2 * math.pi)
+    shadow = Image.new("L", (w, h), 0)
+    off = rng.uniform(0.1, 0.25) * r
+    _shape(ImageDraw.Draw(shadow), shape, cx + off, cy + off, r, angle, 150)  # type: ignore[arg-type]
+    shadow = shadow.filter(ImageFilter.GaussianBlur(max(1.0, 0.2 * r)))
+    image = Image.composite(Image.new("RGB", (w, h), (0, 0, 0)), image, shadow)
+    fill = _jitter(COLOURS[colour], rng, hue=0.02, value=0.25)
+    edge = tuple(int(v * 0.6) for v in fill)
+    pen = ImageDraw.Draw(image)
+    _shape(pen, shape, cx, cy, r, angle, edge)  # type: ignore[arg-type]
+    _shape(pen, shape, cx, cy, r - max(1.0, 0.06 * r), angle, fill)
+    arr = np.asarray(image).astype(np.float32)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    light = 1 + rng.uniform(-0.25, 0.25) * ((x - rng.uniform(0, w)) / w
+                                            + (y - rng.uniform(0, h)) / h)
+    contrast = rng.uniform(0.75, 1.2)
+    arr = (arr - 128) * contrast + 128 + rng.uniform(-20, 20)
+    arr = np.clip(arr * light[..., None] + rng.normal(0, 4, arr.shape), 0, 255)
+    return Image.fromarray(arr.astype(np.uint8)), int(rng.integers(55, 96))
+
+
 GENERATORS: dict[str, Callable[[str, Rng], tuple[Image.Image, int]]] = {
     "gradient": draw_gradient, "texture": draw_texture, "clutter": draw_clutter,
-    "holdout": draw_holdout,
+    "holdout": draw_holdout, "photo": draw_photo,
 }
 
 

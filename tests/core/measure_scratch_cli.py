@@ -4,8 +4,9 @@ on generated albums (tests/album_generators.py). Not collected by pytest.
     PYTHONPATH=$PWD python tests/core/measure_scratch_cli.py --generator texture --data-seed 2 \
         [--model photoclip/small-conv] [--per-label 80]
 
-Prints one line: before -> after held-out zero-shot accuracy, the settings the run picked, wall
-and CPU seconds of the CLI process, and the load average. One torch thread
+Prints before -> after held-out zero-shot accuracy, the settings the run picked, wall and CPU
+seconds of the CLI process, the load average, and the auto tags' precision at the default
+threshold against the best guess's. One torch thread
 (PHOTOCLIP_TORCH_THREADS=1, OMP_NUM_THREADS=1): the machine is shared.
 """
 
@@ -33,11 +34,13 @@ def main() -> None:
     parser.add_argument("--per-label", type=int, default=80)
     parser.add_argument("--model", default="photoclip/small-conv")
     parser.add_argument("--extra", default="", help="more train flags (for diagnosis only)")
+    parser.add_argument("--threads", default="1", help="torch threads (default 1: shared machine)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         albums = make_albums(Path(tmp) / "albums", args.generator, args.per_label,
                              seed=args.data_seed)
-        env = {**os.environ, "PHOTOCLIP_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "PHOTOCLIP_TORCH_THREADS": args.threads,
+               "OMP_NUM_THREADS": args.threads}
         env.setdefault("PHOTOCLIP_BUILT_MODELS", str(Path(tmp) / "built"))
         cmd = [sys.executable, "-m", "photoclip", "--library", str(Path(tmp) / "lib"),
                "--model", args.model, "--device", "cpu", "train", "--albums", str(albums),
@@ -59,6 +62,11 @@ def main() -> None:
           f" on {data['after']['images']} held-out photos; settings {json.dumps(picked)}; "
           f"steps {data.get('steps')}; wall {wall:.0f} s, CPU {cpu:.0f} s; "
           f"load {load0:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
+    after = data["after"]
+    if after.get("tag_threshold") is not None:
+        print(f"  auto tags at the default threshold {after['tag_threshold']:.3f}: precision "
+              f"{after['tag_precision']:.3f} at coverage {after['tag_coverage']:.0%}, against "
+              f"{after['tag_accuracy']:.3f} for the best guess on the same photos", flush=True)
 
 
 if __name__ == "__main__":
