@@ -153,11 +153,14 @@ def tradeoff_lines(ev: dict[str, Any]) -> list[str]:
              "over these albums' labels, not a label set's: `eval --set NAME --save-threshold` "
              "sets one):",
              f"  {'coverage':>10}{'threshold':>11}{'precision':>11}"]
-    lines += [f"  {cov:>10.0%}{t:>11.3f}{p:>11.3f}" for _, t, p, cov in curve]
+    from photoclip.core.api import threshold_text
+
+    lines += [f"  {cov:>10.0%}{threshold_text(t):>11}{p:>11.3f}" for _, t, p, cov in curve]
     lines.append(
-        f"  default threshold {ev['tag_threshold']:.3f}: tags {ev['tag_coverage']:.0%} of "
-        f"photos at precision {ev['tag_precision']:.3f}, against {ev['tag_accuracy']:.3f} "
-        "for the best guess on every photo (threshold chosen on other photos than these)")
+        f"  default threshold {threshold_text(ev['tag_threshold'])}: tags "
+        f"{ev['tag_coverage']:.0%} of photos at precision {ev['tag_precision']:.3f}, against "
+        f"{ev['tag_accuracy']:.3f} for the best guess on every photo (threshold chosen on "
+        "other photos than these)")
     return lines
 
 

@@ -65,6 +65,8 @@ def saved_lines(data: dict[str, Any]) -> list[str]:
     st = data.get("set_tradeoff")
     if not st:
         return []
+    from photoclip.core.api import threshold_text
+
     lines = [f"  (scored as tagging scores '{st['set_name']}': {st['photos']} photos you "
              f"decided on, threshold chosen on {st['photos'] - st['measured_on']} and measured "
              f"on the other {st['measured_on']})"]
@@ -74,7 +76,7 @@ def saved_lines(data: dict[str, Any]) -> list[str]:
     if st["saved"]:
         lines.append(
             f"saved threshold {st['to_save']:.4f} to '{st['set_name']}' (was "
-            f"{st['current']:.3f}), for {st['coverage_asked']:.0%} coverage of all "
+            f"{threshold_text(st['current'])}), for {st['coverage_asked']:.0%} coverage of all "
             f"{st['photos']} photos; chosen the same way on half of them, it tagged "
             f"{st['coverage']:.0%} of the held-out half at precision {st['precision']:.3f} "
             f"(best guess {st['accuracy']:.3f}). `photoclip tag --set {st['set_name']}` "

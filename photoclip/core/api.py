@@ -34,7 +34,12 @@ if TYPE_CHECKING:
         shipped_sets,
         split_labels,
     )
-    from photoclip.core.tagging.scoring import DEFAULT_FLOOR, base_threshold, effective_threshold
+    from photoclip.core.tagging.scoring import (
+        DEFAULT_FLOOR,
+        base_threshold,
+        effective_threshold,
+        threshold_text,
+    )
     from photoclip.core.tagging.store import MANUAL_SET
     from photoclip.core.tagging.tagger import Tagger
     from photoclip.core.thumbnails import ensure as ensure_thumbnail
@@ -75,6 +80,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "is_unavailable_error": ("photoclip.core.encoder.loading", "is_unavailable_error"),
     "shipped_sets": ("photoclip.core.tagging.labelsets", "shipped_sets"),
     "split_labels": ("photoclip.core.tagging.labelsets", "split_labels"),
+    "threshold_text": ("photoclip.core.tagging.scoring", "threshold_text"),
 }
 
 __all__ = [
@@ -107,6 +113,7 @@ __all__ = [
     "report_downloads",
     "shipped_sets",
     "split_labels",
+    "threshold_text",
 ]
 
 

@@ -113,3 +113,14 @@ def test_too_few_decisions_are_refused_and_own_thresholds_are_named(world):
     assert job.result.own_thresholds == ("cat",)
     with pytest.raises(LabelSetError, match="coverage"):
         TradeoffJob(tagger, "pets", 1.5)
+
+
+def test_a_threshold_near_one_is_not_shown_as_one():
+    """A confident model's softmax scores crowd near 1: its threshold must not read 1.000
+    ("tag nothing") when it tags most photos."""
+    from photoclip.core.api import threshold_text
+
+    assert threshold_text(0.5) == "0.500"
+    assert threshold_text(0.99996) == "0.99996"
+    assert threshold_text(0.9994) == "0.999"
+    assert threshold_text(1.0) == "1.000"

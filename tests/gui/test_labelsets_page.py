@@ -128,7 +128,7 @@ def test_thresholds_floor_kind_and_templates_are_saved(qtbot, page):
     assert "cat" in _error(page)
     assert store.label_set("pets").labels[0].threshold is None
     assert (page.editor.labels_table.item(_row(page, "cat"), L_THRESHOLD).text()
-            == "0.25")  # restored
+            == "0.250")  # restored
 
     page.editor.templates_edit.setPlainText("a photo of my {}.\n{} at home")
     page.editor.templates_edit.editingFinished.emit()

@@ -41,6 +41,16 @@ DEFAULT_FLOOR = 0.2
 CLIP_LOGIT_SCALE = 100.0
 
 
+def threshold_text(threshold: float) -> str:
+    """A threshold as the user reads it: three decimals, or as many more (up to six) as it takes
+    not to show 1.000 for a threshold below 1 (a confident model's softmax scores crowd near 1,
+    and "at least 1.000" would read as "never")."""
+    digits = 3
+    while digits < 6 and threshold < 1.0 and round(threshold, digits) >= 1.0:
+        digits += 1
+    return f"{threshold:.{digits}f}"
+
+
 def fill(template: str, label: str) -> str:
     # str.replace, not str.format: a template with other braces ("{x}") must not break.
     return template.replace("{}", label)

@@ -41,6 +41,7 @@ from photoclip.core.api import (
     default_templates,
     effective_threshold,
     split_labels,
+    threshold_text,
 )
 from photoclip.core.errors import PhotoclipError
 from photoclip.core.types import LabelSet
@@ -255,8 +256,7 @@ class LabelSetEditor(QWidget):
                 tags, yes, no = counts.get(lb.id, (0, 0, 0))
                 name = QTableWidgetItem(lb.name)
                 name.setData(Qt.ItemDataRole.UserRole, lb.id)
-                threshold = QTableWidgetItem(f"{value:.2f}" if source in ("default", "set")
-                                             else f"{value:.3g}")
+                threshold = QTableWidgetItem(threshold_text(value))
                 threshold.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                            | Qt.AlignmentFlag.AlignVCenter)
                 if source in ("default", "set"):

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photoclip.core.api import threshold_text
 from photoclip.core.library import Library
 from photoclip.core.types import LabelSet, Progress
 from photoclip.gui.jobs import Calls, JobEnd, JobRunner
@@ -190,7 +191,7 @@ class TradeoffPanel(QGroupBox):
             cov.setData(Qt.ItemDataRole.UserRole, asked)
             cov.setToolTip(f"asked for {asked:.0%} of the photos; a threshold tags every photo "
                            "with the same score, so it may tag more")
-            values = (cov, QTableWidgetItem(f"{threshold:.3f}"),
+            values = (cov, QTableWidgetItem(threshold_text(threshold)),
                       QTableWidgetItem(f"{precision:.0%}"))
             for col, item in enumerate(values):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -228,8 +229,8 @@ class TradeoffPanel(QGroupBox):
 
         def saved(_: object) -> None:
             self.message_label.show_info(
-                f"Saved threshold {threshold:.3f} to '{name}' ({got:.0%} coverage). Re-tag "
-                "library to apply it to the photos you already have.")
+                f"Saved threshold {threshold_text(threshold)} to '{name}' ({got:.0%} "
+                "coverage). Re-tag library to apply it to the photos you already have.")
             self._update_buttons()
             self.saved.emit(set_id, threshold)
 
