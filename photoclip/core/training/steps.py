@@ -174,7 +174,7 @@ def train_mode(model: Any) -> None:
 
     model.train()
     for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and not any(
                 p.requires_grad for p in module.parameters(recurse=False)):
             module.eval()
 
