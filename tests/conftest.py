@@ -147,6 +147,8 @@ def _isolated_environment(
 ) -> None:
     """Every test gets its own empty library and can never reach the Hugging Face hub."""
     monkeypatch.setenv("PHOTOCLIP_LIBRARY", str(tmp_path_factory.mktemp("library")))
+    # The CPU fast path a test measured must not pass for another test's (same model path).
+    monkeypatch.setenv("PHOTOCLIP_MACHINE_CACHE", str(tmp_path_factory.mktemp("machine-cache")))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     # Tests compare exact scores across runs; the CPU fast-path calibration has its own tests.
     monkeypatch.setenv("PHOTOCLIP_PRECISION", "fp32")

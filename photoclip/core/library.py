@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from photoclip.config import ENV_PRECISION, LibraryPaths, library_dir, model_id, resolve_run
+from photoclip.core import fastpath_memory
 from photoclip.core.accelerators import resolve_device
 from photoclip.core.catalog import Catalog
 from photoclip.core.encoder import ClipEncoder, Encoder
@@ -159,15 +160,15 @@ class Library:
             return wanted
         if resolve_device(self.device) != "cpu":
             return "fp32"  # a GPU runs fp16 whatever this says
-        return self.settings.fast_path.get(model or self.settings.model, "fp32")
+        return fastpath_memory.precision(self.settings.fast_path, model or self.settings.model)
 
     @property
     def fast_path_unmeasured(self) -> bool:
         """True when `calibrate_fast_path` has work to do: the library's model runs on the CPU
-        with precision "auto" and was never measured here."""
+        with precision "auto" and was never measured here, nor for this machine."""
         wanted = os.environ.get(ENV_PRECISION) or self.settings.precision
         return (wanted == "auto" and not self._given_encoder and not self.catalog.read_only
-                and self.settings.model not in self.settings.fast_path
+                and not fastpath_memory.known(self.settings.fast_path, self.settings.model)
                 and resolve_device(self.device) == "cpu")
 
     def calibrate_fast_path(self) -> Iterator[Progress]:
@@ -180,7 +181,7 @@ class Library:
         ref = enc if (isinstance(enc, ClipEncoder) and enc.loaded and enc.device == "cpu"
                       and enc.precision == "fp32" and enc.model_id == model_id(model)) else None
         result = yield from measure_fast_path(model, self.settings.batch_size, reference=ref)
-        self.settings.fast_path[model] = result.choice
+        fastpath_memory.keep(self.settings.fast_path, model, result.choice)
         self.save_settings()
 
     @property

@@ -123,3 +123,40 @@ def test_a_fast_path_copy_leaves_the_fp32_encoder_as_it_was(tiny_encoder):
     np.testing.assert_array_equal(tiny_encoder.encode_images(batch), before)
     with pytest.raises(ValueError, match="fp32"):
         fast.at_precision("int8")
+
+
+def test_a_second_library_on_this_machine_takes_the_measurement_of_the_first(
+        tmp_path, tiny_clip_dir, monkeypatch):
+    """The fast path is a property of the model and the machine: a new library does not index
+    in fp32 and then spend ~10 s measuring again; other weights are measured again."""
+    import shutil
+
+    from photoclip.core import fastpath_memory
+
+    monkeypatch.delenv("PHOTOCLIP_PRECISION")
+    calls = _counting_measure(monkeypatch)
+    first = Library(tmp_path / "first", model=str(tiny_clip_dir))
+    list(first.calibrate_fast_path())
+    choice = first.cpu_precision()
+    first.close()
+    assert len(calls) == 1
+    assert fastpath_memory.cache_file().is_file()
+
+    second = Library(tmp_path / "second", model=str(tiny_clip_dir))
+    assert not second.fast_path_unmeasured
+    assert second.cpu_precision() == choice
+    assert second.encoder.precision == choice  # its first load already runs the fast path
+    assert list(second.calibrate_fast_path()) == []
+    second.close()
+    assert len(calls) == 1
+
+    retrained = tmp_path / "retrained"
+    shutil.copytree(tiny_clip_dir, retrained)
+    third = Library(tmp_path / "third", model=str(retrained))
+    assert third.fast_path_unmeasured  # other files, other weights: measured on their own
+    third.close()
+    fastpath_memory.cache_file().write_text("{not json")  # a damaged cache: measure again
+    fourth = Library(tmp_path / "fourth", model=str(tiny_clip_dir))
+    assert fourth.fast_path_unmeasured
+    assert fourth.cpu_precision() == "fp32"
+    fourth.close()
