@@ -160,3 +160,17 @@ def test_a_second_library_on_this_machine_takes_the_measurement_of_the_first(
     assert fourth.fast_path_unmeasured
     assert fourth.cpu_precision() == "fp32"
     fourth.close()
+
+
+def test_int8_quantises_the_loaded_model_without_a_second_fp32_copy(tiny_clip_dir):
+    """Loading in int8 must not hold two fp32 models at once (peak memory at every load)."""
+    import torch
+    from transformers import CLIPModel
+
+    from photoclip.core.encoder import to_cpu_precision
+
+    model = CLIPModel.from_pretrained(str(tiny_clip_dir)).eval()
+    quantised = to_cpu_precision(model, "int8")
+    assert quantised is model
+    linears = [m for m in quantised.modules() if type(m) is torch.nn.Linear]
+    assert linears == []  # every Linear was replaced by its dynamically quantised kind

@@ -251,7 +251,8 @@ def to_cpu_precision(model: Any, precision: str) -> Any:
     has them; int8 quantises the Linear layers' weights (dynamic quantisation), which is where
     a ViT spends its time. Both must be checked against fp32 (see core.fastpath).
 
-    bf16 converts `model` in place; int8 returns a quantised copy."""
+    Both convert `model` in place (its callers pass a model of their own): quantize_dynamic's
+    default copy held a second fp32 model at load, ~0.45 GB more peak memory for ViT-B/32."""
     import torch
 
     if precision == "bf16":
@@ -266,7 +267,7 @@ def to_cpu_precision(model: Any, precision: str) -> Any:
             warnings.simplefilter("ignore", FutureWarning)
             warnings.filterwarnings("ignore", message=".*quantiz", category=UserWarning)
             return torch.ao.quantization.quantize_dynamic(
-                model, {torch.nn.Linear}, dtype=torch.qint8)
+                model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
     return model
 
 
