@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from photoclip.core.encoder.loading import is_unavailable_error, report_downloads
-    from photoclip.core.imaging import decode, is_image_path
+    from photoclip.core.imaging import decode, is_image_path, open_formats
     from photoclip.core.library_labels import LabelSets
     from photoclip.core.library_models import ModelInfo
     from photoclip.core.tagging.labelsets import (
@@ -76,6 +76,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ensure_thumbnail": ("photoclip.core.thumbnails", "ensure"),
     "is_image_path": ("photoclip.core.imaging", "is_image_path"),
     "make_thumbnail": ("photoclip.core.thumbnails", "make_thumbnail"),
+    "open_formats": ("photoclip.core.imaging", "open_formats"),
     "report_downloads": ("photoclip.core.encoder.loading", "report_downloads"),
     "is_unavailable_error": ("photoclip.core.encoder.loading", "is_unavailable_error"),
     "shipped_sets": ("photoclip.core.tagging.labelsets", "shipped_sets"),
@@ -110,6 +111,7 @@ __all__ = [
     "is_image_path",
     "is_unavailable_error",
     "make_thumbnail",
+    "open_formats",
     "report_downloads",
     "shipped_sets",
     "split_labels",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
+import importlib.util
 import io
 import logging
 import os
@@ -39,13 +40,8 @@ _WHITE = (255, 255, 255)
 # listed: Pillow has no MPO opener, its JPEG opener returns MPO images itself.
 _FORMATS: list[str] = ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF"]
 _EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
-
-try:
-    import pillow_heif
-except ImportError:
-    logger.debug("pillow-heif not installed: HEIC/HEIF photos will be skipped")
-else:
-    pillow_heif.register_heif_opener()
+_HEIF = importlib.util.find_spec("pillow_heif") is not None  # registered by open_formats()
+if _HEIF:
     _FORMATS.append("HEIF")
     _EXTENSIONS |= {".heic", ".heif"}
 
@@ -223,7 +219,7 @@ def _decode_stream(
     default_orientation: int = 1,
 ) -> Decoded:
     try:
-        img = Image.open(fp, formats=formats or _open_formats())
+        img = Image.open(fp, formats=formats or open_formats())
     except Exception as exc:
         raise ImageError(label, _reason(exc)) from exc
 
@@ -360,10 +356,14 @@ def _raw_taken_at(data: bytes) -> str | None:
 
 
 @functools.cache
-def _open_formats() -> tuple[str, ...]:
-    # Image.open raises KeyError (not "unidentified") for a name no plugin registered, so
-    # load every plugin once and keep only what this Pillow build can open.
-    Image.init()
+def open_formats() -> tuple[str, ...]:
+    """The formats photoclip opens (for Image.open), that this Pillow build can open; registers
+    pillow-heif the first time (its import costs ~50 ms, which a text query never needs)."""
+    if _HEIF:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    Image.init()  # every plugin, once: Image.open raises KeyError for an unregistered name
     return tuple(fmt for fmt in _FORMATS if fmt in Image.OPEN)
 
 

@@ -71,7 +71,7 @@ def _in_mode(mode: str) -> Image.Image:
 
 def _readable_by_pillow(data: bytes) -> bool:
     try:
-        with Image.open(io.BytesIO(data), formats=imaging._open_formats()) as im:
+        with Image.open(io.BytesIO(data), formats=imaging.open_formats()) as im:
             im.load()
     except Exception:
         return False
