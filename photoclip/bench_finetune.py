@@ -83,9 +83,9 @@ class HeldOut:
             self._cache[key] = (photos, np.asarray(split.held_out))
         return self._cache[key]
 
-    def count(self, group: Sequence[int]) -> int:
-        """How many held-out photos the labels `group` have."""
-        photos, held = next(iter(self._cache.values()))
+    def count(self, model: str, group: Sequence[int]) -> int:
+        """How many of `model`'s held-out photos the labels `group` have."""
+        photos, held = self.photos(ClipEncoder(model, device="cpu"))
         return int(np.isin(np.asarray(photos.labels)[held], group).sum())
 
     def row(self, name: str, model: str, old: Sequence[int], new: Sequence[int]) -> Row:
@@ -153,7 +153,7 @@ def run(albums_dir: str, model: str, *, pretrain: bool = True, seed: int = 0,
     # selection half; here every held-out new photo, a slightly larger sample).
     scores = {a: held.row("", blend_folder(base, tuned, a, work / f"alpha-{a}"), old, new).new
               for a in ALPHAS}
-    alpha = choose_alpha(scores, photos=held.count(new))
+    alpha = choose_alpha(scores, photos=held.count(tuned, new))
     rows = [held.row("pretrained", base, old, new),
             held.row("fine-tuned (partial, alpha 1)", tuned, old, new),
             held.row(f"WiSE-FT (alpha {alpha}, chosen on new labels)",

@@ -75,7 +75,7 @@ def saved_lines(data: dict[str, Any]) -> list[str]:
                      + ", ".join(st["own_thresholds"]))
     if st["saved"]:
         lines.append(
-            f"saved threshold {st['to_save']:.4f} to '{st['set_name']}' (was "
+            f"saved threshold {threshold_text(st['to_save'])} to '{st['set_name']}' (was "
             f"{threshold_text(st['current'])}), for {st['coverage_asked']:.0%} coverage of all "
             f"{st['photos']} photos; chosen the same way on half of them, it tagged "
             f"{st['coverage']:.0%} of the held-out half at precision {st['precision']:.3f} "

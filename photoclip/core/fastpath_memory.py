@@ -13,7 +13,6 @@ measuring again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,8 @@ import threading
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+
+from photoclip.core.encoder.onnx_text import fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +61,13 @@ def machine() -> str:
 
 
 def model_key(model: str) -> str:
-    """A hub id as it is; a model folder by its path and its files' names, sizes and times, so
-    weights saved over the folder are measured again."""
+    """A hub id as it is; a model folder by its path and the fingerprint the ONNX text export
+    also uses (its files' names, sizes and times), so weights saved over it are measured
+    again."""
     folder = Path(model).expanduser()
     if not folder.is_dir():
         return model
-    h = hashlib.sha256()
-    for path in sorted(folder.iterdir()):
-        if path.suffix in (".json", ".safetensors", ".bin") and path.is_file():
-            st = path.stat()
-            h.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return f"{folder.resolve()} | {h.hexdigest()[:16]}"
+    return f"{folder.resolve()} | {fingerprint(folder, model)[:16]}"
 
 
 def _read() -> dict[str, dict[str, str]]:
@@ -101,17 +98,27 @@ def remember(model: str, choice: str) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".fast-path.", dir=path.parent)
+        except OSError as exc:
+            log.info("could not keep the fast path in %s: %s", path, exc)
+            return
+        try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(data, f, indent=1, sort_keys=True)
             os.replace(tmp, path)
         except OSError as exc:
             log.info("could not keep the fast path in %s: %s", path, exc)
+            Path(tmp).unlink(missing_ok=True)
 
 
 def known(library: dict[str, str], model: str) -> str | None:
-    """The fast path for `model`: the library's own measurement, else this machine's, else
-    None (not measured)."""
-    return library.get(model) or recall(model)
+    """The fast path for `model`: the library's own measurement, else this machine's (adopted
+    into `library`, so later checks need no disk), else None (not measured)."""
+    found = library.get(model)
+    if found is None:
+        found = recall(model)
+        if found is not None:
+            library[model] = found
+    return found
 
 
 def precision(library: dict[str, str], model: str) -> str:

@@ -164,20 +164,20 @@ class Library:
 
     @property
     def fast_path_unmeasured(self) -> bool:
-        """True when `calibrate_fast_path` has work to do: the library's model runs on the CPU
-        with precision "auto" and was never measured here, nor for this machine."""
+        """The library's model runs on the CPU with precision "auto", not measured yet as far
+        as memory says (no disk: the window asks on the UI thread; see calibrate_fast_path)."""
         wanted = os.environ.get(ENV_PRECISION) or self.settings.precision
         return (wanted == "auto" and not self._given_encoder and not self.catalog.read_only
-                and not fastpath_memory.known(self.settings.fast_path, self.settings.model)
+                and self.settings.model not in self.settings.fast_path
                 and resolve_device(self.device) == "cpu")
 
     def calibrate_fast_path(self) -> Iterator[Progress]:
         """Measure bf16 and int8 against fp32 for the library's model, once (~10 s), and keep
         the fastest that matches fp32 for its next loads. A job of its own, run after the work
         the user asked for (the CLI) or when idle (the window); nothing when already done."""
-        if not self.fast_path_unmeasured:
-            return
         model, enc = self.settings.model, self._encoder
+        if not self.fast_path_unmeasured or fastpath_memory.known(self.settings.fast_path, model):
+            return  # measured on this machine already (by another library)
         ref = enc if (isinstance(enc, ClipEncoder) and enc.loaded and enc.device == "cpu"
                       and enc.precision == "fp32" and enc.model_id == model_id(model)) else None
         result = yield from measure_fast_path(model, self.settings.batch_size, reference=ref)

@@ -42,6 +42,13 @@ def _exported(model: Path, root: Path) -> np.ndarray:
     return warm.encode_texts(TEXTS)
 
 
+def _edit_meta(folder: Path, edit: Callable[[dict], object]) -> None:
+    """Change an export's meta.json in place, as another version or a fault would have."""
+    meta = json.loads((folder / "meta.json").read_text())
+    edit(meta)
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray((a * b).sum(axis=1))
 
@@ -104,9 +111,8 @@ def test_a_broken_or_missing_export_falls_back_to_torch(
     if damage == "garbage":
         (folder / "text.onnx").write_bytes(b"not a model" * 100)
     elif damage == "wrong answer":
-        meta = json.loads((folder / "meta.json").read_text())
-        meta["probe"] = [-x for x in meta["probe"]]  # as if the graph computed something else
-        (folder / "meta.json").write_text(json.dumps(meta))
+        # as if the graph computed something else
+        _edit_meta(folder, lambda m: m.update(probe=[-x for x in m["probe"]]))
     else:
         shutil.rmtree(folder)
 
@@ -259,9 +265,7 @@ def test_an_export_in_the_former_layout_is_replaced_at_the_next_load(
     root = tmp_path / "text-onnx"
     _exported(tiny_clip_dir, root)
     folder = export_dir(root, str(tiny_clip_dir))
-    meta = json.loads((folder / "meta.json").read_text())
-    meta["format"] = 1
-    (folder / "meta.json").write_text(json.dumps(meta))
+    _edit_meta(folder, lambda m: m.update(format=1))
     (folder / "text.onnx.data").unlink()
     cold = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=root)
     cold.encode_texts(["a dog"])
@@ -319,9 +323,7 @@ def test_an_export_whose_probe_fails_is_never_trusted_later(
     root = tmp_path / "text-onnx"
     _exported(tiny_clip_dir, root)
     folder = export_dir(root, str(tiny_clip_dir))
-    meta = json.loads((folder / "meta.json").read_text())
-    meta["probe"] = [-x for x in meta["probe"]]
-    (folder / "meta.json").write_text(json.dumps(meta))
+    _edit_meta(folder, lambda m: m.update(probe=[-x for x in m["probe"]]))
     for _ in range(2):  # the failed check leaves nothing that vouches for these files
         cold = ClipEncoder(str(tiny_clip_dir), device="cpu", text_export=root)
         assert cold.onnx_text() is None

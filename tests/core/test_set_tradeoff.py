@@ -124,3 +124,4 @@ def test_a_threshold_near_one_is_not_shown_as_one():
     assert threshold_text(0.99996) == "0.99996"
     assert threshold_text(0.9994) == "0.999"
     assert threshold_text(1.0) == "1.000"
+    assert threshold_text(0.9999999999) == "0.999999"  # below 1, though 6 digits would round up

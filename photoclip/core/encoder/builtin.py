@@ -38,15 +38,15 @@ class ConvSpec:
     image_size: int = 128
     widths: tuple[int, ...] = (16, 32, 64, 64)  # channels of each conv_tower stage
     pool: str = "max"  # the tower's global pool: the strongest response wherever it is
+    text_width: int = 64
+    text_layers: int = 2
+    projection: int = 64
+    seed: int = 0
 
     def digest(self) -> str:
         """A short name for this shape: a built folder holds one shape's weights."""
         text = json.dumps(asdict(self), sort_keys=True)
         return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
-    text_width: int = 64
-    text_layers: int = 2
-    projection: int = 64
-    seed: int = 0
 
 
 BUILT: dict[str, ConvSpec] = {SMALL_CONV: ConvSpec()}

@@ -22,6 +22,7 @@ Scoring a photo against one label set:
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -48,6 +49,8 @@ def threshold_text(threshold: float) -> str:
     digits = 3
     while digits < 6 and threshold < 1.0 and round(threshold, digits) >= 1.0:
         digits += 1
+    if threshold < 1.0 and round(threshold, digits) >= 1.0:  # closer to 1 than 6 digits show
+        return f"{math.floor(threshold * 10**digits) / 10**digits:.{digits}f}"
     return f"{threshold:.{digits}f}"
 
 

@@ -126,7 +126,7 @@ class TradeoffPanel(QGroupBox):
             self.body.setVisible(False)
             self.message_label.clear()
         threshold = "" if ls is None else (
-            f" Its labels now need a score of {ls.threshold:.3g} (saved for this set)."
+            f" Its labels now need a score of {threshold_text(ls.threshold)} (saved for this set)."
             if ls.threshold is not None else " Its labels now use the default threshold.")
         self.intro.setText("Auto tags can be surer than the model's best guess by leaving out "
                            "the photos it is least sure of. Measure it on the photos whose tags "
